@@ -21,7 +21,7 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev
   # tests
   libgtest-dev libgmock-dev python3 python3-grpcio python3-grpc-tools
-  python3-protobuf prometheus curl
+  python3-protobuf python3-numpy python3-torch prometheus curl
 )
 # Model assets ship inside npm packages. Node's own distribution of nodejs
 # bundles npm and conflicts with Debian's npm package, so only ask for Debian's
