@@ -12,7 +12,7 @@ LandmarkTemplate ArcFaceTemplate(int size) {
   }};
   const float factor = static_cast<float>(size) / 112.f;
   LandmarkTemplate result{};
-  for (size_t i = 0; i < kArcFace112.size(); ++i) {
+  for (std::size_t i = 0; i < kArcFace112.size(); ++i) {
     result.points[i] = {kArcFace112[i][0] * factor, kArcFace112[i][1] * factor};
   }
   return result;

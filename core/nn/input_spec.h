@@ -8,6 +8,7 @@
 #define QUANTFACE_CORE_NN_INPUT_SPEC_H_
 
 #include <array>
+#include <cstddef>
 
 namespace qf::nn {
 
