@@ -19,6 +19,8 @@ packages=(
   # service plumbing
   prometheus-cpp-dev libsqlite3-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libyaml-cpp-dev
+  # face detection and landmarks (dlib HOG + 68-point shape predictor)
+  libdlib-dev libdlib-data
   # tests
   libgtest-dev libgmock-dev python3 python3-grpcio python3-grpc-tools
   python3-protobuf python3-numpy python3-torch prometheus curl
