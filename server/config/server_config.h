@@ -1,0 +1,73 @@
+// ServerConfig: every setting of quantface-server, with its embedded default.
+//
+// Settings are layered, each layer overriding the one before:
+//   built-in defaults < YAML file (--config) < QUANTFACE_* environment < flags.
+// One table (ConfigFields) names each setting once with its YAML key,
+// environment variable and flag, so the three layers cannot drift apart.
+#ifndef QUANTFACE_SERVER_CONFIG_SERVER_CONFIG_H_
+#define QUANTFACE_SERVER_CONFIG_SERVER_CONFIG_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace qf::server {
+
+struct ServerConfig {
+  // gRPC listen address; port 0 picks a free port (see port_file).
+  std::string grpc_address = "0.0.0.0:50051";
+  // Prometheus /metrics listen address; port 0 picks a free port.
+  std::string metrics_address = "0.0.0.0:9464";
+  // Where jobs, galleries and the model registry keep their files.
+  std::string data_dir = "var";
+  // Where scripts/fetch_assets.sh put the built-in models' weights.
+  std::string asset_dir = ".cache/assets";
+  // Largest request / reply message in bytes.
+  int max_receive_message_bytes = 64 << 20;
+  int max_send_message_bytes = 64 << 20;
+  // Upper bound on threads serving RPCs at once.
+  int max_rpc_threads = 64;
+  // On SIGTERM/SIGINT, in-flight calls get this long to finish.
+  double shutdown_grace_seconds = 10.0;
+  // trace, debug, info, warn, error, critical, off.
+  std::string log_level = "info";
+  // Intra-op threads for LibTorch; 0 means one per core.
+  int torch_threads = 0;
+  // If set, the bound ports are written here as JSON once serving.
+  std::string port_file;
+};
+
+// One setting: its names in each layer and how to read/write it as text.
+struct ConfigField {
+  std::string key;  // YAML key, e.g. "grpc_address".
+  std::string help;
+  std::function<absl::Status(ServerConfig&, const std::string&)> set;
+  std::function<std::string(const ServerConfig&)> get;
+
+  std::string EnvironmentVariable() const;  // e.g. "QUANTFACE_GRPC_ADDRESS".
+  std::string Flag() const;                 // e.g. "--grpc-address".
+};
+
+const std::vector<ConfigField>& ConfigFields();
+
+// Applies a YAML mapping of setting keys to scalars. Unknown keys and values
+// of the wrong type are errors (a typo must not silently use a default).
+absl::Status ApplyYamlFile(const std::string& path, ServerConfig& config);
+absl::Status ApplyYamlText(const std::string& yaml, ServerConfig& config);
+
+// Applies every QUANTFACE_* variable that `getenv` finds.
+absl::Status ApplyEnvironment(const std::function<const char*(const char*)>& getenv,
+                              ServerConfig& config);
+
+// Checks values that parse but make no sense (negative sizes, ...).
+absl::Status Validate(const ServerConfig& config);
+
+// The effective configuration as YAML, for --print-config and the log.
+std::string ToYaml(const ServerConfig& config);
+
+}  // namespace qf::server
+
+#endif  // QUANTFACE_SERVER_CONFIG_SERVER_CONFIG_H_

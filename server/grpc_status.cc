@@ -1,0 +1,17 @@
+#include "server/grpc_status.h"
+
+#include <string>
+
+namespace qf::server {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status Unimplemented(std::string_view rpc) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      std::string(rpc) + " is not implemented yet in this server version");
+}
+
+}  // namespace qf::server

@@ -1,0 +1,55 @@
+// QuantFaceServer: the running gRPC server with its services, health
+// checking, reflection and /metrics endpoint.
+//
+// Start() binds both ports and returns a serving server, or the reason it
+// could not (UNAVAILABLE for a busy port). Shutdown() marks every service
+// NOT_SERVING, stops accepting calls, lets in-flight calls finish until the
+// grace period ends and cancels the rest. Destruction shuts down if needed.
+#ifndef QUANTFACE_SERVER_QUANTFACE_SERVER_H_
+#define QUANTFACE_SERVER_QUANTFACE_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/service_type.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/config/server_config.h"
+#include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/rpc_metrics.h"
+
+namespace qf::server {
+
+class QuantFaceServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<QuantFaceServer>> Start(const ServerConfig& config);
+  ~QuantFaceServer();
+
+  QuantFaceServer(const QuantFaceServer&) = delete;
+  QuantFaceServer& operator=(const QuantFaceServer&) = delete;
+
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_->port(); }
+
+  void Shutdown(std::chrono::milliseconds grace);
+
+ private:
+  struct PrivateToken {};
+
+ public:
+  explicit QuantFaceServer(PrivateToken) {}
+
+ private:
+  std::unique_ptr<MetricsEndpoint> metrics_;
+  std::unique_ptr<RpcMetrics> rpc_metrics_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int grpc_port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace qf::server
+
+#endif  // QUANTFACE_SERVER_QUANTFACE_SERVER_H_
