@@ -1,0 +1,220 @@
+// `quantface job ...`: QuantizationService.
+#include <iostream>
+#include <regex>
+
+#include "client/commands/commands.h"
+#include "client/commands/unary_call.h"
+#include "quantface/v1/quantization.grpc.pb.h"
+
+namespace qf::cli {
+namespace {
+
+namespace v1 = ::quantface::v1;
+
+// "w8a8" -> {8, 8}; false when the text is not of that form.
+bool ParseBits(const std::string& text, int& weight_bits, int& activation_bits) {
+  static const std::regex pattern("w([0-9]+)a([0-9]+)");
+  std::smatch match;
+  if (!std::regex_match(text, match, pattern)) return false;
+  weight_bits = std::stoi(match[1]);
+  activation_bits = std::stoi(match[2]);
+  return true;
+}
+
+struct SubmitOptions {
+  std::string teacher = "dlib-resnet";
+  std::string bits = "w8a8";
+  std::string method = "qat";
+  std::string source = "builtin";
+  std::string image_folder;
+  std::string generator;
+  bool declared_synthetic = false;
+  int num_images = 0;
+  int steps = 0;
+  int batch_size = 0;
+  int warmup_steps = 0;
+  double learning_rate = 0;
+  std::string schedule = "cosine";
+  bool keep_first_last_8bit = false;
+  std::string protocol;
+  std::string device = "any";
+  int priority = 0;
+  std::string request_id;
+  std::string display_name;
+  uint64_t seed = 0;
+  bool watch = false;
+};
+
+int Watch(CliContext& context, v1::QuantizationService::Stub& stub, const std::string& name) {
+  v1::WatchJobRequest request;
+  request.set_name(name);
+  grpc::ClientContext call;  // No deadline: a watch lasts as long as the job.
+  auto reader = stub.WatchJob(&call, request);
+  v1::JobEvent event;
+  while (reader->Read(&event)) context.Print(event);
+  const grpc::Status status = reader->Finish();
+  return status.ok() ? kExitOk : context.Fail(status);
+}
+
+}  // namespace
+
+void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
+  auto* job = app.add_subcommand("job", "Quantization jobs (QuantizationService)");
+  job->require_subcommand(1);
+
+  auto submit_options = std::make_shared<SubmitOptions>();
+  auto* submit = job->add_subcommand("submit", "Submit a quantization job");
+  submit->add_option("--teacher", submit_options->teacher, "Teacher model")->capture_default_str();
+  submit->add_option("--bits", submit_options->bits, "wXaY, e.g. w8a8, w6a6, w4a4")
+      ->capture_default_str();
+  submit->add_option("--method", submit_options->method, "qat or ptq")->capture_default_str();
+  submit
+      ->add_option("--source", submit_options->source,
+                   "Synthetic data: builtin, noise, generator or folder")
+      ->capture_default_str();
+  submit->add_option("--image-folder", submit_options->image_folder,
+                     "Server path of synthetic images (--source folder)");
+  submit->add_option("--generator", submit_options->generator,
+                     "Generator model (--source generator)");
+  submit->add_flag("--declared-synthetic", submit_options->declared_synthetic,
+                   "Declare the image folder holds synthetic faces only");
+  submit->add_option("--num-images", submit_options->num_images, "Synthetic images");
+  submit->add_option("--steps", submit_options->steps, "Training or calibration steps");
+  submit->add_option("--batch-size", submit_options->batch_size, "Images per step");
+  submit->add_option("--warmup-steps", submit_options->warmup_steps,
+                     "Steps tracking activation ranges before freezing them");
+  submit->add_option("--lr", submit_options->learning_rate, "Learning rate (0 = paper default)");
+  submit->add_option("--schedule", submit_options->schedule, "cosine or step")
+      ->capture_default_str();
+  submit->add_flag("--keep-first-last-8bit", submit_options->keep_first_last_8bit,
+                   "Keep the first and last layer at 8 bits");
+  submit->add_option("--protocol", submit_options->protocol, "Evaluation protocol, e.g. lfw");
+  submit->add_option("--device", submit_options->device, "any, cpu or gpu")->capture_default_str();
+  submit->add_option("--priority", submit_options->priority, "Higher runs first");
+  submit->add_option("--request-id", submit_options->request_id, "Idempotency key");
+  submit->add_option("--display-name", submit_options->display_name, "Name of the result");
+  submit->add_option("--seed", submit_options->seed, "Random seed (0 = pick one)");
+  submit->add_flag("--watch", submit_options->watch, "Follow the job until it ends");
+  submit->callback([&context, &exit_status, submit_options] {
+    const SubmitOptions& o = *submit_options;
+    v1::SubmitJobRequest request;
+    request.set_request_id(o.request_id);
+    v1::JobConfig& config = *request.mutable_config();
+    config.set_teacher_model(ResourceName("models", o.teacher));
+    int weight_bits = 0, activation_bits = 0;
+    if (!ParseBits(o.bits, weight_bits, activation_bits)) {
+      exit_status = context.Fail("--bits must look like w8a8, got '" + o.bits + "'");
+      return;
+    }
+    config.set_weight_bits(weight_bits);
+    config.set_activation_bits(activation_bits);
+    config.set_keep_first_last_8bit(o.keep_first_last_8bit);
+    if (o.method == "qat") {
+      config.set_method(v1::JobConfig::METHOD_QAT);
+    } else if (o.method == "ptq") {
+      config.set_method(v1::JobConfig::METHOD_PTQ);
+    } else {
+      exit_status = context.Fail("--method must be qat or ptq");
+      return;
+    }
+    auto& data = *config.mutable_synthetic_data();
+    if (o.source == "builtin") {
+      data.set_source(v1::SyntheticDataConfig::SOURCE_BUILTIN);
+    } else if (o.source == "noise") {
+      data.set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
+    } else if (o.source == "generator") {
+      data.set_source(v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL);
+    } else if (o.source == "folder") {
+      data.set_source(v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER);
+    } else {
+      exit_status = context.Fail("--source must be builtin, noise, generator or folder");
+      return;
+    }
+    data.set_num_images(o.num_images);
+    data.set_image_folder(o.image_folder);
+    if (!o.generator.empty()) data.set_generator_model(ResourceName("models", o.generator));
+    data.set_declared_synthetic(o.declared_synthetic);
+    data.set_seed(o.seed);
+    config.set_steps(o.steps);
+    config.set_batch_size(o.batch_size);
+    config.set_activation_warmup_steps(o.warmup_steps);
+    config.mutable_optimizer()->set_learning_rate(o.learning_rate);
+    config.mutable_optimizer()->set_schedule(o.schedule == "step"
+                                                 ? v1::OptimizerConfig::SCHEDULE_STEP
+                                                 : v1::OptimizerConfig::SCHEDULE_COSINE);
+    config.set_evaluation_protocol(o.protocol);
+    if (o.device == "cpu") {
+      config.set_device(v1::DEVICE_PREFERENCE_CPU);
+    } else if (o.device == "gpu") {
+      config.set_device(v1::DEVICE_PREFERENCE_GPU);
+    } else {
+      config.set_device(v1::DEVICE_PREFERENCE_ANY);
+    }
+    config.set_priority(o.priority);
+    config.set_output_display_name(o.display_name);
+
+    auto stub = v1::QuantizationService::NewStub(context.Channel());
+    v1::Job job;
+    auto call = context.NewCallContext();
+    const grpc::Status status = stub->SubmitJob(call.get(), request, &job);
+    if (!status.ok()) {
+      exit_status = context.Fail(status);
+      return;
+    }
+    context.Print(job);
+    exit_status = o.watch ? Watch(context, *stub, job.name()) : kExitOk;
+  });
+
+  auto name = std::make_shared<std::string>();
+  auto* get = job->add_subcommand("get", "Show one job");
+  get->add_option("name", *name, "Job name or id")->required();
+  get->callback([&context, &exit_status, name] {
+    auto stub = v1::QuantizationService::NewStub(context.Channel());
+    v1::GetJobRequest request;
+    request.set_name(ResourceName("jobs", *name));
+    exit_status = CallAndPrint(context, *stub, &v1::QuantizationService::Stub::GetJob, request);
+  });
+
+  auto* cancel = job->add_subcommand("cancel", "Cancel a queued or running job");
+  cancel->add_option("name", *name, "Job name or id")->required();
+  cancel->callback([&context, &exit_status, name] {
+    auto stub = v1::QuantizationService::NewStub(context.Channel());
+    v1::CancelJobRequest request;
+    request.set_name(ResourceName("jobs", *name));
+    exit_status = CallAndPrint(context, *stub, &v1::QuantizationService::Stub::CancelJob, request);
+  });
+
+  auto* watch = job->add_subcommand("watch", "Follow a job's progress until it ends");
+  watch->add_option("name", *name, "Job name or id")->required();
+  watch->callback([&context, &exit_status, name] {
+    auto stub = v1::QuantizationService::NewStub(context.Channel());
+    exit_status = Watch(context, *stub, ResourceName("jobs", *name));
+  });
+
+  auto state = std::make_shared<std::string>();
+  auto page_size = std::make_shared<int>(0);
+  auto page_token = std::make_shared<std::string>();
+  auto* list = job->add_subcommand("list", "List jobs, newest first");
+  list->add_option("--state", *state, "queued, running, succeeded, failed or cancelled");
+  list->add_option("--page-size", *page_size, "Jobs per page");
+  list->add_option("--page-token", *page_token, "Token from the previous page");
+  list->callback([&context, &exit_status, state, page_size, page_token] {
+    v1::ListJobsRequest request;
+    request.set_page_size(*page_size);
+    request.set_page_token(*page_token);
+    if (!state->empty()) {
+      std::string upper = "STATE_";
+      for (char c : *state) upper.push_back(static_cast<char>(std::toupper(c)));
+      v1::Job::State value;
+      if (!v1::Job::State_Parse(upper, &value)) {
+        exit_status = context.Fail("unknown --state '" + *state + "'");
+        return;
+      }
+      request.set_state(value);
+    }
+    auto stub = v1::QuantizationService::NewStub(context.Channel());
+    exit_status = CallAndPrint(context, *stub, &v1::QuantizationService::Stub::ListJobs, request);
+  });
+}
+
+}  // namespace qf::cli
