@@ -1,6 +1,7 @@
 #include "core/image/tensor_conversion.h"
 
 #include <cstddef>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -21,18 +22,30 @@ absl::StatusOr<torch::Tensor> CropsToTensor(absl::Span<const cv::Mat> crops,
   }
   try {
     const auto n = static_cast<std::int64_t>(crops.size());
-    torch::Tensor hwc = torch::empty({n, size, size, 3}, torch::kUInt8);
+    torch::Tensor out = torch::empty({n, 3, size, size}, torch::kFloat32);
+    float* const base = out.data_ptr<float>();
+    const std::size_t plane = static_cast<std::size_t>(size) * size;
+    // Tensor channel c reads BGR channel source[c] of the crop.
+    const bool rgb = spec.channel_order == nn::ChannelOrder::kRgb;
+    const int source[3] = {rgb ? 2 : 0, 1, rgb ? 0 : 2};
+    // A plain loop rather than a chain of torch ops (permute, cast, flip,
+    // sub, mul): one pass over the pixels, several times faster on the small
+    // batches of serving, and exactly (p - mean) * scale.
     for (std::size_t i = 0; i < crops.size(); ++i) {
-      // Wrap the tensor's storage as a Mat so copyTo handles non-contiguous
-      // (ROI) crops; the storage outlives the header.
-      cv::Mat dst(size, size, CV_8UC3, hwc[static_cast<std::int64_t>(i)].data_ptr<std::uint8_t>());
-      crops[i].copyTo(dst);
+      float* const planes = base + i * 3 * plane;
+      for (int y = 0; y < size; ++y) {
+        const std::uint8_t* row = crops[i].ptr<std::uint8_t>(y);  // Handles ROI crops.
+        for (int c = 0; c < 3; ++c) {
+          float* const dst = planes + c * plane + static_cast<std::size_t>(y) * size;
+          const float mean = spec.mean[c];
+          const float scale = spec.scale[c];
+          for (int x = 0; x < size; ++x) {
+            dst[x] = (static_cast<float>(row[3 * x + source[c]]) - mean) * scale;
+          }
+        }
+      }
     }
-    torch::Tensor nchw = hwc.permute({0, 3, 1, 2}).to(torch::kFloat32);
-    if (spec.channel_order == nn::ChannelOrder::kRgb) nchw = nchw.flip({1});  // BGR -> RGB.
-    const torch::Tensor mean = torch::tensor({spec.mean[0], spec.mean[1], spec.mean[2]});
-    const torch::Tensor scale = torch::tensor({spec.scale[0], spec.scale[1], spec.scale[2]});
-    return ((nchw - mean.view({1, 3, 1, 1})) * scale.view({1, 3, 1, 1})).contiguous();
+    return out;
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("crops to tensor: ", e.what_without_backtrace()));
   }

@@ -1,0 +1,263 @@
+#include "core/detect/dlib_face_detector.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <utility>
+
+#include <dlib/image_processing.h>
+#include <dlib/image_processing/frontal_face_detector.h>
+#include <dlib/opencv/cv_image.h>
+#include <opencv2/imgproc.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/detect/five_point.h"
+
+namespace qf::detect {
+namespace {
+
+using HogDetector = dlib::frontal_face_detector;
+
+// Converts any supported 8-bit layout to BGR, sharing data when it already is.
+absl::StatusOr<cv::Mat> ToBgr(const cv::Mat& image) {
+  if (image.empty()) return absl::InvalidArgumentError("face detection: the image is empty");
+  if (image.depth() != CV_8U) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("face detection: expected an 8-bit image, got OpenCV depth ", image.depth()));
+  }
+  cv::Mat bgr;
+  switch (image.channels()) {
+    case 3:
+      return image;
+    case 1:
+      cv::cvtColor(image, bgr, cv::COLOR_GRAY2BGR);
+      return bgr;
+    case 4:
+      cv::cvtColor(image, bgr, cv::COLOR_BGRA2BGR);
+      return bgr;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("face detection: expected 1, 3 or 4 channels, got ", image.channels()));
+  }
+}
+
+// Scale from the input image to the image the detector scans.
+double WorkingScale(const cv::Size& size, const DlibFaceDetector::Options& options) {
+  const int shorter = std::min(size.width, size.height);
+  const int longer = std::max(size.width, size.height);
+  if (shorter < options.min_detect_side) {
+    // Upscaling must not push the longer side past the cap either, or a
+    // panorama would explode in size.
+    return std::min(static_cast<double>(options.min_detect_side) / shorter,
+                    std::max(1.0, static_cast<double>(options.max_detect_side) / longer));
+  }
+  if (longer > options.max_detect_side) {
+    return static_cast<double>(options.max_detect_side) / longer;
+  }
+  return 1.0;
+}
+
+DetectedFace ToFace(const dlib::full_object_detection& shape, double scale, float score,
+                    bool mtcnn_convention) {
+  const double inverse = 1.0 / scale;
+  std::array<cv::Point2f, kIbugPointCount> points;
+  for (int i = 0; i < kIbugPointCount; ++i) {
+    const dlib::point& p = shape.part(static_cast<unsigned long>(i));
+    // Pixel centres sit at integer coordinates, so a resize by `scale` maps
+    // x to (x + 0.5) * scale - 0.5, not to x * scale.
+    points[i] = cv::Point2f(static_cast<float>((p.x() + 0.5) * inverse - 0.5),
+                            static_cast<float>((p.y() + 0.5) * inverse - 0.5));
+  }
+  const dlib::rectangle& r = shape.get_rect();
+  DetectedFace face;
+  // dlib rectangles are inclusive of their right/bottom pixel; cv::Rect2f is
+  // in pixel-edge coordinates, which a resize scales without an offset.
+  face.box =
+      cv::Rect2f(static_cast<float>(r.left() * inverse), static_cast<float>(r.top() * inverse),
+                 static_cast<float>(r.width() * inverse), static_cast<float>(r.height() * inverse));
+  face.score = score;
+  face.landmarks = FivePointsFromIbug68(points);
+  if (mtcnn_convention) face.landmarks = ToMtcnnConvention(face.landmarks);
+  return face;
+}
+
+absl::Status ValidateOptions(const DlibFaceDetector::Options& options) {
+  if (options.min_detect_side < 1 || options.max_detect_side < options.min_detect_side) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("face detection: need 1 <= min_detect_side <= max_detect_side, got ",
+                     options.min_detect_side, " and ", options.max_detect_side));
+  }
+  if (options.fallback_box.has_value()) {
+    const cv::Rect2f& box = *options.fallback_box;
+    if (!(box.x >= 0.f && box.y >= 0.f && box.width > 0.f && box.height > 0.f &&
+          box.x + box.width <= 1.f && box.y + box.height <= 1.f)) {
+      return absl::InvalidArgumentError(
+          "face detection: fallback_box must be fractions of the image inside [0, 1]");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct LoadedModel {
+  const HogDetector detector;  // Only ever copied: see Impl.
+  const dlib::shape_predictor predictor;
+};
+
+class DlibFaceDetector::Impl {
+ public:
+  explicit Impl(std::shared_ptr<const LoadedModel> model) : model_(std::move(model)) {}
+
+  // dlib's object_detector::operator() is non-const (it caches feature
+  // pyramids), so each concurrent Detect() borrows its own copy. Copies are
+  // kept for reuse: building one costs more than scanning a small image.
+  class Lease {
+   public:
+    explicit Lease(const Impl& impl) : impl_(impl), detector_(impl.Acquire()) {}
+    ~Lease() { impl_.Release(std::move(detector_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    HogDetector& operator*() const { return *detector_; }
+
+   private:
+    const Impl& impl_;
+    std::unique_ptr<HogDetector> detector_;
+  };
+
+  const std::shared_ptr<const LoadedModel>& model() const { return model_; }
+  const dlib::shape_predictor& predictor() const { return model_->predictor; }
+
+ private:
+  std::unique_ptr<HogDetector> Acquire() const {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (!idle_.empty()) {
+        std::unique_ptr<HogDetector> detector = std::move(idle_.back());
+        idle_.pop_back();
+        return detector;
+      }
+    }
+    return std::make_unique<HogDetector>(model_->detector);
+  }
+
+  void Release(std::unique_ptr<HogDetector> detector) const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(std::move(detector));
+  }
+
+  const std::shared_ptr<const LoadedModel> model_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<HogDetector>> idle_;
+};
+
+cv::Rect2f DlibFaceDetector::LfwCentreBox() {
+  // Mean box of the face nearest the centre, over 6,568 detections on the
+  // even-numbered lines of landmarks5.tsv (lfw_detect_eval --half even).
+  return cv::Rect2f(0.304f, 0.333f, 0.413f, 0.412f);
+}
+
+absl::StatusOr<std::unique_ptr<DlibFaceDetector>> DlibFaceDetector::Create() {
+  return Create(kDefaultShapePredictorPath, Options());
+}
+
+absl::StatusOr<std::unique_ptr<DlibFaceDetector>> DlibFaceDetector::Create(
+    const std::string& shape_predictor_path) {
+  return Create(shape_predictor_path, Options());
+}
+
+absl::StatusOr<std::unique_ptr<DlibFaceDetector>> DlibFaceDetector::Create(
+    const std::string& shape_predictor_path, const Options& options) {
+  if (absl::Status status = ValidateOptions(options); !status.ok()) return status;
+  const std::string& path = shape_predictor_path;
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::NotFoundError(absl::StrCat("face detection: no shape predictor file at '", path,
+                                            "' (Debian package libdlib-data installs it at ",
+                                            kDefaultShapePredictorPath, ")"));
+  }
+  dlib::shape_predictor predictor;
+  try {
+    dlib::deserialize(path) >> predictor;
+  } catch (const std::exception& e) {
+    // dlib throws serialization_error for malformed input, and a random file
+    // can also make it attempt an absurd allocation (bad_alloc).
+    return absl::InvalidArgumentError(absl::StrCat(
+        "face detection: '", path, "' is not a readable dlib shape predictor: ", e.what()));
+  }
+  if (predictor.num_parts() != static_cast<unsigned long>(kIbugPointCount)) {
+    return absl::InvalidArgumentError(absl::StrCat("face detection: '", path, "' predicts ",
+                                                   predictor.num_parts(), " points, expected ",
+                                                   kIbugPointCount, " (iBUG 300-W markup)"));
+  }
+  auto model = std::make_shared<const LoadedModel>(
+      LoadedModel{dlib::get_frontal_face_detector(), std::move(predictor)});
+  return std::unique_ptr<DlibFaceDetector>(
+      new DlibFaceDetector(options, std::make_unique<Impl>(std::move(model))));
+}
+
+absl::StatusOr<std::unique_ptr<DlibFaceDetector>> DlibFaceDetector::WithOptions(
+    const Options& options) const {
+  if (absl::Status status = ValidateOptions(options); !status.ok()) return status;
+  return std::unique_ptr<DlibFaceDetector>(
+      new DlibFaceDetector(options, std::make_unique<Impl>(impl_->model())));
+}
+
+DlibFaceDetector::DlibFaceDetector(Options options, std::unique_ptr<Impl> impl)
+    : options_(std::move(options)), impl_(std::move(impl)) {}
+
+DlibFaceDetector::~DlibFaceDetector() = default;
+
+absl::StatusOr<std::vector<DetectedFace>> DlibFaceDetector::Detect(const cv::Mat& image) const {
+  absl::StatusOr<cv::Mat> bgr = ToBgr(image);
+  if (!bgr.ok()) return bgr.status();
+  const double scale = WorkingScale(bgr->size(), options_);
+  cv::Mat working = *bgr;
+  if (scale != 1.0) {
+    cv::resize(*bgr, working, cv::Size(), scale, scale,
+               scale > 1.0 ? cv::INTER_LINEAR : cv::INTER_AREA);
+  }
+  if (!working.isContinuous()) working = working.clone();
+
+  std::vector<DetectedFace> faces;
+  try {
+    const dlib::cv_image<dlib::bgr_pixel> view(working);
+    std::vector<dlib::rect_detection> detections;
+    {
+      const Impl::Lease detector(*impl_);
+      (*detector)(view, detections, options_.adjust_threshold);
+    }
+    faces.reserve(detections.size());
+    for (const dlib::rect_detection& detection : detections) {
+      faces.push_back(ToFace(impl_->predictor()(view, detection.rect), scale,
+                             static_cast<float>(detection.detection_confidence),
+                             options_.mtcnn_convention));
+    }
+    if (faces.empty() && options_.fallback_box.has_value()) {
+      const cv::Rect2f& box = *options_.fallback_box;
+      const dlib::rectangle rect(std::lround(box.x * working.cols),
+                                 std::lround(box.y * working.rows),
+                                 std::lround((box.x + box.width) * working.cols) - 1,
+                                 std::lround((box.y + box.height) * working.rows) - 1);
+      faces.push_back(
+          ToFace(impl_->predictor()(view, rect), scale, 0.f, options_.mtcnn_convention));
+      faces.back().from_fallback = true;
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("face detection failed: ", e.what()));
+  }
+
+  std::stable_sort(faces.begin(), faces.end(), [](const DetectedFace& a, const DetectedFace& b) {
+    const float area_a = a.box.area();
+    const float area_b = b.box.area();
+    if (area_a != area_b) return area_a > area_b;
+    return a.score > b.score;
+  });
+  return faces;
+}
+
+}  // namespace qf::detect

@@ -1,0 +1,96 @@
+// DlibFaceDetector: dlib's HOG frontal face detector (compiled into dlib, no
+// data file) plus dlib's 68-point shape predictor, reduced to five points.
+//
+// Chosen over porting a CNN detector because it ships as Debian packages
+// (libdlib-dev, libdlib-data) and measures well on LFW; see the report of
+// tests/unit/detect/lfw_detect_eval.cc for the numbers.
+//
+// HOG scans an 80x80 window over an image pyramid, so faces smaller than about
+// 70 px are missed. Images whose shorter side is below
+// Options::min_detect_side are therefore upscaled before detection (a raw
+// 150x150 LFW image with ~65 px faces becomes 300x300), and very large images
+// are downscaled to Options::max_detect_side for speed. Landmarks are fitted on
+// that same working image and mapped back, so their integer rounding inside
+// dlib shrinks with the upscale.
+//
+// When nothing is detected and Options::fallback_box is set, the shape
+// predictor is run inside that fixed box instead (flagged from_fallback). This
+// is for inputs known to be centred face crops, such as LFW's images.
+//
+// dlib's headers stay out of this header (pimpl): they are heavy to compile.
+// Thread-safe: the detector object dlib mutates during a scan is taken from a
+// small pool per call; the shape predictor is read-only.
+#ifndef QUANTFACE_CORE_DETECT_DLIB_FACE_DETECTOR_H_
+#define QUANTFACE_CORE_DETECT_DLIB_FACE_DETECTOR_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/types.hpp>
+
+#include "absl/status/statusor.h"
+#include "core/detect/face_detector.h"
+
+namespace qf::detect {
+
+class DlibFaceDetector final : public FaceDetector {
+ public:
+  // Where Debian's libdlib-data installs the 68-point model.
+  static constexpr char kDefaultShapePredictorPath[] =
+      "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+
+  struct Options {
+    // Images with a shorter side below this are upscaled to reach it.
+    int min_detect_side = 300;
+    // Images with a longer side above this are downscaled to it.
+    int max_detect_side = 1600;
+    // Added to dlib's detection threshold: negative finds more (and more
+    // false) faces, positive fewer.
+    double adjust_threshold = 0.0;
+    // Fallback when nothing is detected: a box as fractions of the image
+    // width/height (x, y, width, height in [0, 1]). See LfwCentreBox().
+    std::optional<cv::Rect2f> fallback_box;
+    // Shift the points from dlib's markup conventions to MTCNN's, which the
+    // alignment templates and landmarks5.tsv follow (see ToMtcnnConvention).
+    bool mtcnn_convention = true;
+  };
+
+  // Where dlib's detector puts the face in a raw LFW image on average, as
+  // fractions of the image size (measured on all of LFW by lfw_detect_eval).
+  // A fallback_box for centred face crops.
+  static cv::Rect2f LfwCentreBox();
+
+  // Loads the 68-point shape predictor (dlib serialization, iBUG 300-W
+  // markup; about 100 MB, so loading takes seconds). NOT_FOUND when the file
+  // does not exist, INVALID_ARGUMENT when it is not a 68-point dlib shape
+  // predictor or an option is out of range.
+  static absl::StatusOr<std::unique_ptr<DlibFaceDetector>> Create(
+      const std::string& shape_predictor_path, const Options& options);
+  static absl::StatusOr<std::unique_ptr<DlibFaceDetector>> Create(
+      const std::string& shape_predictor_path);
+  static absl::StatusOr<std::unique_ptr<DlibFaceDetector>> Create();  // Default path.
+
+  // A detector with other options sharing this one's loaded model (cheap).
+  absl::StatusOr<std::unique_ptr<DlibFaceDetector>> WithOptions(const Options& options) const;
+
+  ~DlibFaceDetector() override;
+  DlibFaceDetector(const DlibFaceDetector&) = delete;
+  DlibFaceDetector& operator=(const DlibFaceDetector&) = delete;
+
+  absl::StatusOr<std::vector<DetectedFace>> Detect(const cv::Mat& image) const override;
+
+  const Options& options() const { return options_; }
+
+ private:
+  class Impl;
+  DlibFaceDetector(Options options, std::unique_ptr<Impl> impl);
+
+  const Options options_;
+  const std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qf::detect
+
+#endif  // QUANTFACE_CORE_DETECT_DLIB_FACE_DETECTOR_H_

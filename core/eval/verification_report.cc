@@ -1,0 +1,129 @@
+#include "core/eval/verification_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+
+namespace qf::eval {
+namespace {
+
+// printf-style formatting into a std::string, format-checked by the
+// compiler (absl::StrFormat would need another Abseil library linked into
+// qf_core).
+__attribute__((format(printf, 1, 2))) std::string Format(const char* format, ...) {
+  char buffer[256];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buffer, sizeof(buffer), format, args);
+  va_end(args);
+  return buffer;
+}
+
+// "1e-3" for powers of ten, else the %g form.
+std::string FarName(double far) {
+  const double exponent = std::round(std::log10(far));
+  if (std::abs(far - std::pow(10.0, exponent)) <= 1e-12 * far) {
+    return Format("1e%d", static_cast<int>(exponent));
+  }
+  return Format("%g", far);
+}
+
+std::string TarCell(const TarAtFar& t) {
+  return t.measurable ? Format("%.2f %%", 100 * t.tar) : std::string("n/a");
+}
+
+}  // namespace
+
+nlohmann::json VerificationMetricsToJson(const VerificationMetrics& m, int max_roc_points) {
+  nlohmann::json folds = nlohmann::json::array();
+  for (const FoldResult& f : m.folds) {
+    folds.push_back({{"fold", f.fold},
+                     {"pairs", f.num_pairs},
+                     {"threshold", f.threshold},
+                     {"accuracy", f.accuracy}});
+  }
+  nlohmann::json tar = nlohmann::json::array();
+  for (const TarAtFar& t : m.tar_at_far) {
+    tar.push_back({{"far_target", t.far_target},
+                   {"tar", t.tar},
+                   {"far", t.far},
+                   {"threshold", t.threshold},
+                   {"measurable", t.measurable}});
+  }
+  nlohmann::json roc = nlohmann::json::array();
+  for (const RocPoint& p : SubsampleRoc(m.roc, max_roc_points)) {
+    roc.push_back({{"far", p.far}, {"tar", p.tar}, {"threshold", p.threshold}});
+  }
+  return {
+      {"pairs", {{"total", m.num_pairs}, {"same", m.num_same}, {"different", m.num_different}}},
+      {"accuracy",
+       {{"mean", m.accuracy_mean},
+        {"std", m.accuracy_std},
+        {"std_kind", "population"},
+        {"std_sample", m.accuracy_std_sample},
+        {"folds", folds}}},
+      {"best_threshold", {{"threshold", m.best.threshold}, {"accuracy", m.best.accuracy}}},
+      {"tar_at_far", tar},
+      {"auc", m.auc},
+      {"threshold_convention", "same iff score >= threshold"},
+      {"roc", roc},
+  };
+}
+
+std::string FormatVerificationTable(const VerificationMetrics& m, const std::string& title) {
+  // Labels padded to one width so that the values line up.
+  std::string out = absl::StrCat(title, " (", m.num_pairs, " pairs: ", m.num_same, " same, ",
+                                 m.num_different, " different)\n");
+  const std::string folds = absl::StrCat(m.folds.size(), "-fold accuracy");
+  absl::StrAppend(
+      &out, Format("  %-18s %6.2f %% +- %.2f  (population std; sample std %.2f)\n", folds.c_str(),
+                   100 * m.accuracy_mean, 100 * m.accuracy_std, 100 * m.accuracy_std_sample));
+  absl::StrAppend(&out, Format("  %-18s %8.4f  (accuracy on all pairs %.2f %%)\n", "best threshold",
+                               m.best.threshold, 100 * m.best.accuracy));
+  for (const TarAtFar& t : m.tar_at_far) {
+    const std::string label = "TAR @ FAR=" + FarName(t.far_target);
+    if (t.measurable) {
+      absl::StrAppend(&out, Format("  %-18s %6.2f %%  (threshold %.4f, FAR %.2e)\n", label.c_str(),
+                                   100 * t.tar, t.threshold, t.far));
+    } else {
+      absl::StrAppend(
+          &out, Format("  %-18s %8s  (needs >= %.0f different pairs, have %lld)\n", label.c_str(),
+                       "n/a", 1 / t.far_target, static_cast<long long>(m.num_different)));
+    }
+  }
+  absl::StrAppend(&out, Format("  %-18s %8.5f\n", "AUC", m.auc));
+  for (const FoldResult& f : m.folds) {
+    absl::StrAppend(&out,
+                    Format("    fold %2d: %6.2f %%  (threshold %.4f, %lld pairs)\n", f.fold,
+                           100 * f.accuracy, f.threshold, static_cast<long long>(f.num_pairs)));
+  }
+  return out;
+}
+
+std::string FormatComparisonTable(
+    const std::vector<std::pair<std::string, const VerificationMetrics*>>& rows) {
+  if (rows.empty()) return "";
+  std::size_t name_width = 5;
+  for (const auto& row : rows) name_width = std::max(name_width, row.first.size());
+  const std::vector<TarAtFar>& columns = rows.front().second->tar_at_far;
+  std::string out = Format("%-*s  %-17s", static_cast<int>(name_width), "model", "accuracy");
+  for (const TarAtFar& t : columns) {
+    absl::StrAppend(&out, Format("  %-10s", ("TAR@" + FarName(t.far_target)).c_str()));
+  }
+  absl::StrAppend(&out, "  AUC\n");
+  for (const auto& [name, m] : rows) {
+    absl::StrAppend(&out, Format("%-*s  %6.2f %% +- %4.2f  ", static_cast<int>(name_width),
+                                 name.c_str(), 100 * m->accuracy_mean, 100 * m->accuracy_std));
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      const std::string cell = i < m->tar_at_far.size() ? TarCell(m->tar_at_far[i]) : "-";
+      absl::StrAppend(&out, Format("  %-10s", cell.c_str()));
+    }
+    absl::StrAppend(&out, Format("  %.5f\n", m->auc));
+  }
+  return out;
+}
+
+}  // namespace qf::eval

@@ -1,0 +1,40 @@
+// Reporting of VerificationMetrics: a JSON document (nlohmann::json) for
+// machines and files, and fixed-width text tables for people.
+//
+// JSON layout (all rates as fractions in [0, 1], not percent):
+//   {"pairs": {"total", "same", "different"},
+//    "accuracy": {"mean", "std", "std_kind": "population", "std_sample",
+//                 "folds": [{"fold", "pairs", "threshold", "accuracy"}]},
+//    "best_threshold": {"threshold", "accuracy"},
+//    "tar_at_far": [{"far_target", "tar", "far", "threshold", "measurable"}],
+//    "auc",
+//    "threshold_convention": "same iff score >= threshold",
+//    "roc": [{"far", "tar", "threshold"}]}   (subsampled, see roc.h)
+#ifndef QUANTFACE_CORE_EVAL_VERIFICATION_REPORT_H_
+#define QUANTFACE_CORE_EVAL_VERIFICATION_REPORT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/eval/verification_metrics.h"
+
+namespace qf::eval {
+
+nlohmann::json VerificationMetricsToJson(const VerificationMetrics& metrics,
+                                         int max_roc_points = 200);
+
+// Multi-line summary of one result, headed by `title`.
+std::string FormatVerificationTable(const VerificationMetrics& metrics, const std::string& title);
+
+// One row per (name, metrics), for comparing models (e.g. teacher vs
+// quantized student): accuracy mean ± std, TAR at each FAR target, AUC.
+// The FAR columns come from the first entry's targets.
+std::string FormatComparisonTable(
+    const std::vector<std::pair<std::string, const VerificationMetrics*>>& rows);
+
+}  // namespace qf::eval
+
+#endif  // QUANTFACE_CORE_EVAL_VERIFICATION_REPORT_H_
