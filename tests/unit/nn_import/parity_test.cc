@@ -56,6 +56,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ParityCase{"iresnet18", "iresnet18.pt", "iresnet18"},
                       // nn.DataParallel names: "module." prefix on every tensor.
                       ParityCase{"mobilefacenet", "mobilefacenet_dataparallel.pt", "mobilefacenet"},
+                      ParityCase{"mobilefacenet", "mobilefacenet_protocol4.pt", "mobilefacenet"},
                       // float16 tensors, converted to our float32 parameters.
                       ParityCase{"mobilefacenet", "mobilefacenet_fp16.pt", "mobilefacenet_fp16"}),
     [](const ::testing::TestParamInfo<ParityCase>& info) {

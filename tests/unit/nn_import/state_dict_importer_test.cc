@@ -300,10 +300,12 @@ std::string IntTuple(const std::vector<uint8_t>& values) {
 }
 // A float tensor on storage `key` of `numel` elements, as torch.save writes it.
 std::string Tensor(const std::string& key, uint8_t numel, uint8_t offset,
-                   const std::vector<uint8_t>& size, const std::vector<uint8_t>& stride) {
+                   const std::vector<uint8_t>& size, const std::vector<uint8_t>& stride,
+                   const std::string& location = "cpu") {
   return Global("torch._utils", "_rebuild_tensor_v2") + "((" + Str("storage") +
-         Global("torch", "FloatStorage") + Str(key) + Str("cpu") + Int(numel) + "tQ" + Int(offset) +
-         IntTuple(size) + IntTuple(stride) + "\x89" + Global("collections", "OrderedDict") + ")RtR";
+         Global("torch", "FloatStorage") + Str(key) + Str(location) + Int(numel) + "tQ" +
+         Int(offset) + IntTuple(size) + IntTuple(stride) + "\x89" +
+         Global("collections", "OrderedDict") + ")RtR";
 }
 constexpr char kProto2[] = "\x80\x02";
 
@@ -331,6 +333,17 @@ TEST(PickleTest, StridedViewsOfOneSharedStorage) {
   EXPECT_EQ(loader.loads, 1);  // Shared storage, loaded once.
   EXPECT_TRUE(torch::equal((*result)["a"], torch::tensor({{0.f, 1.f, 2.f}, {3.f, 4.f, 5.f}})));
   EXPECT_TRUE(torch::equal((*result)["b"], torch::tensor({{1.f, 4.f}, {2.f, 5.f}})));
+}
+
+// Weights saved from a GPU load onto the CPU; the caller moves the module.
+TEST(PickleTest, TensorsSavedOnCudaLoadOnTheCpu) {
+  const std::string pickle =
+      std::string(kProto2) + "}(" + Str("w") + Tensor("0", 2, 0, {2}, {1}, "cuda:0") + "u.";
+  CountingLoader loader;
+  const absl::StatusOr<StateDict> result = Parse(pickle, loader);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE((*result)["w"].device().is_cpu());
+  EXPECT_TRUE(torch::equal((*result)["w"], torch::tensor({0.f, 1.f})));
 }
 
 TEST(PickleTest, ViewPastTheStorageIsRejected) {
