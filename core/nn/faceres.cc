@@ -1,6 +1,8 @@
 #include "core/nn/faceres.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"

@@ -1,6 +1,7 @@
 #include "core/nn/mobileface.h"
 
 #include <filesystem>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/match.h"

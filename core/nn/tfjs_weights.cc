@@ -23,6 +23,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr int64_t kMaxValues = int64_t{1} << 40;
+
 std::string ShapeString(c10::IntArrayRef shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
 }
@@ -68,6 +70,10 @@ absl::StatusOr<WeightSpec> ParseSpec(const json& entry, const std::string& where
     }
     spec.shape.push_back(dim.get<int64_t>());
     spec.count *= spec.shape.back();
+    // Bounds the byte arithmetic below against absurd (or hostile) shapes.
+    if (spec.count > kMaxValues) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " has more than 2^40 values"));
+    }
   }
   if (!entry.contains("dtype") || !entry["dtype"].is_string()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " has no dtype"));

@@ -214,6 +214,8 @@ TEST_F(TfjsWeightsTest, MalformedEntriesAreInvalidArgument) {
       R"([{"weights": []}])",     // No paths.
       R"([{"paths": ["m.bin"], "weights": [{"shape": [1], "dtype": "float32"}]}])",
       R"([{"paths": ["m.bin"], "weights": [{"name": "v", "shape": [-1], "dtype": "float32"}]}])",
+      R"([{"paths": ["m.bin"], "weights": [{"name": "v", "shape": [1048576, 1048576, 2],
+          "dtype": "float32"}]}])",                                        // 2^41 values.
       R"([{"paths": ["m.bin"], "weights": [{"name": "v", "shape": [4], "dtype": "float32",
           "quantization": {"dtype": "uint8", "min": 0}}]}])",              // No scale.
       R"([{"paths": ["m.bin"], "weights": [{"name": "v", "shape": [2], "dtype": "int32",
