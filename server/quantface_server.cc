@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/lazy_face_detector.h"
 #include "server/metrics/rpc_metrics_interceptor.h"
 #include "server/services/gallery_service.h"
 #include "server/services/model_registry_service.h"
@@ -48,7 +49,17 @@ absl::StatusOr<std::unique_ptr<QuantFaceServer>> QuantFaceServer::Start(
 
   server->services_.push_back(std::make_unique<QuantizationService>());
   server->services_.push_back(std::make_unique<ModelRegistryService>());
-  server->services_.push_back(std::make_unique<VerificationService>());
+  const std::string evaluations_dir =
+      config.evaluations_dir.empty() ? config.data_dir + "/evaluations" : config.evaluations_dir;
+  server->models_ =
+      std::make_unique<ModelHub>(config.asset_dir, evaluations_dir, config.default_model,
+                                 std::make_shared<LazyFaceDetector>(config.shape_predictor));
+  if (!server->models_->Resolve("models/" + config.default_model).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("default_model '", config.default_model, "' is not a known model"));
+  }
+  server->services_.push_back(std::make_unique<VerificationService>(
+      *server->models_, config.max_batch_items, server->metrics_->registry()));
   server->services_.push_back(std::make_unique<GalleryService>());
 
   grpc::EnableDefaultHealthCheckService(true);

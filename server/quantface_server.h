@@ -19,6 +19,7 @@
 #include "server/config/server_config.h"
 #include "server/metrics/metrics_endpoint.h"
 #include "server/metrics/rpc_metrics.h"
+#include "server/model_hub.h"
 
 namespace qf::server {
 
@@ -44,6 +45,7 @@ class QuantFaceServer {
  private:
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<RpcMetrics> rpc_metrics_;
+  std::unique_ptr<ModelHub> models_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;

@@ -78,6 +78,15 @@ const std::vector<ConfigField>& ConfigFields() {
                   &ServerConfig::data_dir),
       StringField("asset_dir", "Directory of the built-in models' weights",
                   &ServerConfig::asset_dir),
+      StringField("default_model", "Model for requests that name none",
+                  &ServerConfig::default_model),
+      StringField("evaluations_dir",
+                  "Evaluation reports <model>.json with thresholds (empty = <data_dir>/evaluations)",
+                  &ServerConfig::evaluations_dir),
+      StringField("shape_predictor", "dlib 68-point shape predictor for face detection",
+                  &ServerConfig::shape_predictor),
+      IntField("max_batch_items", "Most faces or pairs in one batch call",
+               &ServerConfig::max_batch_items),
       IntField("max_receive_message_bytes", "Largest accepted request message",
                &ServerConfig::max_receive_message_bytes),
       IntField("max_send_message_bytes", "Largest reply message",
@@ -163,6 +172,10 @@ absl::Status Validate(const ServerConfig& config) {
   if (config.shutdown_grace_seconds < 0) {
     return absl::InvalidArgumentError("shutdown_grace_seconds must not be negative");
   }
+  if (config.max_batch_items < 1) {
+    return absl::InvalidArgumentError("max_batch_items must be at least 1");
+  }
+  if (config.default_model.empty()) return absl::InvalidArgumentError("default_model is empty");
   if (config.torch_threads < 0) return absl::InvalidArgumentError("torch_threads must be >= 0");
   static const std::vector<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                    "error", "critical", "off"};

@@ -25,6 +25,17 @@ struct ServerConfig {
   std::string data_dir = "var";
   // Where scripts/fetch_assets.sh put the built-in models' weights.
   std::string asset_dir = ".cache/assets";
+  // Model used by requests that name none.
+  std::string default_model = "dlib-resnet";
+  // Evaluation reports ("<model>.json", written by `quantface bench lfw
+  // --report`); empty means <data_dir>/evaluations. Thresholds per
+  // false-accept rate come from them.
+  std::string evaluations_dir;
+  // dlib 68-point shape predictor for detecting faces in raw images (Debian's
+  // libdlib-data installs it here); loaded on first use.
+  std::string shape_predictor = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+  // Most faces / pairs accepted in one batch call.
+  int max_batch_items = 256;
   // Largest request / reply message in bytes.
   int max_receive_message_bytes = 64 << 20;
   int max_send_message_bytes = 64 << 20;

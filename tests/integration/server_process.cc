@@ -63,6 +63,7 @@ absl::Status ServerProcess::Start(std::chrono::seconds timeout) {
                                    "--data-dir=" + data_dir_,
                                    "--port-file=" + port_file_,
                                    "--torch-threads=1",
+                                   std::string("--asset-dir=") + QF_ASSET_DIR,
                                    "--shutdown-grace-seconds=5"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();

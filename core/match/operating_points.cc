@@ -1,0 +1,67 @@
+#include "core/match/operating_points.h"
+
+#include <cmath>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace qf::match {
+
+absl::StatusOr<OperatingPoints> OperatingPoints::FromReport(const nlohmann::json& report,
+                                                            std::string protocol) {
+  const nlohmann::json& metrics = report.contains("metrics") ? report["metrics"] : report;
+  if (!metrics.contains("tar_at_far") || !metrics["tar_at_far"].is_array()) {
+    return absl::InvalidArgumentError("evaluation report has no tar_at_far list");
+  }
+  std::vector<OperatingPoint> points;
+  try {
+    for (const auto& entry : metrics["tar_at_far"]) {
+      if (!entry.value("measurable", false)) continue;
+      OperatingPoint point;
+      point.far_target = entry.at("far_target").get<double>();
+      point.far = entry.at("far").get<double>();
+      point.tar = entry.at("tar").get<double>();
+      point.threshold = entry.at("threshold").get<float>();
+      points.push_back(point);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed evaluation report: ", e.what()));
+  }
+  return OperatingPoints(std::move(protocol), std::move(points));
+}
+
+absl::StatusOr<OperatingPoints> OperatingPoints::FromReportFile(const std::string& path,
+                                                                std::string protocol) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("no evaluation report at ", path));
+  const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+  if (report.is_discarded()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
+  }
+  auto points = FromReport(report, std::move(protocol));
+  if (!points.ok()) {
+    return absl::Status(points.status().code(),
+                        absl::StrCat(path, ": ", points.status().message()));
+  }
+  return points;
+}
+
+absl::StatusOr<OperatingPoint> OperatingPoints::ForFar(double far_target) const {
+  for (const OperatingPoint& point : points_) {
+    // Targets are decimal constants like 1e-3; compare relatively.
+    if (std::abs(point.far_target - far_target) <= 1e-9 * std::max(1.0, far_target) ||
+        std::abs(point.far_target / far_target - 1.0) < 1e-6) {
+      return point;
+    }
+  }
+  std::vector<std::string> available;
+  for (const OperatingPoint& point : points_) available.push_back(absl::StrCat(point.far_target));
+  return absl::FailedPreconditionError(
+      absl::StrCat("no threshold was measured for false-accept rate ", far_target, " on protocol '",
+                   protocol_, "'; measured: [", absl::StrJoin(available, ", "),
+                   "]. Ask for one of those or send an "
+                   "explicit threshold"));
+}
+
+}  // namespace qf::match
