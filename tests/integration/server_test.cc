@@ -64,9 +64,9 @@ TEST_F(ServerTest, UnimplementedRpcsAnswerUnimplementedNamingTheRpc) {
   }
 
   auto verification = v1::VerificationService::NewStub(channel_);
-  v1::MatchResponse match;
-  ExpectUnimplemented(verification->Match(Context().get(), v1::MatchRequest(), &match),
-                      "quantface.v1.VerificationService/Match");
+  v1::IdentifyResponse identify;
+  ExpectUnimplemented(verification->Identify(Context().get(), v1::IdentifyRequest(), &identify),
+                      "quantface.v1.VerificationService/Identify");
 
   auto galleries = v1::GalleryService::NewStub(channel_);
   v1::EnrollResponse enroll;

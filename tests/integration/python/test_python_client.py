@@ -101,14 +101,14 @@ class PythonClientTest(unittest.TestCase):
     def test_metrics_pass_promtool(self):
         stub = self.verification_pb2_grpc.VerificationServiceStub(self.channel)
         with self.assertRaises(grpc.RpcError):
-            stub.Match(self.verification_pb2.MatchRequest(), timeout=10)
+            stub.BatchIdentify(self.verification_pb2.BatchIdentifyRequest(), timeout=10)
         body = urllib.request.urlopen(
             f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read()
         check = subprocess.run(["promtool", "check", "metrics"], input=body,
                                capture_output=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn(b'quantface_rpc_requests_total{code="UNIMPLEMENTED",'
-                      b'method="quantface.v1.VerificationService/Match"} 1', body)
+                      b'method="quantface.v1.VerificationService/BatchIdentify"} 1', body)
 
 
 if __name__ == "__main__":
