@@ -85,6 +85,12 @@ DetectedFace ToFace(const dlib::full_object_detection& shape, double scale, floa
   return face;
 }
 
+float IntersectionOverUnion(const cv::Rect2f& a, const cv::Rect2f& b) {
+  const float intersection = (a & b).area();
+  const float union_area = a.area() + b.area() - intersection;
+  return union_area > 0.f ? intersection / union_area : 0.f;
+}
+
 absl::Status ValidateOptions(const DlibFaceDetector::Options& options) {
   if (options.min_detect_side < 1 || options.max_detect_side < options.min_detect_side) {
     return absl::InvalidArgumentError(
@@ -237,15 +243,23 @@ absl::StatusOr<std::vector<DetectedFace>> DlibFaceDetector::Detect(const cv::Mat
                              static_cast<float>(detection.detection_confidence),
                              options_.mtcnn_convention));
     }
-    if (faces.empty() && options_.fallback_box.has_value()) {
-      const cv::Rect2f& box = *options_.fallback_box;
-      const dlib::rectangle rect(std::lround(box.x * working.cols),
-                                 std::lround(box.y * working.rows),
-                                 std::lround((box.x + box.width) * working.cols) - 1,
-                                 std::lround((box.y + box.height) * working.rows) - 1);
-      faces.push_back(
-          ToFace(impl_->predictor()(view, rect), scale, 0.f, options_.mtcnn_convention));
-      faces.back().from_fallback = true;
+    if (options_.fallback_box.has_value()) {
+      const cv::Rect2f& fraction = *options_.fallback_box;
+      const cv::Rect2f expected(fraction.x * bgr->cols, fraction.y * bgr->rows,
+                                fraction.width * bgr->cols, fraction.height * bgr->rows);
+      const bool subject_found =
+          std::any_of(faces.begin(), faces.end(), [&expected](const DetectedFace& face) {
+            return IntersectionOverUnion(face.box, expected) >= kFallbackMinOverlap;
+          });
+      if (!subject_found) {
+        const dlib::rectangle rect(std::lround(fraction.x * working.cols),
+                                   std::lround(fraction.y * working.rows),
+                                   std::lround((fraction.x + fraction.width) * working.cols) - 1,
+                                   std::lround((fraction.y + fraction.height) * working.rows) - 1);
+        faces.push_back(
+            ToFace(impl_->predictor()(view, rect), scale, 0.f, options_.mtcnn_convention));
+        faces.back().from_fallback = true;
+      }
     }
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("face detection failed: ", e.what()));

@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   const size_t stride = limit > 0 ? std::max<size_t>(1, references.size() / limit) : 1;
 
   size_t images = 0, detected = 0, fell_back = 0, several = 0, unreadable = 0, wrong_face = 0;
-  std::vector<double> nme, millis, cpu_millis;
+  std::vector<double> nme, fallback_nme, millis, cpu_millis;
   std::array<double, 5> point_error{}, bias_x{}, bias_y{};
   std::array<double, 4> box_sum{};  // x, y, w, h as fractions.
   for (size_t i = 0; i < references.size(); i += stride) {
@@ -175,6 +175,7 @@ int main(int argc, char** argv) {
                   faces->size(), face.from_fallback ? 1 : 0);
     }
     nme.push_back(sum / 5.0);
+    if (face.from_fallback) fallback_nme.push_back(sum / 5.0);
     if (sum / 5.0 > 0.5) ++wrong_face;
   }
 
@@ -189,6 +190,13 @@ int main(int argc, char** argv) {
                   std::count_if(nme.begin(), nme.end(), [](double v) { return v > 0.10; })) /
                   std::max(1.0, found),
               wrong_face);
+  if (!fallback_nme.empty()) {
+    std::printf("  of which fallback: mean %.4f median %.4f; >0.10: %zu of %zu\n",
+                Mean(fallback_nme), Percentile(fallback_nme, 0.5),
+                static_cast<size_t>(std::count_if(fallback_nme.begin(), fallback_nme.end(),
+                                                  [](double v) { return v > 0.10; })),
+                fallback_nme.size());
+  }
   const char* names[5] = {"left eye", "right eye", "nose", "left mouth", "right mouth"};
   for (int k = 0; k < 5; ++k) {
     std::printf("  %-12s error %.4f  offset along eyes %+.4f, down %+.4f\n", names[k],
