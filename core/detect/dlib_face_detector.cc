@@ -45,20 +45,14 @@ absl::StatusOr<cv::Mat> ToBgr(const cv::Mat& image) {
   }
 }
 
-// Scale from the input image to the image the detector scans.
+// Scale from the input image to the image the detector scans: up until the
+// shorter side reaches min_detect_side, but never so far that the longer side
+// passes max_detect_side (the cap on time wins over small faces).
 double WorkingScale(const cv::Size& size, const DlibFaceDetector::Options& options) {
   const int shorter = std::min(size.width, size.height);
   const int longer = std::max(size.width, size.height);
-  if (shorter < options.min_detect_side) {
-    // Upscaling must not push the longer side past the cap either, or a
-    // panorama would explode in size.
-    return std::min(static_cast<double>(options.min_detect_side) / shorter,
-                    std::max(1.0, static_cast<double>(options.max_detect_side) / longer));
-  }
-  if (longer > options.max_detect_side) {
-    return static_cast<double>(options.max_detect_side) / longer;
-  }
-  return 1.0;
+  const double up = std::max(1.0, static_cast<double>(options.min_detect_side) / shorter);
+  return std::min(up, static_cast<double>(options.max_detect_side) / longer);
 }
 
 DetectedFace ToFace(const dlib::full_object_detection& shape, double scale, float score,
@@ -110,13 +104,13 @@ absl::Status ValidateOptions(const DlibFaceDetector::Options& options) {
 
 }  // namespace
 
-struct LoadedModel {
-  const HogDetector detector;  // Only ever copied: see Impl.
-  const dlib::shape_predictor predictor;
-};
-
 class DlibFaceDetector::Impl {
  public:
+  struct LoadedModel {
+    const HogDetector detector;  // Only ever copied: see Lease.
+    const dlib::shape_predictor predictor;
+  };
+
   explicit Impl(std::shared_ptr<const LoadedModel> model) : model_(std::move(model)) {}
 
   // dlib's object_detector::operator() is non-const (it caches feature
@@ -200,8 +194,8 @@ absl::StatusOr<std::unique_ptr<DlibFaceDetector>> DlibFaceDetector::Create(
                                                    predictor.num_parts(), " points, expected ",
                                                    kIbugPointCount, " (iBUG 300-W markup)"));
   }
-  auto model = std::make_shared<const LoadedModel>(
-      LoadedModel{dlib::get_frontal_face_detector(), std::move(predictor)});
+  auto model = std::make_shared<const Impl::LoadedModel>(
+      Impl::LoadedModel{dlib::get_frontal_face_detector(), std::move(predictor)});
   return std::unique_ptr<DlibFaceDetector>(
       new DlibFaceDetector(options, std::make_unique<Impl>(std::move(model))));
 }
