@@ -14,6 +14,7 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddModelCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddVerificationCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddGalleryCommands(CLI::App& app, CliContext& context, int& exit_status);
+void AddQuantizeCommands(CLI::App& app, CliContext& context, int& exit_status);
 
 }  // namespace qf::cli
 
