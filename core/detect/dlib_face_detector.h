@@ -8,10 +8,9 @@
 // HOG scans an 80x80 window over an image pyramid, so faces smaller than about
 // 70 px are missed. Images whose shorter side is below
 // Options::min_detect_side are therefore upscaled before detection (a raw
-// 150x150 LFW image with ~65 px faces becomes 300x300), and very large images
-// are downscaled to Options::max_detect_side for speed. Landmarks are fitted on
-// that same working image and mapped back, so their integer rounding inside
-// dlib shrinks with the upscale.
+// 150x150 LFW image with ~62 px faces becomes 200x200), and very large images
+// are downscaled to Options::max_detect_side for speed. Landmarks are fitted
+// on a crop of the input around each box, resized to a fixed face size.
 //
 // For inputs known to be centred face crops, such as LFW's images,
 // Options::fallback_box names where the subject's face should be. When no
@@ -45,7 +44,7 @@ class DlibFaceDetector final : public FaceDetector {
 
   struct Options {
     // Images with a shorter side below this are upscaled to reach it.
-    int min_detect_side = 300;
+    int min_detect_side = 200;
     // Images with a longer side above this are downscaled to it. HOG time
     // grows with the pixel count (one thread: ~40 ms at 640x480, ~100 ms at
     // 1024x768, ~230 ms at 1600x1200); faces smaller than about
