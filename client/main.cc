@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   qf::cli::AddVerificationCommands(app, context, exit_status);
   qf::cli::AddGalleryCommands(app, context, exit_status);
   qf::cli::AddBenchCommands(app, context, exit_status);
+  qf::cli::AddQuantizeCommands(app, context, exit_status);
 
   try {
     app.parse(argc, argv);

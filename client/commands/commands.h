@@ -15,6 +15,7 @@ void AddModelCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddVerificationCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddGalleryCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status);
+void AddQuantizeCommands(CLI::App& app, CliContext& context, int& exit_status);
 
 }  // namespace qf::cli
 

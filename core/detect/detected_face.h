@@ -24,8 +24,9 @@ struct DetectedFace {
   // between faces from the same detector. Meaningless when `from_fallback`.
   float score = 0.f;
   std::array<cv::Point2f, 5> landmarks{};
-  // True when no face was detected and the landmarks were fitted inside a
-  // configured fallback box instead (see DlibFaceDetector::Options).
+  // True when the subject's face was not detected and the landmarks were
+  // fitted inside a configured fallback box instead (see
+  // DlibFaceDetector::Options::fallback_box).
   bool from_fallback = false;
 };
 

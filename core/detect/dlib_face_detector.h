@@ -8,14 +8,15 @@
 // HOG scans an 80x80 window over an image pyramid, so faces smaller than about
 // 70 px are missed. Images whose shorter side is below
 // Options::min_detect_side are therefore upscaled before detection (a raw
-// 150x150 LFW image with ~65 px faces becomes 300x300), and very large images
-// are downscaled to Options::max_detect_side for speed. Landmarks are fitted on
-// that same working image and mapped back, so their integer rounding inside
-// dlib shrinks with the upscale.
+// 150x150 LFW image with ~62 px faces becomes 200x200), and very large images
+// are downscaled to Options::max_detect_side for speed. Landmarks are fitted
+// on a crop of the input around each box, resized to a fixed face size.
 //
-// When nothing is detected and Options::fallback_box is set, the shape
-// predictor is run inside that fixed box instead (flagged from_fallback). This
-// is for inputs known to be centred face crops, such as LFW's images.
+// For inputs known to be centred face crops, such as LFW's images,
+// Options::fallback_box names where the subject's face should be. When no
+// detected face overlaps it (IoU < kFallbackMinOverlap: nothing found, or only
+// bystanders), the shape predictor is also run inside that fixed box and the
+// result added, flagged from_fallback; pick it with MostCentralFace().
 //
 // dlib's headers stay out of this header (pimpl): they are heavy to compile.
 // Thread-safe: the detector object dlib mutates during a scan is taken from a
@@ -43,19 +44,27 @@ class DlibFaceDetector final : public FaceDetector {
 
   struct Options {
     // Images with a shorter side below this are upscaled to reach it.
-    int min_detect_side = 300;
-    // Images with a longer side above this are downscaled to it.
-    int max_detect_side = 1600;
+    int min_detect_side = 200;
+    // Images with a longer side above this are downscaled to it. HOG time
+    // grows with the pixel count (one thread: ~40 ms at 640x480, ~100 ms at
+    // 1024x768, ~230 ms at 1600x1200); faces smaller than about
+    // 80 * longer_side / max_detect_side px are then missed.
+    int max_detect_side = 1024;
     // Added to dlib's detection threshold: negative finds more (and more
     // false) faces, positive fewer.
     double adjust_threshold = 0.0;
-    // Fallback when nothing is detected: a box as fractions of the image
-    // width/height (x, y, width, height in [0, 1]). See LfwCentreBox().
+    // Where the subject's face is expected, as fractions of the image
+    // width/height (x, y, width, height in [0, 1]); see the class comment and
+    // LfwCentreBox(). Unset: no fallback.
     std::optional<cv::Rect2f> fallback_box;
     // Shift the points from dlib's markup conventions to MTCNN's, which the
     // alignment templates and landmarks5.tsv follow (see ToMtcnnConvention).
     bool mtcnn_convention = true;
   };
+
+  // A detection overlapping fallback_box by at least this IoU is taken to be
+  // the subject's face, so no fallback face is added.
+  static constexpr float kFallbackMinOverlap = 0.3f;
 
   // Where dlib's detector puts the face in a raw LFW image on average, as
   // fractions of the image size (measured on all of LFW by lfw_detect_eval).

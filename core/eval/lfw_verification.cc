@@ -18,9 +18,8 @@ namespace {
 absl::StatusOr<torch::Tensor> EmbedBatch(const EmbedFn& embed, absl::Span<const EmbedItem> items,
                                          bool flip, std::int64_t expected_dim) {
   const std::string where = absl::StrCat("embedding the batch starting at ", items[0].image_path);
-  absl::StatusOr<torch::Tensor> result = absl::UnknownError("not called");
   try {
-    result = embed(items, flip);
+    const absl::StatusOr<torch::Tensor> result = embed(items, flip);
     if (!result.ok()) {
       return absl::Status(result.status().code(),
                           absl::StrCat(where, ": ", result.status().message()));

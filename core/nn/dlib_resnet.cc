@@ -153,10 +153,10 @@ absl::Status DlibResnet::LoadTfjsWeights(const TensorMap& weights) {
 torch::Tensor DlibResnet::forward(torch::Tensor input) {
   TORCH_CHECK(input.dim() == 4 && input.size(1) == 3,
               "dlib-resnet expects N x 3 x 150 x 150 input, got ", input.sizes());
-  torch::Tensor x = torch::relu(conv32_down_(input));
+  torch::Tensor x = torch::relu(RunConv(conv32_down_, input));
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2));
   for (Block& block : blocks_) {
-    torch::Tensor out = block.conv2(torch::relu(block.conv1(x)));
+    torch::Tensor out = RunConv(block.conv2, torch::relu(RunConv(block.conv1, x)));
     torch::Tensor shortcut = x;
     if (block.down) {
       shortcut = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2).stride(2));
@@ -175,9 +175,10 @@ torch::Tensor DlibResnet::forward(torch::Tensor input) {
             1);
       }
     }
-    x = torch::relu(out + shortcut);
+    x = torch::relu(AddOperand(block.name + "/residual", out) +
+                    AddOperand(block.name + "/shortcut", shortcut));
   }
-  return fc_(x.mean({2, 3}));
+  return RunLinear(fc_, x.mean({2, 3}));
 }
 
 }  // namespace qf::nn

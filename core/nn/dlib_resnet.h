@@ -30,11 +30,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/nn/backbone.h"
+#include "core/nn/layer_hooks.h"
 #include "core/nn/tfjs_weights.h"
 
 namespace qf::nn {
 
-class DlibResnet : public Backbone {
+// Quantization reaches every conv, the fc and both operands of each residual
+// add (sites "<block>/residual" and "<block>/shortcut") through Hookable.
+class DlibResnet : public Backbone, public Hookable {
  public:
   static constexpr char kName[] = "dlib-resnet";
   // Weights manifest, relative to the asset dir (see scripts/assets.lock).

@@ -51,12 +51,6 @@ torch::Tensor TfSamePad(const torch::Tensor& x, int64_t kernel, int64_t stride) 
   return F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
 }
 
-torch::Tensor ConvSame(torch::nn::Conv2d conv, const torch::Tensor& x) {
-  const int64_t stride = conv->options.stride()->at(0);
-  if (stride == 1) return conv(x);
-  return conv(TfSamePad(x, conv->options.kernel_size()->at(0), stride));
-}
-
 torch::Tensor Relu6(const torch::Tensor& x) { return torch::clamp(x, 0.0, 6.0); }
 
 // The graph's ReLU6 is Relu -> Minimum(<layer>_relu/Cast) -> Maximum(<layer>_relu/Const_1).
@@ -170,13 +164,19 @@ absl::Status FaceRes::LoadTfjsGraph(const TfjsGraphModel& graph) {
   return absl::OkStatus();
 }
 
+torch::Tensor FaceRes::ConvSame(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  const int64_t stride = conv->options.stride()->at(0);
+  if (stride == 1) return RunConv(conv, x);
+  return RunConv(conv, TfSamePad(x, conv->options.kernel_size()->at(0), stride));
+}
+
 torch::Tensor FaceRes::forward(torch::Tensor input) {
   TORCH_CHECK(input.dim() == 4 && input.size(1) == 3,
               "faceres expects N x 3 x 224 x 224 input, got ", input.sizes());
   torch::Tensor x = Relu6(ConvSame(conv1_, input));
   for (size_t i = 0; i < depthwise_.size(); ++i) {
     x = Relu6(ConvSame(depthwise_[i], x));
-    x = Relu6(pointwise_[i](x));
+    x = Relu6(RunConv(pointwise_[i], x));
   }
   return x.mean({2, 3});
 }

@@ -28,11 +28,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/nn/backbone.h"
+#include "core/nn/layer_hooks.h"
 #include "core/nn/tfjs_graph_model.h"
 
 namespace qf::nn {
 
-class FaceRes : public Backbone {
+// Quantization reaches every conv through Hookable (the net has no adds).
+class FaceRes : public Backbone, public Hookable {
  public:
   static constexpr char kName[] = "faceres";
   // Graph model, relative to the asset dir (see scripts/assets.lock).
@@ -54,6 +56,9 @@ class FaceRes : public Backbone {
   const ModelSpec& spec() const override { return spec_; }
 
  private:
+  // `conv` with TF 'SAME' padding (explicit zero padding for stride 2).
+  torch::Tensor ConvSame(torch::nn::Conv2d& conv, const torch::Tensor& x);
+
   ModelSpec spec_;
   torch::nn::Conv2d conv1_{nullptr};
   std::vector<torch::nn::Conv2d> depthwise_;  // conv_dw_1 .. conv_dw_13

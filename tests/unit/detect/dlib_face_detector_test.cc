@@ -276,6 +276,29 @@ TEST(DlibFaceDetectorTest, FallbackBoxWhenNothingIsDetected) {
   EXPECT_TRUE(none->empty());
 }
 
+// A detected face elsewhere (a bystander) does not stand in for the subject
+// expected in the fallback box; one that overlaps it does.
+TEST(DlibFaceDetectorTest, FallbackBoxWhenOnlyAnOffCentreFaceIsDetected) {
+  DlibFaceDetector::Options options;
+  options.fallback_box = DlibFaceDetector::LfwCentreBox();
+  auto detector = MakeDetector(options);
+  ASSERT_NE(detector, nullptr);
+
+  auto centred = detector->Detect(LfwImage());
+  ASSERT_TRUE(centred.ok()) << centred.status();
+  ASSERT_EQ(centred->size(), 1u);
+  EXPECT_FALSE(centred->front().from_fallback);
+
+  cv::Mat large_copy;
+  cv::resize(LfwImage(), large_copy, cv::Size(), 2.0, 2.0, cv::INTER_CUBIC);
+  cv::Mat canvas(300, 900, CV_8UC3, cv::Scalar(90, 110, 120));
+  large_copy.copyTo(canvas(cv::Rect(0, 0, 300, 300)));
+  auto off_centre = detector->Detect(canvas);
+  ASSERT_TRUE(off_centre.ok()) << off_centre.status();
+  ASSERT_EQ(off_centre->size(), 2u);
+  EXPECT_NE((*off_centre)[0].from_fallback, (*off_centre)[1].from_fallback);
+}
+
 // Detect() is const and used from many server threads at once.
 TEST(DlibFaceDetectorTest, ConcurrentCallsAgree) {
   auto detector = MakeDetector();

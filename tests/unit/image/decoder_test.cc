@@ -133,6 +133,30 @@ TEST(DecoderTest, TruncatedJpegIsCaughtEvenThoughOpenCvWouldDecodeIt) {
   EXPECT_THAT(decoded.status().message(), HasSubstr("truncated"));
 }
 
+TEST(DecoderTest, ProgressiveAndRestartMarkerJpegs) {
+  // Several scans (progressive) and RST markers inside the entropy-coded
+  // data: the walker must pass both and still find truncation.
+  const cv::Mat image = TestImage(48, 40);
+  const std::vector<std::vector<int>> variants = {{cv::IMWRITE_JPEG_PROGRESSIVE, 1},
+                                                  {cv::IMWRITE_JPEG_RST_INTERVAL, 1}};
+  for (const std::vector<int>& params : variants) {
+    std::vector<std::uint8_t> buffer;
+    ASSERT_TRUE(cv::imencode(".jpg", image, buffer, params));
+    const std::string bytes(buffer.begin(), buffer.end());
+    if (params[0] == cv::IMWRITE_JPEG_RST_INTERVAL) {
+      ASSERT_NE(bytes.find("\xFF\xD1"), std::string::npos) << "no RST1 marker written";
+    } else {
+      ASSERT_NE(bytes.find("\xFF\xDA", bytes.find("\xFF\xDA") + 2), std::string::npos)
+          << "one scan only";
+    }
+    const absl::StatusOr<cv::Mat> decoded = Decoder().Decode(bytes);
+    ASSERT_TRUE(decoded.ok()) << params[0] << ": " << decoded.status();
+    EXPECT_EQ(decoded->cols, 48);
+    const absl::StatusOr<cv::Mat> cut = Decoder().Decode(bytes.substr(0, bytes.size() * 3 / 4));
+    EXPECT_THAT(cut.status().message(), HasSubstr("truncated")) << params[0];
+  }
+}
+
 TEST(DecoderTest, RejectsJpegCutInsideHeader) {
   const std::string bytes = Encode(TestImage(8, 8), ".jpg");
   const absl::StatusOr<cv::Mat> decoded = Decoder().Decode(bytes.substr(0, 10));

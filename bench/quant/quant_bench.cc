@@ -1,0 +1,156 @@
+// quant_bench: offline quantization jobs and integer-inference benchmarks,
+// linked against qf_core only (no gRPC client).
+//   quant_bench quantize ...   same flags as `quantface quantize`
+//   quant_bench speed --model FILE.qfp [--threads 2] [--batches 1,32]
+//       float32 vs integer (int8 kernels) throughput, and their agreement
+//   quant_bench int8-lfw --model FILE.qfp --lfw DIR
+//       LFW of the fake-quant model vs the integer model (cosine, accuracy)
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "client/cli_context.h"
+#include "client/commands/commands.h"
+#include "core/eval/lfw_dataset.h"
+#include "core/eval/verification_report.h"
+#include "core/quant/int8_model.h"
+#include "core/quant/lfw_student_eval.h"
+#include "core/quant/packed_model.h"
+
+namespace {
+
+using qf::quant::Int8Model;
+using qf::quant::PackedModel;
+
+// The integer model behind the Backbone interface, for the LFW driver.
+class Int8Backbone : public qf::nn::Backbone {
+ public:
+  Int8Backbone(std::unique_ptr<Int8Model> model, qf::nn::ModelSpec spec)
+      : model_(std::move(model)), spec_(std::move(spec)) {}
+  torch::Tensor forward(torch::Tensor input) override {
+    absl::StatusOr<torch::Tensor> out = model_->Embed(input);
+    TORCH_CHECK(out.ok(), std::string(out.status().message()));
+    return *out;
+  }
+  const qf::nn::ModelSpec& spec() const override { return spec_; }
+
+ private:
+  std::unique_ptr<Int8Model> model_;
+  qf::nn::ModelSpec spec_;
+};
+
+template <typename Fn>
+double ImagesPerSecond(Fn&& fn, int64_t batch, double min_seconds) {
+  fn();  // Warm-up (packing caches, allocator).
+  int64_t runs = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  while (elapsed < min_seconds || runs < 3) {
+    fn();
+    ++runs;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return static_cast<double>(runs * batch) / elapsed;
+}
+
+int Speed(const std::string& path, int threads, const std::vector<int64_t>& batches,
+          double min_seconds) {
+  torch::set_num_threads(threads);
+  absl::StatusOr<PackedModel> packed = qf::quant::LoadPackedModel(path);
+  if (!packed.ok()) {
+    std::cerr << "error: " << packed.status() << "\n";
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<Int8Model>> int8 = Int8Model::Create(*packed);
+  if (!int8.ok()) {
+    std::cerr << "error: " << int8.status() << "\n";
+    return 1;
+  }
+  qf::nn::Backbone& model = *packed->model;
+  const int size = model.spec().input.size;
+  std::cout << absl::StrFormat("%s %s, engine %s, %d threads, file %d bytes (float32 %d bytes)\n",
+                               model.spec().architecture, packed->header["bits"].get<std::string>(),
+                               (*int8)->engine(), threads, packed->file_bytes,
+                               qf::quant::Float32Bytes(model));
+  torch::NoGradGuard no_grad;
+  for (const int64_t batch : batches) {
+    const torch::Tensor input = torch::randn({batch, 3, size, size}) * 0.25;
+    qf::quant::FakeQuantHooks::Detach(model);  // Plain float32 forward.
+    const double fp32 = ImagesPerSecond([&] { model.forward(input); }, batch, min_seconds);
+    const double int8_rate =
+        ImagesPerSecond([&] { (void)(*int8)->Embed(input); }, batch, min_seconds);
+    std::cout << absl::StrFormat(
+        "batch %3d: float32 %8.1f img/s  int8 %8.1f img/s  speedup %.2fx\n", batch, fp32, int8_rate,
+        int8_rate / fp32);
+  }
+  return 0;
+}
+
+int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads) {
+  torch::set_num_threads(threads);
+  absl::StatusOr<PackedModel> packed = qf::quant::LoadPackedModel(path);
+  if (!packed.ok()) {
+    std::cerr << "error: " << packed.status() << "\n";
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<Int8Model>> int8 = Int8Model::Create(*packed);
+  absl::StatusOr<qf::eval::LfwDataset> dataset = qf::eval::LoadLfwDataset(lfw_dir);
+  if (!int8.ok() || !dataset.ok()) {
+    std::cerr << "error: " << (!int8.ok() ? int8.status() : dataset.status()) << "\n";
+    return 1;
+  }
+  Int8Backbone integer(*std::move(int8), packed->model->spec());
+  absl::StatusOr<qf::quant::StudentLfwReport> report = qf::quant::EvaluateStudentOnLfw(
+      *dataset, *packed->model, integer, torch::Device(torch::kCPU));
+  if (!report.ok()) {
+    std::cerr << "error: " << report.status() << "\n";
+    return 1;
+  }
+  std::cout << qf::eval::FormatComparisonTable({{"fake-quant", &report->teacher},
+                                                {"integer", &report->student},
+                                                {"cross", &report->cross}})
+            << absl::StrFormat("mean cosine fake-quant vs integer: %.6f (%.1f s)\n",
+                               report->mean_teacher_student_cosine, report->seconds);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"QuantFace offline quantization benchmark", "quant_bench"};
+  app.require_subcommand(1);
+  qf::cli::CliContext context;  // Unused: everything runs locally.
+  int exit_status = qf::cli::kExitOk;
+  qf::cli::AddQuantizeCommands(app, context, exit_status);
+
+  std::string model_path;
+  int threads = 2;
+  std::vector<int64_t> batches = {1, 32};
+  double min_seconds = 3;
+  CLI::App* speed = app.add_subcommand("speed", "float32 vs integer inference throughput");
+  speed->add_option("--model", model_path, "Packed model file")->required();
+  speed->add_option("--threads", threads)->capture_default_str();
+  speed->add_option("--batches", batches)->delimiter(',');
+  speed->add_option("--min-seconds", min_seconds)->capture_default_str();
+  speed->callback([&] { exit_status = Speed(model_path, threads, batches, min_seconds); });
+
+  std::string lfw_dir;
+  CLI::App* lfw = app.add_subcommand("int8-lfw", "LFW: fake-quant vs integer inference");
+  lfw->add_option("--model", model_path, "Packed model file")->required();
+  lfw->add_option("--lfw", lfw_dir, "LFW directory")->required();
+  lfw->add_option("--threads", threads)->capture_default_str();
+  lfw->callback([&] { exit_status = Int8Lfw(model_path, lfw_dir, threads); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? qf::cli::kExitOk : qf::cli::kExitUsage;
+  }
+  return exit_status;
+}

@@ -1,0 +1,188 @@
+// `quantface quantize ...`: an offline quantization job (QAT or PTQ) that runs
+// in this process, without the server: the same core::quant code path the
+// server's job system calls, for reproducing and benchmarking jobs.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "client/commands/commands.h"
+#include "core/eval/verification_report.h"
+#include "core/quant/packed_model.h"
+#include "core/quant/quantize_job.h"
+
+namespace qf::cli {
+namespace {
+
+struct QuantizeFlags {
+  quant::QuantizeJobConfig job;
+  std::string bits = "w8a8";
+  std::string method = "qat";
+  std::string schedule = "cosine";
+  std::string out;
+  std::string report;
+};
+
+std::string FormatDuration(double seconds) {
+  const int s = static_cast<int>(seconds + 0.5);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s / 60) % 60);
+  if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  return absl::StrFormat("%ds", s);
+}
+
+// One status line per phase on stderr, rewritten in place, with an ETA from
+// the phase's average rate so far.
+class ProgressLine {
+ public:
+  void Update(const quant::JobProgress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    if (p.phase != phase_) {
+      if (!phase_.empty()) std::fputc('\n', stderr);
+      phase_ = p.phase;
+      start_ = now;
+      start_done_ = p.done;
+    }
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const int64_t advanced = p.done - start_done_;
+    const double eta = advanced > 0 ? elapsed / static_cast<double>(advanced) *
+                                          static_cast<double>(p.total - p.done)
+                                    : 0;
+    std::string line = absl::StrFormat("[%s] %d/%d", p.phase, p.done, p.total);
+    if (p.phase == "qat") line += absl::StrFormat("  loss %.6f  lr %.5f", p.loss, p.learning_rate);
+    if (p.phase == "synth") line += absl::StrFormat("  1-cos %.4f", p.loss);
+    line += absl::StrFormat("  elapsed %s  eta %s", FormatDuration(elapsed), FormatDuration(eta));
+    std::fprintf(stderr, "\r%-100s", line.c_str());
+    std::fflush(stderr);
+  }
+  void Finish() {
+    if (!phase_.empty()) std::fputc('\n', stderr);
+  }
+
+ private:
+  std::string phase_;
+  std::chrono::steady_clock::time_point start_;
+  int64_t start_done_ = 0;
+};
+
+int RunQuantize(QuantizeFlags flags) {
+  auto bits = quant::ParseQuantBits(flags.bits);
+  if (!bits.ok()) {
+    std::cerr << "error: " << bits.status().message() << "\n";
+    return kExitUsage;
+  }
+  flags.job.bits = *bits;
+  if (flags.method != "qat" && flags.method != "ptq") {
+    std::cerr << "error: --method must be qat or ptq\n";
+    return kExitUsage;
+  }
+  flags.job.method = flags.method == "qat" ? quant::QuantMethod::kQat : quant::QuantMethod::kPtq;
+  flags.job.qat.schedule =
+      flags.schedule == "step" ? quant::LrSchedule::kStep : quant::LrSchedule::kCosine;
+  flags.job.inversion.seed = flags.job.seed;
+  if (flags.job.threads == 0) {
+    flags.job.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+
+  ProgressLine progress;
+  const absl::StatusOr<quant::QuantizeJobResult> result =
+      quant::RunQuantizeJob(flags.job, [&](const quant::JobProgress& p) { progress.Update(p); });
+  progress.Finish();
+  if (!result.ok()) {
+    std::cerr << "error: " << absl::StatusCodeToString(result.status().code()) << ": "
+              << result.status().message() << "\n";
+    return kExitRpcError;
+  }
+  const nlohmann::json& report = result->report;
+  std::cout << absl::StrFormat(
+      "%s %s %s on %s: %.1f s (synthetic data %.1f s%s, training %.1f s)\n", flags.job.teacher,
+      report["bits"].get<std::string>(), flags.method, flags.job.source,
+      report["seconds"].get<double>(), report["synthetic"]["seconds"].get<double>(),
+      report["synthetic"]["cache_hit"].get<bool>() ? ", cached" : "",
+      report["training"]["seconds"].get<double>());
+  if (result->lfw.has_value()) {
+    const quant::StudentLfwReport& lfw = *result->lfw;
+    std::cout << eval::FormatComparisonTable({{"teacher", &lfw.teacher},
+                                              {"student " + flags.bits, &lfw.student},
+                                              {"cross (teacher vs student)", &lfw.cross}})
+              << absl::StrFormat("mean teacher-student cosine: %.4f  (LFW eval %.1f s)\n",
+                                 lfw.mean_teacher_student_cosine, lfw.seconds);
+  }
+  if (!flags.out.empty()) {
+    const absl::Status written =
+        quant::WritePackedModel(flags.out, *result->student, *result->hooks, report);
+    if (!written.ok()) {
+      std::cerr << "error: " << written.message() << "\n";
+      return kExitRpcError;
+    }
+    const auto size = std::filesystem::file_size(flags.out);
+    const uint64_t float_bytes = quant::Float32Bytes(*result->teacher);
+    std::cout << absl::StrFormat("model: %s, %d bytes (float32 teacher %d bytes, %.2fx smaller)\n",
+                                 flags.out, size, float_bytes,
+                                 static_cast<double>(float_bytes) / static_cast<double>(size));
+  }
+  if (!flags.report.empty()) {
+    std::ofstream out(flags.report);
+    out << report.dump(2) << "\n";
+    if (!out) {
+      std::cerr << "error: cannot write " << flags.report << "\n";
+      return kExitRpcError;
+    }
+    std::cout << "report: " << flags.report << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_status) {
+  auto flags = std::make_shared<QuantizeFlags>();
+  flags->job.asset_dir = ".cache/assets";
+  flags->job.cache_dir = ".cache/synthetic";
+  CLI::App* cmd = app.add_subcommand(
+      "quantize", "Quantize a built-in model offline (QAT or PTQ on synthetic data), no server");
+  quant::QuantizeJobConfig& job = flags->job;
+  cmd->add_option("--teacher", job.teacher, "Built-in teacher model")->capture_default_str();
+  cmd->add_option("--asset-dir", job.asset_dir, "Model assets (scripts/fetch_assets.sh)")
+      ->capture_default_str();
+  cmd->add_option("--bits", flags->bits, "Bit widths w<W>a<A>, 2..8 each")->capture_default_str();
+  cmd->add_flag("--keep-first-last-8bit", job.keep_first_last_8bit,
+                "Keep the first and last layer at 8 bits");
+  cmd->add_option("--method", flags->method, "qat or ptq")->capture_default_str();
+  cmd->add_option("--source", job.source, "Training data: noise, builtin or folder")
+      ->capture_default_str();
+  cmd->add_option("--folder", job.folder, "Folder of synthetic face crops (--source folder)");
+  cmd->add_flag("--declare-synthetic", job.folder_declared_synthetic,
+                "Declare that every image in --folder is synthetic (no real person)");
+  cmd->add_option("--cache-dir", job.cache_dir, "Cache of generated synthetic sets")
+      ->capture_default_str();
+  cmd->add_option("--synth-images", job.inversion.num_images, "Built-in generator: images")
+      ->capture_default_str();
+  cmd->add_option("--synth-steps", job.inversion.steps, "Built-in generator: steps per batch")
+      ->capture_default_str();
+  cmd->add_option("--steps", job.qat.steps, "QAT steps")->capture_default_str();
+  cmd->add_option("--batch-size", job.qat.batch_size, "QAT batch size")->capture_default_str();
+  cmd->add_option("--lr", job.qat.learning_rate, "Learning rate (0: 0.1 * batch / 512)")
+      ->capture_default_str();
+  cmd->add_option("--schedule", flags->schedule, "cosine or step")->capture_default_str();
+  cmd->add_option("--warmup-steps", job.qat.warmup_steps, "Steps tracking activation ranges")
+      ->capture_default_str();
+  cmd->add_option("--calib-images", job.ptq.num_images, "PTQ calibration images")
+      ->capture_default_str();
+  cmd->add_option("--seed", job.seed, "Random seed")->capture_default_str();
+  cmd->add_option("--threads", job.threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_flag(
+      "--cpu", [&job](int64_t) { job.allow_cuda = false; }, "Do not use CUDA");
+  cmd->add_option("--eval-lfw", job.lfw_dir, "LFW directory: evaluate teacher, student, cross");
+  cmd->add_flag("--lfw-flip", job.lfw_flip, "Flip-averaged embeddings in the LFW evaluation");
+  cmd->add_option("--out", flags->out, "Write the packed low-bit model here");
+  cmd->add_option("--report", flags->report, "Write the job report (JSON) here");
+  cmd->callback([flags, &exit_status] { exit_status = RunQuantize(*flags); });
+}
+
+}  // namespace qf::cli

@@ -1,0 +1,187 @@
+#include "core/quant/distiller.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace qf::quant {
+namespace {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor Normalized(const torch::Tensor& x) {
+  return F::normalize(x, F::NormalizeFuncOptions().dim(1));
+}
+
+double LearningRateAt(const QatOptions& options, double base, int64_t step) {
+  const double progress = static_cast<double>(step) / static_cast<double>(options.steps);
+  if (options.schedule == LrSchedule::kCosine)
+    return base * 0.5 * (1.0 + std::cos(M_PI * progress));
+  if (progress >= 0.75) return base * 0.01;
+  if (progress >= 0.5) return base * 0.1;
+  return base;
+}
+
+absl::Status CheckSameSpec(const nn::Backbone& teacher, const nn::Backbone& student) {
+  if (teacher.spec().architecture != student.spec().architecture ||
+      teacher.spec().embedding_dim != student.spec().embedding_dim) {
+    return absl::InvalidArgumentError(absl::StrCat("teacher '", teacher.spec().architecture,
+                                                   "' and student '", student.spec().architecture,
+                                                   "' differ"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+nlohmann::json QatOptionsToJson(const QatOptions& options) {
+  return {{"steps", options.steps},
+          {"batch_size", options.batch_size},
+          {"learning_rate",
+           options.learning_rate > 0 ? options.learning_rate : 0.1 * options.batch_size / 512.0},
+          {"momentum", options.momentum},
+          {"nesterov", options.nesterov},
+          {"weight_decay", options.weight_decay},
+          {"schedule", options.schedule == LrSchedule::kCosine ? "cosine" : "step"},
+          {"grad_clip_norm", options.grad_clip_norm},
+          {"warmup_steps", options.warmup_steps},
+          {"loss", "mse(l2norm(student), l2norm(teacher))"}};
+}
+
+torch::Tensor DistillationLoss(const torch::Tensor& student, const torch::Tensor& teacher) {
+  return F::mse_loss(Normalized(student), Normalized(teacher));
+}
+
+absl::Status CopyWeights(const torch::nn::Module& from, torch::nn::Module& to) {
+  try {
+    torch::NoGradGuard no_grad;
+    const auto src_params = from.named_parameters();
+    auto dst_params = to.named_parameters();
+    const auto src_buffers = from.named_buffers();
+    auto dst_buffers = to.named_buffers();
+    if (src_params.size() != dst_params.size() || src_buffers.size() != dst_buffers.size()) {
+      return absl::InvalidArgumentError("copying weights between different architectures");
+    }
+    for (const auto& item : src_params) {
+      torch::Tensor* dst = dst_params.find(item.key());
+      if (dst == nullptr)
+        return absl::InvalidArgumentError(absl::StrCat("no parameter ", item.key()));
+      dst->copy_(item.value());
+    }
+    for (const auto& item : src_buffers) {
+      torch::Tensor* dst = dst_buffers.find(item.key());
+      if (dst == nullptr) return absl::InvalidArgumentError(absl::StrCat("no buffer ", item.key()));
+      dst->copy_(item.value());
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("copying weights: ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
+                                 FakeQuantHooks& hooks, synth::ImageSource& source,
+                                 const QatOptions& options, torch::Device device,
+                                 const std::function<void(const QatProgress&)>& progress) {
+  if (options.steps <= 0 || options.batch_size <= 0) {
+    return absl::InvalidArgumentError("QAT needs steps > 0 and batch_size > 0");
+  }
+  if (absl::Status s = CheckSameSpec(teacher, student); !s.ok()) return s;
+  const double base_lr =
+      options.learning_rate > 0 ? options.learning_rate : 0.1 * options.batch_size / 512.0;
+  const auto start = std::chrono::steady_clock::now();
+  QatReport report;
+  try {
+    teacher.to(device);
+    student.to(device);
+    teacher.eval();
+    student.train();
+    std::vector<torch::Tensor> params = student.parameters();
+    torch::optim::SGD optimizer(params, torch::optim::SGDOptions(base_lr)
+                                            .momentum(options.momentum)
+                                            .nesterov(options.nesterov)
+                                            .weight_decay(options.weight_decay));
+    hooks.set_observing(options.warmup_steps > 0);
+    double tail_sum = 0;
+    int64_t tail_count = 0;
+    const int64_t tail_start = options.steps - std::max<int64_t>(1, options.steps / 10);
+    for (int64_t step = 0; step < options.steps; ++step) {
+      if (step == options.warmup_steps) hooks.set_observing(false);
+      const double lr = LearningRateAt(options, base_lr, step);
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+      }
+      const torch::Tensor batch = source.NextBatch(options.batch_size).to(device);
+      torch::Tensor target;
+      {
+        torch::NoGradGuard no_grad;
+        target = teacher.forward(batch);
+      }
+      const torch::Tensor loss = DistillationLoss(student.forward(batch), target);
+      optimizer.zero_grad();
+      loss.backward();
+      if (options.grad_clip_norm > 0) {
+        torch::nn::utils::clip_grad_norm_(params, options.grad_clip_norm);
+      }
+      optimizer.step();
+      const double value = loss.item<double>();
+      if (step == 0) report.first_loss = value;
+      if (step >= tail_start) {
+        tail_sum += value;
+        ++tail_count;
+      }
+      if (progress) progress({step + 1, options.steps, value, lr});
+    }
+    hooks.set_observing(false);
+    student.eval();
+    report.steps = options.steps;
+    report.last_loss = tail_sum / static_cast<double>(std::max<int64_t>(tail_count, 1));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("QAT failed: ", e.what_without_backtrace()));
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+absl::Status CalibratePtq(nn::Backbone& student, FakeQuantHooks& hooks, synth::ImageSource& source,
+                          const PtqOptions& options, torch::Device device) {
+  if (options.num_images <= 0 || options.batch_size <= 0) {
+    return absl::InvalidArgumentError("PTQ needs num_images > 0 and batch_size > 0");
+  }
+  try {
+    torch::NoGradGuard no_grad;
+    student.to(device);
+    student.eval();
+    hooks.set_observing(true);
+    for (int64_t done = 0; done < options.num_images; done += options.batch_size) {
+      const int64_t n = std::min(options.batch_size, options.num_images - done);
+      student.forward(source.NextBatch(n).to(device));
+    }
+    hooks.set_observing(false);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("PTQ calibration failed: ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> MeasureDistillationLoss(nn::Backbone& teacher, nn::Backbone& student,
+                                               synth::ImageSource& source, int64_t num_batches,
+                                               int64_t batch_size, torch::Device device) {
+  try {
+    torch::NoGradGuard no_grad;
+    double sum = 0;
+    for (int64_t i = 0; i < num_batches; ++i) {
+      const torch::Tensor batch = source.NextBatch(batch_size).to(device);
+      sum += DistillationLoss(student.forward(batch), teacher.forward(batch)).item<double>();
+    }
+    return sum / static_cast<double>(std::max<int64_t>(num_batches, 1));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("measuring loss: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace qf::quant

@@ -1,0 +1,91 @@
+// Quantization-aware training by embedding distillation (QuantFace), and the
+// post-training (PTQ) baseline, over a fake-quantized student.
+//
+// Loss: MSE between the L2-normalized embeddings of student and teacher on
+// the same batch; no labels. Optimizer (paper defaults): SGD, Nesterov
+// momentum 0.9, weight decay 5e-4, lr 0.1 * batch / 512 with cosine (or step:
+// x0.1 at 50 % and 75 % of the steps) decay, gradient-norm clipping at 5.
+// Activation ranges are EMA-tracked during the first warmup_steps steps and
+// frozen after (the hooks' observing flag).
+//
+// Contract: teacher and student must have the same spec; the teacher is not
+// modified (eval mode, no gradients). Both are moved to `device`. Errors from
+// LibTorch come back as InternalError; nothing throws.
+#ifndef QUANTFACE_CORE_QUANT_DISTILLER_H_
+#define QUANTFACE_CORE_QUANT_DISTILLER_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/nn/backbone.h"
+#include "core/quant/fake_quant_hooks.h"
+#include "core/synth/image_source.h"
+
+namespace qf::quant {
+
+enum class LrSchedule { kCosine, kStep };
+
+struct QatOptions {
+  int64_t steps = 600;
+  int64_t batch_size = 32;
+  double learning_rate = 0;  // 0: the paper's 0.1 * batch_size / 512.
+  double momentum = 0.9;
+  bool nesterov = true;
+  double weight_decay = 5e-4;
+  LrSchedule schedule = LrSchedule::kCosine;
+  double grad_clip_norm = 5.0;
+  int64_t warmup_steps = 50;  // Activation ranges tracked, then frozen.
+};
+
+nlohmann::json QatOptionsToJson(const QatOptions& options);
+
+struct QatProgress {
+  int64_t step = 0;  // 1-based, after the step.
+  int64_t total = 0;
+  double loss = 0;
+  double learning_rate = 0;
+};
+
+struct QatReport {
+  int64_t steps = 0;
+  double first_loss = 0;  // Loss of the first step.
+  double last_loss = 0;   // Mean loss over the last 10 % of the steps.
+  double seconds = 0;
+};
+
+// MSE of the row-wise L2-normalized embeddings (both N x D).
+torch::Tensor DistillationLoss(const torch::Tensor& student, const torch::Tensor& teacher);
+
+// Copies every parameter and buffer of `from` into `to` (same architecture).
+absl::Status CopyWeights(const torch::nn::Module& from, torch::nn::Module& to);
+
+absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
+                                 FakeQuantHooks& hooks, synth::ImageSource& source,
+                                 const QatOptions& options, torch::Device device,
+                                 const std::function<void(const QatProgress&)>& progress = nullptr);
+
+struct PtqOptions {
+  int64_t num_images = 256;
+  int64_t batch_size = 32;
+};
+
+// Runs the calibration images through the student with the hooks observing,
+// then freezes the ranges. Weights are untouched.
+absl::Status CalibratePtq(nn::Backbone& student, FakeQuantHooks& hooks, synth::ImageSource& source,
+                          const PtqOptions& options, torch::Device device);
+
+// Mean distillation loss of the student over `num_batches` batches of
+// `source` (no training, ranges unchanged if frozen).
+absl::StatusOr<double> MeasureDistillationLoss(nn::Backbone& teacher, nn::Backbone& student,
+                                               synth::ImageSource& source, int64_t num_batches,
+                                               int64_t batch_size, torch::Device device);
+
+}  // namespace qf::quant
+
+#endif  // QUANTFACE_CORE_QUANT_DISTILLER_H_

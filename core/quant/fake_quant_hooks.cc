@@ -1,0 +1,132 @@
+#include "core/quant/fake_quant_hooks.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/quant/affine.h"
+
+namespace qf::quant {
+namespace {
+
+namespace F = torch::nn::functional;
+
+nn::Hookable* AsHookable(nn::Backbone& backbone) { return dynamic_cast<nn::Hookable*>(&backbone); }
+
+bool ValidBits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
+
+torch::Tensor QuantizeWeight(const FakeQuantHooks::Layer& layer, const torch::Tensor& weight) {
+  if (!layer.frozen_weight_params.has_value()) return FakeQuantizeWeight(weight, layer.weight_bits);
+  const AffineParams& p = *layer.frozen_weight_params;
+  return torch::fake_quantize_per_channel_affine(weight, p.scale.to(weight.device()),
+                                                 p.zero_point.to(weight.device()), 0, 0,
+                                                 QuantMax(layer.weight_bits));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
+    nn::Backbone& backbone, const FakeQuantOptions& options) {
+  if (!ValidBits(options.bits.weight) || !ValidBits(options.bits.activation)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bit widths out of range: ", QuantBitsName(options.bits)));
+  }
+  nn::Hookable* hookable = AsHookable(backbone);
+  if (hookable == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("model '", backbone.spec().architecture,
+                                                      "' does not support quantization hooks"));
+  }
+  auto hooks = std::make_shared<FakeQuantHooks>(PassKey(), options);
+  for (const auto& item : backbone.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    const torch::nn::Module* module = item.value().get();
+    if (dynamic_cast<const torch::nn::Conv2dImpl*>(module) == nullptr &&
+        dynamic_cast<const torch::nn::LinearImpl*>(module) == nullptr) {
+      continue;
+    }
+    auto layer = std::make_unique<Layer>();
+    layer->name = item.key();
+    layer->weight_bits = options.bits.weight;
+    layer->input = std::make_unique<ActivationQuantizer>(options.bits.activation, options.ema_beta);
+    hooks->by_module_[module] = layer.get();
+    hooks->ordered_.push_back(std::move(layer));
+  }
+  if (hooks->ordered_.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model '", backbone.spec().architecture, "' has no conv/linear layer"));
+  }
+  if (options.keep_first_last_8bit) {
+    for (Layer* layer : {hooks->ordered_.front().get(), hooks->ordered_.back().get()}) {
+      layer->weight_bits = 8;
+      layer->input = std::make_unique<ActivationQuantizer>(8, options.ema_beta);
+    }
+  }
+  hookable->set_layer_hooks(hooks);
+  return hooks;
+}
+
+void FakeQuantHooks::Detach(nn::Backbone& backbone) {
+  if (nn::Hookable* hookable = AsHookable(backbone)) hookable->set_layer_hooks(nullptr);
+}
+
+FakeQuantHooks::Layer& FakeQuantHooks::Find(const torch::nn::Module* module, const char* kind) {
+  const auto it = by_module_.find(module);
+  // A layer missing here is a programming error in a backbone (a layer created
+  // after Attach()); c10::Error is what forward() callers already handle.
+  TORCH_CHECK(it != by_module_.end(), "fake quantization: unknown ", kind, " layer");
+  return *it->second;
+}
+
+torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) {
+  Layer& layer = Find(&conv, "conv");
+  const torch::Tensor x = layer.input->Apply(input);
+  const torch::Tensor w = QuantizeWeight(layer, conv.weight);
+  const auto& o = conv.options;
+  return F::conv2d(x, w,
+                   F::Conv2dFuncOptions()
+                       .bias(conv.bias)
+                       .stride(o.stride())
+                       .padding(o.padding())
+                       .dilation(o.dilation())
+                       .groups(o.groups()));
+}
+
+torch::Tensor FakeQuantHooks::Linear(torch::nn::LinearImpl& linear, const torch::Tensor& input) {
+  Layer& layer = Find(&linear, "linear");
+  const torch::Tensor x = layer.input->Apply(input);
+  return F::linear(x, QuantizeWeight(layer, linear.weight), linear.bias);
+}
+
+torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::Tensor& x) {
+  return add_operand(site).Apply(x);
+}
+
+ActivationQuantizer& FakeQuantHooks::add_operand(const std::string& site) {
+  auto it = add_operands_.find(site);
+  if (it == add_operands_.end()) {
+    auto quantizer =
+        std::make_unique<ActivationQuantizer>(options_.bits.activation, options_.ema_beta);
+    quantizer->set_observing(observing_);
+    it = add_operands_.emplace(site, std::move(quantizer)).first;
+  }
+  return *it->second;
+}
+
+FakeQuantHooks::Layer* FakeQuantHooks::mutable_layer(const std::string& name) {
+  for (auto& layer : ordered_) {
+    if (layer->name == name) return layer.get();
+  }
+  return nullptr;
+}
+
+void FakeQuantHooks::set_observing(bool observing) {
+  observing_ = observing;
+  for (auto& layer : ordered_) layer->input->set_observing(observing);
+  for (auto& [site, quantizer] : add_operands_) quantizer->set_observing(observing);
+}
+
+std::vector<const FakeQuantHooks::Layer*> FakeQuantHooks::layers() const {
+  std::vector<const Layer*> out;
+  for (const auto& layer : ordered_) out.push_back(layer.get());
+  return out;
+}
+
+}  // namespace qf::quant

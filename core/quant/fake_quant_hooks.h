@@ -1,0 +1,101 @@
+// FakeQuantHooks: turns a Hookable backbone into a fake-quantized student.
+//
+// Contract: Attach() walks the backbone's registered modules, creates one
+// quantized layer per Conv2d/Linear (weights per output channel to
+// bits.weight, the layer's input per tensor to bits.activation) and installs
+// itself as the backbone's LayerHooks. With keep_first_last_8bit the first and
+// the last conv/linear (in registration order) use 8 bits for both. Operands of
+// residual adds get their own activation quantizers, created on first use
+// under the backbone's site name. Weights are re-quantized on every forward
+// from the current (trainable) float weights, so QAT trains the latent float
+// weights through the straight-through estimator. Activation ranges are EMA-
+// tracked while observing (set_observing(true), the initial state) and frozen
+// after. Detach() restores full precision. The hooks hold no reference to the
+// backbone's parameters beyond the module pointers used as keys, so the
+// backbone must outlive them while attached.
+#ifndef QUANTFACE_CORE_QUANT_FAKE_QUANT_HOOKS_H_
+#define QUANTFACE_CORE_QUANT_FAKE_QUANT_HOOKS_H_
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/nn/backbone.h"
+#include "core/nn/layer_hooks.h"
+#include "core/quant/activation_quantizer.h"
+#include "core/quant/affine.h"
+#include "core/quant/quant_bits.h"
+
+namespace qf::quant {
+
+struct FakeQuantOptions {
+  QuantBits bits;
+  bool keep_first_last_8bit = false;
+  double ema_beta = 0.9;
+};
+
+class FakeQuantHooks : public nn::LayerHooks {
+ public:
+  // A quantized conv/linear layer.
+  struct Layer {
+    std::string name;  // The backbone's module name, e.g. "conv32_1_conv1".
+    int weight_bits = 8;
+    std::unique_ptr<ActivationQuantizer> input;
+    // Set when the weights come from a packed model: quantize with these
+    // stored per-channel params instead of the weights' current min/max
+    // (the dequantized weights lie exactly on this grid).
+    std::optional<AffineParams> frozen_weight_params;
+  };
+
+  // FailedPreconditionError if `backbone` is not Hookable or has no
+  // conv/linear layer; InvalidArgumentError for bad bit widths.
+  // Only Attach() can make the key; it lets Attach() use std::make_shared
+  // while nobody else constructs unattached hooks.
+  class PassKey {
+    friend class FakeQuantHooks;
+    PassKey() = default;
+  };
+  FakeQuantHooks(PassKey, FakeQuantOptions options) : options_(options) {}
+
+  static absl::StatusOr<std::shared_ptr<FakeQuantHooks>> Attach(nn::Backbone& backbone,
+                                                                const FakeQuantOptions& options);
+  // Uninstalls the hooks from `backbone` (full precision again).
+  static void Detach(nn::Backbone& backbone);
+
+  torch::Tensor Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) override;
+  torch::Tensor Linear(torch::nn::LinearImpl& linear, const torch::Tensor& input) override;
+  torch::Tensor AddOperand(const std::string& site, const torch::Tensor& x) override;
+
+  // Observing: activation ranges follow the EMA; otherwise frozen.
+  void set_observing(bool observing);
+  const FakeQuantOptions& options() const { return options_; }
+
+  // Layers in registration order, and add-operand quantizers by site.
+  std::vector<const Layer*> layers() const;
+  // The layer named `name`, or null.
+  Layer* mutable_layer(const std::string& name);
+  // The add-operand quantizer of `site`, created (not yet observed) if new.
+  ActivationQuantizer& add_operand(const std::string& site);
+  const std::map<std::string, std::unique_ptr<ActivationQuantizer>>& add_operands() const {
+    return add_operands_;
+  }
+
+ private:
+  Layer& Find(const torch::nn::Module* module, const char* kind);
+
+  const FakeQuantOptions options_;
+  bool observing_ = true;
+  std::vector<std::unique_ptr<Layer>> ordered_;
+  std::unordered_map<const torch::nn::Module*, Layer*> by_module_;
+  std::map<std::string, std::unique_ptr<ActivationQuantizer>> add_operands_;
+};
+
+}  // namespace qf::quant
+
+#endif  // QUANTFACE_CORE_QUANT_FAKE_QUANT_HOOKS_H_

@@ -1,0 +1,88 @@
+// Int8Model: integer inference of a packed low-bit model with LibTorch's
+// quantized kernels (quantized::conv2d_prepack + apply), on the oneDNN
+// engine when every layer's weights fit its symmetric int8 format, else on
+// FBGEMM (which takes per-channel zero points).
+//
+// Why exact: weight codes (q - zero_point) are integers in
+// [-(2^w - 1), 2^w - 1], activations are quint8 tensors whose values are
+// clamped to the a-bit grid [0, 2^a - 1] of their quantizer, so a w<=7 / a<=8
+// model runs on int8 kernels without any change of value. Each conv's int32
+// accumulator is requantized straight onto the grid of the quantizer that
+// consumes its output (with ReLU fused where the model has one), the same
+// rounding the fake-quant student applies there; so the two agree up to the
+// rounding of the kernels' int32 bias and requantization arithmetic.
+//
+// Ops without an integer kernel here, and why:
+//   - the residual adds of dlib-resnet run in float on the two dequantized
+//     operands (each already on its own integer grid): adding two grids of
+//     different scales needs a requantization anyway, and the add is a
+//     negligible share of the FLOPs;
+//   - the final fc / global pooling run in float on dequantized values: the
+//     output is the float embedding, so an 8-bit output grid would only add
+//     error for no measurable speed (the fc is < 0.1 % of the FLOPs);
+//   - average/max pooling, zero padding and ReLU6 run on dequantized values,
+//     which are exactly the integer grid values, so they change nothing.
+//
+// Contract: Create() accepts packed models of "dlib-resnet" and "faceres";
+// Embed() takes N x 3 x S x S float input (normalized as the model expects)
+// and returns N x D raw embeddings, on the CPU. Errors come back as statuses.
+#ifndef QUANTFACE_CORE_QUANT_INT8_MODEL_H_
+#define QUANTFACE_CORE_QUANT_INT8_MODEL_H_
+
+#include <ATen/native/quantized/PackedParams.h>
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/quant/packed_model.h"
+
+namespace qf::quant {
+
+class Int8Model {
+ public:
+  // Sets LibTorch's process-wide quantized engine to the one chosen.
+  static absl::StatusOr<std::unique_ptr<Int8Model>> Create(const PackedModel& packed);
+
+  absl::StatusOr<torch::Tensor> Embed(const torch::Tensor& input);
+
+  const std::string& engine() const { return engine_; }
+  const std::string& architecture() const { return architecture_; }
+
+  // One prepared conv layer (public for the implementation's helpers).
+  struct Conv {
+    std::string name;
+    c10::intrusive_ptr<ConvPackedParamsBase<2>> packed;
+    double in_scale = 1;
+    int64_t in_zero_point = 0;
+    int64_t in_qmax = 255;
+    int64_t stride = 1;
+    int64_t kernel = 1;
+  };
+  // Where a conv's output goes: the consumer quantizer's grid.
+  struct Grid {
+    double scale = 1;
+    int64_t zero_point = 0;
+    int64_t qmax = 255;
+  };
+
+ private:
+  torch::Tensor RunConv(const Conv& conv, const torch::Tensor& x, const Grid& out, bool relu) const;
+  torch::Tensor ForwardDlib(const torch::Tensor& input) const;
+  torch::Tensor ForwardFaceRes(const torch::Tensor& input) const;
+
+  std::string architecture_;
+  std::string engine_;
+  std::vector<Conv> convs_;                // In layer order.
+  std::map<std::string, Grid> add_grids_;  // Add-operand quantizers by site.
+  Grid fc_input_;
+  torch::Tensor fc_weight_;  // Dequantized (exact grid values), float.
+  torch::Tensor fc_bias_;    // Undefined when the fc has none.
+};
+
+}  // namespace qf::quant
+
+#endif  // QUANTFACE_CORE_QUANT_INT8_MODEL_H_

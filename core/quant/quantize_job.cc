@@ -1,0 +1,219 @@
+#include "core/quant/quantize_job.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/eval/lfw_dataset.h"
+#include "core/nn/model_zoo.h"
+#include "core/quant/lfw_student_eval.h"
+#include "core/synth/folder_source.h"
+#include "core/synth/noise_source.h"
+#include "core/synth/synthetic_cache.h"
+#include "core/synth/tensor_set_source.h"
+#include "core/util/sha256.h"
+#include "core/util/status_macros.h"
+
+namespace qf::quant {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+nlohmann::json LayersToJson(const FakeQuantHooks& hooks) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
+    nlohmann::json entry = {{"name", layer->name},
+                            {"weight_bits", layer->weight_bits},
+                            {"input_bits", layer->input->bits()}};
+    if (layer->input->initialized()) {
+      entry["input_range"] = {layer->input->lo().item<double>(), layer->input->hi().item<double>()};
+    }
+    layers.push_back(std::move(entry));
+  }
+  nlohmann::json adds = nlohmann::json::object();
+  for (const auto& [site, quantizer] : hooks.add_operands()) {
+    if (quantizer->initialized()) {
+      adds[site] = {quantizer->lo().item<double>(), quantizer->hi().item<double>()};
+    }
+  }
+  return {{"layers", layers}, {"add_operands", adds}};
+}
+
+// The cache is a torch::save'd N x D tensor plus a JSON list of the N paths.
+void LoadEmbeddingCache(const std::string& path,
+                        std::unordered_map<std::string, torch::Tensor>& rows) {
+  std::ifstream in(path + ".json");
+  if (!in) return;
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json paths = nlohmann::json::parse(text.str(), nullptr, false);
+  if (paths.is_discarded() || !paths.is_array()) return;
+  try {
+    torch::Tensor all;
+    torch::load(all, path);
+    if (all.dim() != 2 || all.size(0) != static_cast<int64_t>(paths.size())) return;
+    for (size_t i = 0; i < paths.size(); ++i) rows[paths[i].get<std::string>()] = all[i];
+  } catch (const c10::Error&) {
+    rows.clear();  // A corrupt cache is recomputed.
+  }
+}
+
+void SaveEmbeddingCache(const std::string& path,
+                        const std::unordered_map<std::string, torch::Tensor>& rows) {
+  nlohmann::json paths = nlohmann::json::array();
+  std::vector<torch::Tensor> tensors;
+  for (const auto& [key, row] : rows) {
+    paths.push_back(key);
+    tensors.push_back(row);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  try {
+    torch::save(torch::stack(tensors), path);
+    std::ofstream(path + ".json") << paths.dump();
+  } catch (const c10::Error&) {
+    // Caching is an optimization; a failure costs only time next run.
+  }
+}
+
+}  // namespace
+
+std::string TeacherId(const nn::Backbone& teacher) {
+  Sha256Hasher hasher;
+  for (const auto& item : teacher.named_parameters()) {
+    const torch::Tensor t = item.value().detach().to(torch::kCPU).contiguous();
+    hasher.Update(item.key());
+    hasher.Update(std::string_view(static_cast<const char*>(t.data_ptr()), t.nbytes()));
+  }
+  return absl::StrCat(teacher.spec().architecture, "@sha256:", hasher.HexDigest());
+}
+
+absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
+    const QuantizeJobConfig& config, const std::function<void(const JobProgress&)>& progress) {
+  const auto job_start = std::chrono::steady_clock::now();
+  const auto report_progress = [&](JobProgress p) {
+    if (progress) progress(p);
+  };
+  const bool cuda = config.allow_cuda && torch::cuda::is_available();
+  const torch::Device device = cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (!cuda && config.threads > 0) torch::set_num_threads(config.threads);
+  torch::manual_seed(config.seed);
+
+  QuantizeJobResult result;
+  QF_ASSIGN_OR_RETURN(result.teacher, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
+  QF_ASSIGN_OR_RETURN(result.student, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
+  const std::string teacher_id = TeacherId(*result.teacher);
+  const nn::InputSpec& input = result.teacher->spec().input;
+
+  // The training/calibration source: synthetic only.
+  const auto synth_start = std::chrono::steady_clock::now();
+  std::unique_ptr<synth::ImageSource> source;
+  bool cache_hit = false;
+  if (config.source == "noise") {
+    source = std::make_unique<synth::NoiseSource>(input, config.seed);
+  } else if (config.source == "builtin") {
+    const nlohmann::json spec = synth::InversionSpec(teacher_id, input, config.inversion);
+    const auto generate = [&]() {
+      return synth::GenerateByInversion(*result.teacher, config.inversion, device,
+                                        [&](int64_t done, int64_t total, double cos) {
+                                          report_progress({"synth", done, total, 1.0 - cos, 0});
+                                        });
+    };
+    torch::Tensor images;
+    if (config.cache_dir.empty()) {
+      QF_ASSIGN_OR_RETURN(images, generate());
+    } else {
+      QF_ASSIGN_OR_RETURN(
+          images, synth::SyntheticCache(config.cache_dir).GetOrCreate(spec, generate, &cache_hit));
+    }
+    source = std::make_unique<synth::TensorSetSource>(images, spec, config.seed);
+  } else if (config.source == "folder") {
+    synth::FolderOptions folder_options;
+    folder_options.declared_synthetic = config.folder_declared_synthetic;
+    QF_ASSIGN_OR_RETURN(torch::Tensor images,
+                        synth::LoadSyntheticFolder(config.folder, input, folder_options));
+    source = std::make_unique<synth::TensorSetSource>(
+        images, synth::FolderSpec(config.folder, input, folder_options), config.seed);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown source '", config.source, "': use noise, builtin or folder"));
+  }
+  const double synth_seconds = SecondsSince(synth_start);
+
+  FakeQuantOptions fq;
+  fq.bits = config.bits;
+  fq.keep_first_last_8bit = config.keep_first_last_8bit;
+  QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
+
+  nlohmann::json& report = result.report;
+  report["teacher"] = {{"name", config.teacher}, {"id", teacher_id}};
+  report["bits"] = QuantBitsName(config.bits);
+  report["keep_first_last_8bit"] = config.keep_first_last_8bit;
+  report["device"] = cuda ? "cuda" : "cpu";
+  report["threads"] = torch::get_num_threads();
+  report["synthetic"] = {
+      {"spec", source->spec()}, {"cache_hit", cache_hit}, {"seconds", synth_seconds}};
+
+  const auto train_start = std::chrono::steady_clock::now();
+  if (config.method == QuantMethod::kQat) {
+    QF_ASSIGN_OR_RETURN(const QatReport qat,
+                        RunQat(*result.teacher, *result.student, *result.hooks, *source, config.qat,
+                               device, [&](const QatProgress& p) {
+                                 report_progress({"qat", p.step, p.total, p.loss, p.learning_rate});
+                               }));
+    report["method"] = "qat";
+    report["training"] = QatOptionsToJson(config.qat);
+    report["training"]["first_loss"] = qat.first_loss;
+    report["training"]["last_loss"] = qat.last_loss;
+  } else {
+    report_progress({"ptq", 0, config.ptq.num_images, 0, 0});
+    QF_RETURN_IF_ERROR(CalibratePtq(*result.student, *result.hooks, *source, config.ptq, device));
+    report["method"] = "ptq";
+    report["training"] = {{"calibration_images", config.ptq.num_images},
+                          {"batch_size", config.ptq.batch_size}};
+  }
+  report["training"]["seconds"] = SecondsSince(train_start);
+  report["quantization"] = LayersToJson(*result.hooks);
+
+  if (!config.lfw_dir.empty()) {
+    QF_ASSIGN_OR_RETURN(const eval::LfwDataset dataset, eval::LoadLfwDataset(config.lfw_dir));
+    // Teacher embeddings are cached next to the synthetic sets: they depend
+    // only on the teacher's weights, the dataset and the flip setting.
+    std::unordered_map<std::string, torch::Tensor> teacher_rows;
+    const std::string teacher_cache =
+        config.cache_dir.empty()
+            ? std::string()
+            : (std::filesystem::path(config.cache_dir) /
+               absl::StrCat("lfw-teacher-",
+                            Sha256Hex(absl::StrCat(teacher_id, "|", dataset.root, "|",
+                                                   config.lfw_flip ? "flip" : "noflip")),
+                            ".pt"))
+                  .string();
+    if (!teacher_cache.empty()) LoadEmbeddingCache(teacher_cache, teacher_rows);
+    const bool had_teacher = !teacher_rows.empty();
+    StudentLfwOptions lfw_options;
+    lfw_options.teacher_embeddings = &teacher_rows;
+    lfw_options.flip = config.lfw_flip;
+    lfw_options.progress = [&](size_t done, size_t total) {
+      report_progress({"lfw", static_cast<int64_t>(done), static_cast<int64_t>(total), 0, 0});
+    };
+    QF_ASSIGN_OR_RETURN(
+        const StudentLfwReport lfw,
+        EvaluateStudentOnLfw(dataset, *result.teacher, *result.student, device, lfw_options));
+    if (!teacher_cache.empty() && !had_teacher) SaveEmbeddingCache(teacher_cache, teacher_rows);
+    report["lfw"] = StudentLfwReportToJson(lfw);
+    report["lfw"]["teacher_embeddings_cached"] = had_teacher;
+    result.lfw = lfw;
+  }
+  report["seconds"] = SecondsSince(job_start);
+  return result;
+}
+
+}  // namespace qf::quant

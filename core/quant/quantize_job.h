@@ -1,0 +1,84 @@
+// RunQuantizeJob: one quantization job end to end, the code path shared by
+// the offline CLI (`quantface quantize`), benchmarks and the server's job
+// system: load the teacher, build the synthetic source (cached on disk when
+// generated), fake-quantize a copy of the teacher, train it by distillation
+// (QAT) or calibrate it (PTQ), optionally evaluate teacher / student / cross
+// on LFW, and return the student with a JSON report of everything needed to
+// reproduce the job.
+//
+// Contract: training sources are synthetic only (noise, the built-in
+// inversion generator, or a folder the user declared synthetic; see
+// core/synth). Runs on CUDA when available and allowed, else on the CPU with
+// `threads` intra-op threads (0 keeps LibTorch's default). Never throws.
+#ifndef QUANTFACE_CORE_QUANT_QUANTIZE_JOB_H_
+#define QUANTFACE_CORE_QUANT_QUANTIZE_JOB_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "core/nn/backbone.h"
+#include "core/quant/distiller.h"
+#include "core/quant/fake_quant_hooks.h"
+#include "core/quant/lfw_student_eval.h"
+#include "core/quant/quant_bits.h"
+#include "core/synth/inversion_generator.h"
+
+namespace qf::quant {
+
+enum class QuantMethod { kQat, kPtq };
+
+struct QuantizeJobConfig {
+  std::string teacher = "dlib-resnet";
+  std::string asset_dir;
+  QuantBits bits;
+  bool keep_first_last_8bit = false;
+  QuantMethod method = QuantMethod::kQat;
+  std::string source = "builtin";  // "noise", "builtin" or "folder".
+  std::string folder;
+  bool folder_declared_synthetic = false;
+  synth::InversionOptions inversion;
+  std::string cache_dir;  // Generated synthetic sets; empty: no caching.
+  QatOptions qat;
+  PtqOptions ptq;
+  uint64_t seed = 1;
+  std::string lfw_dir;  // Empty: no LFW evaluation.
+  bool lfw_flip = false;
+  int threads = 0;
+  bool allow_cuda = true;
+};
+
+// Phases: "synth" (done/total images), "qat" (steps, with loss and lr),
+// "ptq", "lfw" (images).
+struct JobProgress {
+  std::string phase;
+  int64_t done = 0;
+  int64_t total = 0;
+  double loss = 0;
+  double learning_rate = 0;
+};
+
+struct QuantizeJobResult {
+  std::shared_ptr<nn::Backbone> teacher;
+  std::shared_ptr<nn::Backbone> student;  // Fake-quantized, hooks attached.
+  std::shared_ptr<FakeQuantHooks> hooks;
+  std::optional<StudentLfwReport> lfw;  // With config.lfw_dir.
+  nlohmann::json report;
+};
+
+// "dlib-resnet@sha256:<digest of the parameters>": identifies the teacher's
+// exact weights (the synthetic cache key and the model file use it).
+std::string TeacherId(const nn::Backbone& teacher);
+
+absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
+    const QuantizeJobConfig& config,
+    const std::function<void(const JobProgress&)>& progress = nullptr);
+
+}  // namespace qf::quant
+
+#endif  // QUANTFACE_CORE_QUANT_QUANTIZE_JOB_H_

@@ -1,0 +1,118 @@
+#include "core/synth/inversion_generator.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/synth/pixel_normalization.h"
+
+namespace qf::synth {
+namespace {
+
+// Mean absolute difference between horizontal and vertical neighbours.
+torch::Tensor TotalVariation(const torch::Tensor& x) {
+  const torch::Tensor dh = (x.slice(2, 1) - x.slice(2, 0, -1)).abs().mean();
+  const torch::Tensor dw = (x.slice(3, 1) - x.slice(3, 0, -1)).abs().mean();
+  return dh + dw;
+}
+
+int64_t RandomInt(torch::Generator& gen, int64_t low, int64_t high) {
+  return torch::randint(low, high + 1, {1}, gen, torch::TensorOptions(torch::kLong))
+      .item<int64_t>();
+}
+
+}  // namespace
+
+nlohmann::json InversionSpec(const std::string& teacher_id, const nn::InputSpec& input,
+                             const InversionOptions& options) {
+  return {{"kind", "builtin-inversion"},
+          {"version", 1},
+          {"teacher", teacher_id},
+          {"size", input.size},
+          {"num_images", options.num_images},
+          {"views_per_identity", options.views_per_identity},
+          {"batch_size", options.batch_size},
+          {"steps", options.steps},
+          {"learning_rate", options.learning_rate},
+          {"tv_weight", options.tv_weight},
+          {"l2_weight", options.l2_weight},
+          {"jitter", options.jitter},
+          {"seed", options.seed}};
+}
+
+absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
+                                                  const InversionOptions& options,
+                                                  torch::Device device,
+                                                  const InversionProgress& progress) {
+  if (options.num_images <= 0 || options.steps <= 0 || options.views_per_identity <= 0 ||
+      options.batch_size <= 0 || options.batch_size % options.views_per_identity != 0) {
+    return absl::InvalidArgumentError(
+        "inversion: num_images, steps, views_per_identity and batch_size must be positive and "
+        "batch_size a multiple of views_per_identity");
+  }
+  const nn::InputSpec& input = teacher.spec().input;
+  const int64_t dim = teacher.spec().embedding_dim;
+  const int64_t size = input.size;
+  try {
+    teacher.eval();
+    for (auto& p : teacher.parameters()) p.set_requires_grad(false);
+    torch::Generator gen = at::detail::createCPUGenerator(options.seed);
+    const auto cpu_float = torch::TensorOptions(torch::kFloat);
+    std::vector<torch::Tensor> done;
+    int64_t produced = 0;
+    while (produced < options.num_images) {
+      const int64_t n = std::min(options.batch_size, options.num_images - produced);
+      const int64_t identities = (n + options.views_per_identity - 1) / options.views_per_identity;
+      torch::Tensor targets = torch::randn({identities, dim}, gen, cpu_float);
+      targets = torch::nn::functional::normalize(
+          targets.repeat_interleave(options.views_per_identity, 0).slice(0, 0, n),
+          torch::nn::functional::NormalizeFuncOptions().dim(1));
+      targets = targets.to(device);
+      torch::Tensor pixels =
+          (torch::randn({n, 3, size, size}, gen, cpu_float) * 32.0 + 128.0).to(device);
+      pixels.set_requires_grad(true);
+      torch::optim::Adam optimizer({pixels}, torch::optim::AdamOptions(options.learning_rate));
+      double mean_cos = 0;
+      for (int64_t step = 0; step < options.steps; ++step) {
+        torch::Tensor x = pixels;
+        if (options.jitter > 0) {
+          const int64_t dx = RandomInt(gen, -options.jitter, options.jitter);
+          const int64_t dy = RandomInt(gen, -options.jitter, options.jitter);
+          x = torch::roll(x, {dy, dx}, {2, 3});
+        }
+        const torch::Tensor flip = (torch::rand({n}, gen, cpu_float) < 0.5).to(device);
+        x = torch::where(flip.view({-1, 1, 1, 1}), x.flip({3}), x);
+        const torch::Tensor emb =
+            torch::nn::functional::normalize(teacher.forward(NormalizePixels(x, input)),
+                                             torch::nn::functional::NormalizeFuncOptions().dim(1));
+        const torch::Tensor cos = (emb * targets).sum(1);
+        const torch::Tensor loss = (1.0 - cos).mean() +
+                                   options.tv_weight * TotalVariation(pixels / 255.0) +
+                                   options.l2_weight * ((pixels - 128.0) / 255.0).pow(2).mean();
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        {
+          torch::NoGradGuard no_grad;
+          pixels.clamp_(0.0, 255.0);
+        }
+        mean_cos = cos.mean().item<double>();
+      }
+      {
+        torch::NoGradGuard no_grad;
+        done.push_back(NormalizePixels(pixels.detach(), input).to(torch::kCPU));
+      }
+      produced += n;
+      if (progress) progress(produced, options.num_images, mean_cos);
+    }
+    for (auto& p : teacher.parameters()) p.set_requires_grad(true);
+    return torch::cat(done);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("synthetic inversion failed: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace qf::synth

@@ -1,0 +1,117 @@
+#include "core/quant/affine.h"
+
+#include <gtest/gtest.h>
+
+#include "core/quant/activation_quantizer.h"
+#include "core/quant/quant_bits.h"
+
+namespace qf::quant {
+namespace {
+
+TEST(AffineParamsTest, KnownValues) {
+  // [-1, 3] at 2 bits: scale 4/3, zero point round(0.75) = 1.
+  const AffineParams p = ComputeAffineParams(torch::tensor(-1.f), torch::tensor(3.f), 2);
+  EXPECT_FLOAT_EQ(p.scale.item<float>(), 4.f / 3.f);
+  EXPECT_EQ(p.zero_point.item<int>(), 1);
+  EXPECT_EQ(p.zero_point.scalar_type(), torch::kInt);
+}
+
+TEST(AffineParamsTest, RangeIsWidenedToContainZero) {
+  // [1, 2] becomes [0, 2]: scale 2/255, zero point 0, so 0 is exact.
+  const AffineParams p = ComputeAffineParams(torch::tensor(1.f), torch::tensor(2.f), 8);
+  EXPECT_FLOAT_EQ(p.scale.item<float>(), 2.f / 255.f);
+  EXPECT_EQ(p.zero_point.item<int>(), 0);
+}
+
+TEST(AffineParamsTest, ConstantZeroRangeDoesNotDivideByZero) {
+  const AffineParams p = ComputeAffineParams(torch::tensor(0.f), torch::tensor(0.f), 4);
+  EXPECT_FLOAT_EQ(p.scale.item<float>(), kMinScale);
+  const torch::Tensor q = FakeQuantizePerTensor(torch::zeros({3}), p, 4);
+  EXPECT_TRUE(torch::equal(q, torch::zeros({3})));
+}
+
+TEST(FakeQuantizeWeightTest, PerChannelRangesAndKnownValues) {
+  // Channel 0 in [0, 3]: 2 bits give step 1. Channel 1 in [-1, 2]: step 1,
+  // zero point 1. Channel 2 in [0, 30]: step 10.
+  const torch::Tensor w = torch::tensor({{0.f, 1.2f, 2.f, 3.f},  //
+                                         {-1.f, 0.f, 0.4f, 2.f},
+                                         {0.f, 14.f, 16.f, 30.f}});
+  const AffineParams p = PerChannelWeightParams(w, 2);
+  EXPECT_TRUE(torch::allclose(p.scale, torch::tensor({1.f, 1.f, 10.f})));
+  EXPECT_TRUE(torch::equal(p.zero_point, torch::tensor({0, 1, 0}, torch::kInt)));
+  const torch::Tensor q = FakeQuantizeWeight(w, 2);
+  const torch::Tensor expected = torch::tensor({{0.f, 1.f, 2.f, 3.f},  //
+                                                {-1.f, 0.f, 0.f, 2.f},
+                                                {0.f, 10.f, 20.f, 30.f}});
+  EXPECT_TRUE(torch::allclose(q, expected)) << q;
+}
+
+TEST(FakeQuantizeWeightTest, ConvWeightsAreQuantizedPerOutputChannel) {
+  torch::manual_seed(0);
+  torch::Tensor w = torch::randn({4, 3, 3, 3});
+  w[2] *= 100;  // A wide channel must not coarsen the others.
+  const torch::Tensor q = FakeQuantizeWeight(w, 8);
+  for (int c = 0; c < 4; ++c) {
+    const double range = (w[c].max() - torch::clamp_max(w[c].min(), 0)).item<double>();
+    EXPECT_LE((q[c] - w[c]).abs().max().item<double>(), range / 255.0 / 2.0 + 1e-6) << c;
+  }
+}
+
+TEST(FakeQuantizeWeightTest, StraightThroughGradientIsIdentity) {
+  torch::Tensor w = torch::randn({5, 7}).set_requires_grad(true);
+  FakeQuantizeWeight(w, 3).mul(torch::arange(35).view({5, 7}).to(torch::kFloat)).sum().backward();
+  EXPECT_TRUE(torch::equal(w.grad(), torch::arange(35).view({5, 7}).to(torch::kFloat)));
+}
+
+TEST(ActivationQuantizerTest, EmaThenFreeze) {
+  ActivationQuantizer q(8, 0.9);
+  q.Apply(torch::tensor({0.f, 1.f}));  // First batch sets the range.
+  EXPECT_FLOAT_EQ(q.lo().item<float>(), 0.f);
+  EXPECT_FLOAT_EQ(q.hi().item<float>(), 1.f);
+  q.Apply(torch::tensor({-1.f, 3.f}));  // 0.9 * old + 0.1 * batch.
+  EXPECT_NEAR(q.lo().item<float>(), -0.1f, 1e-6);
+  EXPECT_NEAR(q.hi().item<float>(), 1.2f, 1e-6);
+  EXPECT_EQ(q.num_observed(), 2);
+
+  q.set_observing(false);
+  const torch::Tensor out = q.Apply(torch::tensor({-10.f, 0.5f, 10.f}));
+  EXPECT_NEAR(q.lo().item<float>(), -0.1f, 1e-6);  // Frozen.
+  EXPECT_NEAR(q.hi().item<float>(), 1.2f, 1e-6);
+  EXPECT_EQ(q.num_observed(), 2);
+  // Out-of-range values are clipped to the frozen grid's ends.
+  EXPECT_NEAR(out[0].item<float>(), -0.1f, 0.01f);
+  EXPECT_NEAR(out[1].item<float>(), 0.5f, 0.005f);
+  EXPECT_NEAR(out[2].item<float>(), 1.2f, 0.01f);
+}
+
+TEST(ActivationQuantizerTest, GradientPassesInsideRangeOnly) {
+  ActivationQuantizer q(4);
+  q.SetRange(torch::tensor(0.f), torch::tensor(1.f));
+  torch::Tensor x = torch::tensor({-0.5f, 0.3f, 0.7f, 2.f}).set_requires_grad(true);
+  q.Apply(x).sum().backward();
+  EXPECT_TRUE(torch::equal(x.grad(), torch::tensor({0.f, 1.f, 1.f, 0.f})));
+}
+
+TEST(ActivationQuantizerTest, NothingObservedIsIdentity) {
+  ActivationQuantizer q(2);
+  q.set_observing(false);
+  const torch::Tensor x = torch::randn({4});
+  EXPECT_TRUE(torch::equal(q.Apply(x), x));
+}
+
+TEST(QuantBitsTest, ParsesAndRejects) {
+  for (const auto& [text, w, a] :
+       {std::tuple{"w8a8", 8, 8}, {"w4a4", 4, 4}, {"w4a8", 4, 8}, {"w6a6", 6, 6}, {"w2a8", 2, 8}}) {
+    const absl::StatusOr<QuantBits> bits = ParseQuantBits(text);
+    ASSERT_TRUE(bits.ok()) << text;
+    EXPECT_EQ(bits->weight, w);
+    EXPECT_EQ(bits->activation, a);
+    EXPECT_EQ(QuantBitsName(*bits), text);
+  }
+  for (const char* bad : {"", "w4", "4a4", "w9a4", "w4a1", "w1a8", "wxa4", "w4a4x", "a4w4"}) {
+    EXPECT_FALSE(ParseQuantBits(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace qf::quant

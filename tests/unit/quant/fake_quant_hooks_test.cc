@@ -1,0 +1,133 @@
+#include "core/quant/fake_quant_hooks.h"
+
+#include <gtest/gtest.h>
+
+#include "core/nn/dlib_resnet.h"
+#include "core/nn/faceres.h"
+#include "tests/unit/quant/tiny_backbone.h"
+
+namespace qf::quant {
+namespace {
+
+using testing::TinyBackbone;
+
+double MeanCosine(const torch::Tensor& a, const torch::Tensor& b) {
+  return torch::nn::functional::cosine_similarity(a, b).mean().item<double>();
+}
+
+TEST(FakeQuantHooksTest, RefusesBackboneWithoutHooks) {
+  testing::UnhookableBackbone model;
+  const auto hooks = FakeQuantHooks::Attach(model, {});
+  EXPECT_EQ(hooks.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(FakeQuantHooksTest, RefusesBadBits) {
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {1, 8};
+  EXPECT_EQ(FakeQuantHooks::Attach(model, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FakeQuantHooksTest, FindsEveryLayerAndAddOperand) {
+  torch::manual_seed(0);
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {4, 6};
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok()) << hooks.status();
+  const auto layers = (*hooks)->layers();
+  ASSERT_EQ(layers.size(), 3u);
+  EXPECT_EQ(layers[0]->name, "conv1");
+  EXPECT_EQ(layers[2]->name, "fc");
+  for (const auto* layer : layers) {
+    EXPECT_EQ(layer->weight_bits, 4);
+    EXPECT_EQ(layer->input->bits(), 6);
+  }
+  torch::NoGradGuard no_grad;
+  model.forward(torch::randn({2, 3, 16, 16}));
+  EXPECT_EQ((*hooks)->add_operands().size(), 2u);
+  for (const auto* layer : layers) EXPECT_TRUE(layer->input->initialized()) << layer->name;
+}
+
+TEST(FakeQuantHooksTest, KeepFirstLast8Bit) {
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {2, 3};
+  options.keep_first_last_8bit = true;
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  const auto layers = (*hooks)->layers();
+  EXPECT_EQ(layers[0]->weight_bits, 8);
+  EXPECT_EQ(layers[0]->input->bits(), 8);
+  EXPECT_EQ(layers[1]->weight_bits, 2);
+  EXPECT_EQ(layers[1]->input->bits(), 3);
+  EXPECT_EQ(layers[2]->weight_bits, 8);
+}
+
+TEST(FakeQuantHooksTest, ErrorGrowsAsBitsShrinkAndDetachRestoresFullPrecision) {
+  torch::manual_seed(1);
+  TinyBackbone model;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({8, 3, 16, 16});
+  const torch::Tensor reference = model.forward(x);
+  double previous = 1.0;
+  for (int bits : {8, 4, 2}) {
+    FakeQuantOptions options;
+    options.bits = {bits, bits};
+    ASSERT_TRUE(FakeQuantHooks::Attach(model, options).ok());
+    const double cos = MeanCosine(model.forward(x), reference);
+    EXPECT_LT(cos, previous + 1e-6) << bits;
+    if (bits == 8) {
+      EXPECT_GT(cos, 0.999);
+    }
+    previous = cos;
+  }
+  EXPECT_LT(previous, 0.999);
+  FakeQuantHooks::Detach(model);
+  EXPECT_TRUE(torch::equal(model.forward(x), reference));
+}
+
+// The real backbones route every conv/linear and add operand through the
+// hooks, and are bit-identical without them.
+TEST(FakeQuantHooksTest, DlibResnetIsFullyHooked) {
+  torch::manual_seed(2);
+  nn::DlibResnet model;
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({1, 3, 150, 150}) * 0.25;
+  const torch::Tensor reference = model.forward(x);
+  const auto hooks = FakeQuantHooks::Attach(model, {});
+  ASSERT_TRUE(hooks.ok());
+  EXPECT_EQ((*hooks)->layers().size(), 30u);  // Stem, 14 blocks x 2, fc.
+  const torch::Tensor quantized = model.forward(x);
+  EXPECT_EQ((*hooks)->add_operands().size(), 28u);  // 14 adds x 2 operands.
+  for (const auto* layer : (*hooks)->layers()) {
+    EXPECT_EQ(layer->input->num_observed(), 1) << layer->name;
+  }
+  EXPECT_FALSE(torch::equal(quantized, reference));
+  EXPECT_GT(MeanCosine(quantized, reference), 0.99);
+  FakeQuantHooks::Detach(model);
+  EXPECT_TRUE(torch::equal(model.forward(x), reference));
+}
+
+TEST(FakeQuantHooksTest, FaceResIsFullyHooked) {
+  torch::manual_seed(3);
+  nn::FaceRes model;
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({1, 3, 224, 224}) * 60;
+  const torch::Tensor reference = model.forward(x);
+  const auto hooks = FakeQuantHooks::Attach(model, {});
+  ASSERT_TRUE(hooks.ok());
+  EXPECT_EQ((*hooks)->layers().size(), 27u);  // conv1 + 13 x (dw, pw).
+  model.forward(x);
+  for (const auto* layer : (*hooks)->layers()) {
+    EXPECT_EQ(layer->input->num_observed(), 1) << layer->name;
+  }
+  FakeQuantHooks::Detach(model);
+  EXPECT_TRUE(torch::equal(model.forward(x), reference));
+}
+
+}  // namespace
+}  // namespace qf::quant

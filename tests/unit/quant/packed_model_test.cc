@@ -1,0 +1,144 @@
+#include "core/quant/packed_model.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/nn/dlib_resnet.h"
+#include "core/quant/bit_packing.h"
+#include "core/quant/distiller.h"
+#include "core/synth/noise_source.h"
+#include "core/util/sha256.h"
+
+namespace qf::quant {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(BitPackingTest, KnownLayoutAndRoundTrip) {
+  // 1 | 2 << 2 | 3 << 4 = 0b00111001.
+  const auto packed = PackBits({1, 2, 3}, 2);
+  ASSERT_TRUE(packed.ok());
+  EXPECT_EQ(*packed, std::string(1, '\x39'));
+  torch::manual_seed(0);
+  for (int bits = 1; bits <= 8; ++bits) {
+    const torch::Tensor r = torch::randint(0, 1 << bits, {1001}, torch::kLong);
+    std::vector<uint8_t> values;
+    for (int64_t i = 0; i < r.numel(); ++i)
+      values.push_back(static_cast<uint8_t>(r[i].item<int64_t>()));
+    const auto p = PackBits(values, bits);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->size(), PackedBytes(1001, bits));
+    const auto back = UnpackBits(*p, 1001, bits);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, values) << bits;
+  }
+  EXPECT_FALSE(PackBits({4}, 2).ok());
+  EXPECT_FALSE(UnpackBits("ab", 3, 2).ok());
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Replaces the trailing checksum so that a deliberate edit passes it.
+std::string Reseal(std::string file) {
+  const std::string body = file.substr(0, file.size() - 64);
+  return body + Sha256Hex(body);
+}
+
+class PackedModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(5);
+    dir_ = fs::temp_directory_path() / ("qf_packed_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    path_ = (dir_ / "model.qfp").string();
+    student_ = std::make_shared<nn::DlibResnet>();
+    student_->eval();
+    FakeQuantOptions options;
+    options.bits = {4, 4};
+    options.keep_first_last_8bit = true;
+    auto hooks = FakeQuantHooks::Attach(*student_, options);
+    ASSERT_TRUE(hooks.ok());
+    hooks_ = *hooks;
+    synth::NoiseSource noise(student_->spec().input, 1);
+    ASSERT_TRUE(CalibratePtq(*student_, *hooks_, noise, {4, 2}, torch::kCPU).ok());
+    input_ = synth::NoiseSource(student_->spec().input, 2).NextBatch(2);
+    ASSERT_TRUE(WritePackedModel(path_, *student_, *hooks_, {{"note", "test"}}).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path dir_;
+  std::string path_;
+  std::shared_ptr<nn::DlibResnet> student_;
+  std::shared_ptr<FakeQuantHooks> hooks_;
+  torch::Tensor input_;
+};
+
+TEST_F(PackedModelTest, RoundTripReproducesTheStudent) {
+  const auto loaded = LoadPackedModel(path_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->header["architecture"], "dlib-resnet");
+  EXPECT_EQ(loaded->header["bits"], "w4a4");
+  EXPECT_EQ(loaded->header["metadata"]["note"], "test");
+  torch::NoGradGuard no_grad;
+  const torch::Tensor expected = student_->forward(input_);
+  const torch::Tensor actual = loaded->model->forward(input_);
+  EXPECT_GT(torch::nn::functional::cosine_similarity(expected, actual).min().item<double>(),
+            0.9999);
+  EXPECT_EQ(loaded->hooks->layers().front()->weight_bits, 8);
+  EXPECT_EQ(loaded->hooks->layers()[1]->weight_bits, 4);
+  // 4-bit weights (8-bit first/last): well over 6x smaller than float32.
+  EXPECT_GT(static_cast<double>(Float32Bytes(*student_)) / loaded->file_bytes, 6.0);
+}
+
+TEST_F(PackedModelTest, CorruptFilesGiveClearErrors) {
+  const std::string good = ReadFile(path_);
+  const std::string bad = (dir_ / "bad.qfp").string();
+
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x10;
+  WriteFile(bad, flipped);
+  auto status = LoadPackedModel(bad).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(status.message().find("checksum"), std::string::npos) << status;
+
+  WriteFile(bad, good.substr(0, good.size() - 100));
+  EXPECT_EQ(LoadPackedModel(bad).status().code(), absl::StatusCode::kDataLoss);
+
+  WriteFile(bad, "NOTAMODEL" + std::string(100, 'x'));
+  status = LoadPackedModel(bad).status();
+  EXPECT_NE(status.message().find("magic"), std::string::npos) << status;
+
+  std::string newer = good;
+  newer[8] = 2;  // Version 2.
+  WriteFile(bad, Reseal(newer));
+  status = LoadPackedModel(bad).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("version 2"), std::string::npos) << status;
+
+  std::string other = good;
+  const size_t at = other.find("\"dlib-resnet\"");
+  ASSERT_NE(at, std::string::npos);
+  other.replace(at, 13, "\"dlib-resnex\"");
+  WriteFile(bad, Reseal(other));
+  status = LoadPackedModel(bad).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("dlib-resnex"), std::string::npos) << status;
+
+  EXPECT_EQ(LoadPackedModel((dir_ / "missing.qfp").string()).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace qf::quant

@@ -1,0 +1,202 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/synth/folder_source.h"
+#include "core/synth/inversion_generator.h"
+#include "core/synth/noise_source.h"
+#include "core/synth/synthetic_cache.h"
+#include "core/synth/tensor_set_source.h"
+#include "tests/unit/quant/tiny_backbone.h"
+
+namespace qf::synth {
+namespace {
+namespace fs = std::filesystem;
+
+// A fresh, empty directory under the test's temp dir.
+fs::path TempDir(const std::string& name) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("qf_synth_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void WriteImage(const fs::path& path, int value) {
+  cv::Mat image(20, 24, CV_8UC3, cv::Scalar(value, value, value));
+  ASSERT_TRUE(cv::imwrite(path.string(), image));
+}
+
+nn::InputSpec SmallSpec() {
+  nn::InputSpec spec;
+  spec.size = 16;
+  spec.mean = {128.f, 128.f, 128.f};
+  spec.scale = {1.f / 64.f, 1.f / 64.f, 1.f / 64.f};
+  return spec;
+}
+
+TEST(FolderSourceTest, RefusesFolderNotDeclaredSynthetic) {
+  const fs::path dir = TempDir("undeclared");
+  WriteImage(dir / "a.png", 10);
+  const auto images = LoadSyntheticFolder(dir.string(), SmallSpec(), {});
+  EXPECT_EQ(images.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(images.status().message().find("not declared synthetic"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(FolderSourceTest, RefusesEvaluationSetEvenWhenDeclared) {
+  const fs::path dir = TempDir("lfw_like");
+  fs::create_directories(dir / "images");
+  std::ofstream(dir / "pairs.txt") << "10 300\n";
+  WriteImage(dir / "images" / "a.png", 10);
+  FolderOptions options;
+  options.declared_synthetic = true;
+  EXPECT_EQ(LoadSyntheticFolder((dir / "images").string(), SmallSpec(), options).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  fs::remove_all(dir);
+}
+
+TEST(FolderSourceTest, LoadsDeclaredFolderResizedAndNormalized) {
+  const fs::path dir = TempDir("declared");
+  WriteImage(dir / "b.png", 192);
+  fs::create_directories(dir / "sub");
+  WriteImage(dir / "sub" / "c.png", 64);
+  std::ofstream(dir / "notes.txt") << "not an image";
+  FolderOptions options;
+  options.declared_synthetic = true;
+  const auto images = LoadSyntheticFolder(dir.string(), SmallSpec(), options);
+  ASSERT_TRUE(images.ok()) << images.status();
+  ASSERT_EQ(images->sizes(), (std::vector<int64_t>{2, 3, 16, 16}));
+  // Sorted order: b.png (192 -> +1), sub/c.png (64 -> -1).
+  EXPECT_NEAR((*images)[0].mean().item<double>(), 1.0, 1e-5);
+  EXPECT_NEAR((*images)[1].mean().item<double>(), -1.0, 1e-5);
+  fs::remove_all(dir);
+}
+
+TEST(FolderSourceTest, EmptyFolderIsAnError) {
+  const fs::path dir = TempDir("empty");
+  FolderOptions options;
+  options.declared_synthetic = true;
+  EXPECT_EQ(LoadSyntheticFolder(dir.string(), SmallSpec(), options).status().code(),
+            absl::StatusCode::kNotFound);
+  fs::remove_all(dir);
+}
+
+TEST(SyntheticCacheTest, GeneratesOnceThenReuses) {
+  const fs::path dir = TempDir("cache");
+  const SyntheticCache cache(dir.string());
+  const nlohmann::json spec = {{"kind", "test"}, {"seed", 1}};
+  int calls = 0;
+  const auto generate = [&]() -> absl::StatusOr<torch::Tensor> {
+    ++calls;
+    return torch::randn({3, 3, 4, 4});
+  };
+  bool hit = true;
+  const auto first = cache.GetOrCreate(spec, generate, &hit);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(hit);
+  EXPECT_TRUE(fs::exists(cache.PathFor(spec)));
+  EXPECT_NE(cache.PathFor(spec).find(SyntheticCache::Key(spec)), std::string::npos);
+  const auto second = cache.GetOrCreate(spec, generate, &hit);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(hit);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(torch::equal(*first, *second));
+
+  // A different spec is a different entry.
+  const nlohmann::json other = {{"kind", "test"}, {"seed", 2}};
+  EXPECT_NE(SyntheticCache::Key(spec), SyntheticCache::Key(other));
+  ASSERT_TRUE(cache.GetOrCreate(other, generate, &hit).ok());
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(calls, 2);
+  fs::remove_all(dir);
+}
+
+TEST(SyntheticCacheTest, CorruptEntryIsRegenerated) {
+  const fs::path dir = TempDir("corrupt");
+  const SyntheticCache cache(dir.string());
+  const nlohmann::json spec = {{"kind", "test"}};
+  const auto generate = []() -> absl::StatusOr<torch::Tensor> { return torch::ones({2}); };
+  ASSERT_TRUE(cache.GetOrCreate(spec, generate).ok());
+  std::ofstream(cache.PathFor(spec), std::ios::trunc) << "garbage";
+  bool hit = true;
+  const auto again = cache.GetOrCreate(spec, generate, &hit);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(hit);
+  EXPECT_TRUE(torch::equal(*again, torch::ones({2})));
+  fs::remove_all(dir);
+}
+
+TEST(NoiseSourceTest, DeterministicAndPixelScaled) {
+  NoiseSource a(SmallSpec(), 5);
+  NoiseSource b(SmallSpec(), 5);
+  const torch::Tensor x = a.NextBatch(64);
+  EXPECT_TRUE(torch::equal(x, b.NextBatch(64)));
+  EXPECT_FALSE(torch::equal(x, a.NextBatch(64)));
+  // Pixels ~ N(128, 64^2) normalized by (p - 128) / 64: about N(0, 1), clipped to [-2, 2].
+  EXPECT_NEAR(x.mean().item<double>(), 0.0, 0.02);
+  EXPECT_NEAR(x.std().item<double>(), 0.93, 0.05);
+  EXPECT_LE(x.max().item<double>(), 127.0 / 64.0 + 1e-6);
+  EXPECT_EQ(a.spec()["kind"], "noise");
+}
+
+TEST(TensorSetSourceTest, VisitsEveryImageEachEpoch) {
+  const torch::Tensor images =
+      torch::arange(5).to(torch::kFloat).view({5, 1, 1, 1}).expand({5, 3, 2, 2}).contiguous();
+  TensorSetSource source(images, {{"kind", "test"}}, 3, /*mirror=*/false);
+  const torch::Tensor batch = source.NextBatch(5);
+  const torch::Tensor ids = std::get<0>(batch.select(1, 0).select(1, 0).select(1, 0).sort());
+  EXPECT_TRUE(torch::equal(ids, torch::arange(5).to(torch::kFloat)));
+  EXPECT_EQ(source.NextBatch(7).size(0), 7);  // Crosses an epoch boundary.
+}
+
+TEST(InversionGeneratorTest, PullsImagesTowardsTheirIdentities) {
+  torch::manual_seed(0);
+  testing::TinyBackbone teacher;
+  InversionOptions options;
+  options.num_images = 8;
+  options.views_per_identity = 2;
+  options.batch_size = 8;
+  options.jitter = 1;
+  // The reported cosine is the last step's, before its update: with one
+  // step, the cosine of the initial noise.
+  const auto cosine_after = [&](int64_t steps) {
+    options.steps = steps;
+    double cosine = -2;
+    const auto images = GenerateByInversion(teacher, options, torch::kCPU,
+                                            [&](int64_t, int64_t, double cos) { cosine = cos; });
+    EXPECT_TRUE(images.ok()) << images.status();
+    if (images.ok()) {
+      EXPECT_EQ(images->sizes(), (std::vector<int64_t>{8, 3, 16, 16}));
+      // Pixels stay in 0..255: normalized (p - 128) / 64.
+      EXPECT_GE(images->min().item<double>(), -2.0 - 1e-5);
+      EXPECT_LE(images->max().item<double>(), 127.0 / 64.0 + 1e-5);
+    }
+    return cosine;
+  };
+  const double initial = cosine_after(1);
+  const double optimized = cosine_after(40);
+  EXPECT_GT(optimized, initial + 0.1) << initial << " -> " << optimized;
+  for (const auto& p : teacher.parameters()) EXPECT_TRUE(p.requires_grad());
+
+  options.batch_size = 3;  // Not a multiple of the views.
+  EXPECT_FALSE(GenerateByInversion(teacher, options, torch::kCPU).ok());
+}
+
+TEST(InversionGeneratorTest, SpecNamesTeacherAndSettings) {
+  InversionOptions options;
+  const nlohmann::json spec = InversionSpec("tiny@sha256:abc", SmallSpec(), options);
+  EXPECT_EQ(spec["kind"], "builtin-inversion");
+  EXPECT_EQ(spec["teacher"], "tiny@sha256:abc");
+  options.seed = 2;
+  EXPECT_NE(SyntheticCache::Key(spec),
+            SyntheticCache::Key(InversionSpec("tiny@sha256:abc", SmallSpec(), options)));
+}
+
+}  // namespace
+}  // namespace qf::synth
