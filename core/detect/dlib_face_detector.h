@@ -2,8 +2,10 @@
 // data file) plus dlib's 68-point shape predictor, reduced to five points.
 //
 // Chosen over porting a CNN detector because it ships as Debian packages
-// (libdlib-dev, libdlib-data) and measures well on LFW; see the report of
-// tests/unit/detect/lfw_detect_eval.cc for the numbers.
+// (libdlib-dev, libdlib-data) and measures well on the 13,232 raw 150x150 LFW
+// images (tests/unit/detect/lfw_detect_eval.cc, default options): a face in
+// 99.5% of them, mean landmark error 3.3% of the inter-ocular distance
+// against landmarks5.tsv (median 2.7%), ~10 ms CPU per image on one thread.
 //
 // HOG scans an 80x80 window over an image pyramid, so faces smaller than about
 // 70 px are missed. Images whose shorter side is below

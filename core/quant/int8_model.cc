@@ -110,10 +110,13 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
     } else if (EngineSupported(at::QEngine::FBGEMM)) {
       engine = at::QEngine::FBGEMM;
       model->engine_ = "fbgemm";
+    } else if (EngineSupported(at::QEngine::QNNPACK)) {
+      engine = at::QEngine::QNNPACK;
+      model->engine_ = "qnnpack";
     } else {
       return absl::UnimplementedError(
           "no quantized engine can hold these weights (oneDNN needs |q - zero_point| <= 127, "
-          "FBGEMM is not built in)");
+          "neither FBGEMM nor QNNPACK is built in)");
     }
     at::globalContext().setQEngine(engine);
     for (const Pending& p : pending) {
@@ -125,8 +128,8 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
             p.ints.to(torch::kChar), p.scale.to(torch::kDouble),
             torch::zeros_like(p.zero_point, torch::kLong), 0);
       } else {
-        // Affine: stored value q - 128 with zero point zero_point - 128, so
-        // that 8-bit codes 0..255 fit int8.
+        // Affine (FBGEMM, QNNPACK): stored value q - 128 with zero point
+        // zero_point - 128, so that 8-bit codes 0..255 fit int8.
         const torch::Tensor zp = p.zero_point.to(torch::kLong) - 128;
         qweight = at::_make_per_channel_quantized_tensor(
             (p.ints + zp.view({-1, 1, 1, 1})).to(torch::kChar), p.scale.to(torch::kDouble), zp, 0);
