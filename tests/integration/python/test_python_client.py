@@ -98,6 +98,16 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(caught.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
         self.assertIn("quantface.v1.VerificationService/Identify", caught.exception.details())
 
+    def test_reflection_lists_every_service(self):
+        # ServerReflectionRequest{list_services: ""} is field 7 (tag 0x3a),
+        # empty; sent as raw bytes, so no reflection stubs are needed.
+        call = self.channel.stream_stream(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+        replies = list(call(iter([b"\x3a\x00"]), timeout=10))
+        self.assertEqual(len(replies), 1)
+        for service in SERVICES:
+            self.assertIn(service.encode(), replies[0])
+
     def test_metrics_pass_promtool(self):
         stub = self.verification_pb2_grpc.VerificationServiceStub(self.channel)
         with self.assertRaises(grpc.RpcError):
