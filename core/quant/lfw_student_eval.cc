@@ -124,9 +124,15 @@ absl::StatusOr<StudentLfwReport> EvaluateStudentOnLfw(const eval::LfwDataset& da
 }
 
 nlohmann::json StudentLfwReportToJson(const StudentLfwReport& report) {
-  return {{"teacher", eval::VerificationMetricsToJson(report.teacher, 0)},
-          {"student", eval::VerificationMetricsToJson(report.student, 0)},
-          {"cross_teacher_student", eval::VerificationMetricsToJson(report.cross, 0)},
+  // Without the ROC curves: the report travels inside every model file.
+  const auto metrics = [](const eval::VerificationMetrics& m) {
+    nlohmann::json j = eval::VerificationMetricsToJson(m);
+    j.erase("roc");
+    return j;
+  };
+  return {{"teacher", metrics(report.teacher)},
+          {"student", metrics(report.student)},
+          {"cross_teacher_student", metrics(report.cross)},
           {"mean_teacher_student_cosine", report.mean_teacher_student_cosine},
           {"seconds", report.seconds}};
 }
