@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/nn/tf_ops.h"
 #include "core/util/status_macros.h"
 
 namespace qf::nn {
@@ -163,17 +164,9 @@ torch::Tensor DlibResnet::forward(torch::Tensor input) {
       // The strided 'valid' conv can come out smaller than the pooled map
       // (3x3 vs 4x4 at the 8x8 stage): face-api appends zeros at the
       // bottom/right, which keeps the top-left alignment of both branches.
-      const int64_t pad_h = shortcut.size(2) - out.size(2);
-      const int64_t pad_w = shortcut.size(3) - out.size(3);
-      TORCH_CHECK(pad_h >= 0 && pad_w >= 0, "dlib-resnet: input too small at ", block.name);
-      if (pad_h > 0 || pad_w > 0) out = F::pad(out, F::PadFuncOptions({0, pad_w, 0, pad_h}));
-      const int64_t extra = out.size(1) - shortcut.size(1);
-      if (extra > 0) {
-        shortcut = torch::cat(
-            {shortcut, torch::zeros({shortcut.size(0), extra, shortcut.size(2), shortcut.size(3)},
-                                    shortcut.options())},
-            1);
-      }
+      TORCH_CHECK(shortcut.size(2) >= out.size(2) && shortcut.size(3) >= out.size(3),
+                  "dlib-resnet: input too small at ", block.name);
+      AlignDownBlockOperands(out, shortcut);
     }
     x = torch::relu(AddOperand(block.name + "/residual", out) +
                     AddOperand(block.name + "/shortcut", shortcut));

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/nn/tf_ops.h"
 #include "core/util/status_macros.h"
 
 namespace qf::nn {
@@ -38,17 +39,6 @@ torch::nn::Conv2d MakeConv(int64_t in, int64_t out, int64_t kernel, int64_t stri
                                .padding(padding)
                                .groups(groups)
                                .bias(true));
-}
-
-torch::Tensor TfSamePad(const torch::Tensor& x, int64_t kernel, int64_t stride) {
-  const auto pads = [&](int64_t size) {
-    const int64_t out = (size + stride - 1) / stride;
-    const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
-    return std::pair<int64_t, int64_t>(total / 2, total - total / 2);
-  };
-  const auto [top, bottom] = pads(x.size(2));
-  const auto [left, right] = pads(x.size(3));
-  return F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
 }
 
 torch::Tensor Relu6(const torch::Tensor& x) { return torch::clamp(x, 0.0, 6.0); }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/nn/dlib_resnet.h"
 #include "core/nn/faceres.h"
+#include "core/nn/tf_ops.h"
 #include "core/quant/affine.h"
 
 namespace qf::quant {
@@ -46,18 +47,6 @@ Int8Model::Grid GridOf(const ActivationQuantizer& q) {
 
 torch::Tensor FakeQuant(const torch::Tensor& x, const Int8Model::Grid& g) {
   return torch::fake_quantize_per_tensor_affine(x, g.scale, g.zero_point, 0, g.qmax);
-}
-
-// TF 'SAME' padding of a stride-2 conv (bottom/right heavy), as FaceRes does.
-torch::Tensor TfSamePad(const torch::Tensor& x, int64_t kernel, int64_t stride) {
-  const auto pads = [&](int64_t size) {
-    const int64_t out = (size + stride - 1) / stride;
-    const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
-    return std::pair<int64_t, int64_t>(total / 2, total - total / 2);
-  };
-  const auto [top, bottom] = pads(x.size(2));
-  const auto [left, right] = pads(x.size(3));
-  return F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
 }
 
 }  // namespace
@@ -193,16 +182,7 @@ torch::Tensor Int8Model::ForwardDlib(const torch::Tensor& input) const {
     torch::Tensor shortcut = x;
     if (down) {
       shortcut = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2).stride(2));
-      const int64_t pad_h = shortcut.size(2) - out.size(2);
-      const int64_t pad_w = shortcut.size(3) - out.size(3);
-      if (pad_h > 0 || pad_w > 0) out = F::pad(out, F::PadFuncOptions({0, pad_w, 0, pad_h}));
-      const int64_t extra = out.size(1) - shortcut.size(1);
-      if (extra > 0) {
-        shortcut = torch::cat(
-            {shortcut, torch::zeros({shortcut.size(0), extra, shortcut.size(2), shortcut.size(3)},
-                                    shortcut.options())},
-            1);
-      }
+      nn::AlignDownBlockOperands(out, shortcut);
     }
     x = torch::relu(out + FakeQuant(shortcut, add_grids_.at(block + "/shortcut")));
   }
@@ -217,7 +197,7 @@ torch::Tensor Int8Model::ForwardFaceRes(const torch::Tensor& input) const {
   torch::Tensor x = input;
   for (size_t i = 0; i < convs_.size(); ++i) {
     const Conv& conv = convs_[i];
-    if (conv.stride > 1) x = TfSamePad(x, conv.kernel, conv.stride);
+    if (conv.stride > 1) x = nn::TfSamePad(x, conv.kernel, conv.stride);
     const Grid out =
         i + 1 < convs_.size()
             ? Grid{convs_[i + 1].in_scale, convs_[i + 1].in_zero_point, convs_[i + 1].in_qmax}
