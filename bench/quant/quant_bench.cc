@@ -7,6 +7,7 @@
 //       LFW of the fake-quant model vs the integer model (cosine, accuracy)
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -44,22 +45,21 @@ class Int8Backbone : public qf::nn::Backbone {
   qf::nn::ModelSpec spec_;
 };
 
+// Seconds of one call of fn.
 template <typename Fn>
-double ImagesPerSecond(Fn&& fn, int64_t batch, double min_seconds) {
-  fn();  // Warm-up (packing caches, allocator).
-  int64_t runs = 0;
+double SecondsOf(Fn&& fn) {
   const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  while (elapsed < min_seconds || runs < 3) {
-    fn();
-    ++runs;
-    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
-  return static_cast<double>(runs * batch) / elapsed;
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-int Speed(const std::string& path, int threads, const std::vector<int64_t>& batches,
-          double min_seconds) {
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+int Speed(const std::string& path, int threads, const std::vector<int64_t>& batches, int rounds) {
   torch::set_num_threads(threads);
   absl::StatusOr<PackedModel> packed = qf::quant::LoadPackedModel(path);
   if (!packed.ok()) {
@@ -78,15 +78,24 @@ int Speed(const std::string& path, int threads, const std::vector<int64_t>& batc
                                (*int8)->engine(), threads, packed->file_bytes,
                                qf::quant::Float32Bytes(model));
   torch::NoGradGuard no_grad;
+  // Rounds alternate one float32 and one integer pass, so that both see the
+  // same machine load; the ratio is the median of the per-round ratios.
   for (const int64_t batch : batches) {
     const torch::Tensor input = torch::randn({batch, 3, size, size}) * 0.25;
     qf::quant::FakeQuantHooks::Detach(model);  // Plain float32 forward.
-    const double fp32 = ImagesPerSecond([&] { model.forward(input); }, batch, min_seconds);
-    const double int8_rate =
-        ImagesPerSecond([&] { (void)(*int8)->Embed(input); }, batch, min_seconds);
+    const auto fp32_pass = [&] { model.forward(input); };
+    const auto int8_pass = [&] { (void)(*int8)->Embed(input); };
+    fp32_pass();  // Warm-up (packing caches, allocator).
+    int8_pass();
+    std::vector<double> fp32_seconds, int8_seconds, ratios;
+    for (int round = 0; round < rounds; ++round) {
+      fp32_seconds.push_back(SecondsOf(fp32_pass));
+      int8_seconds.push_back(SecondsOf(int8_pass));
+      ratios.push_back(fp32_seconds.back() / int8_seconds.back());
+    }
     std::cout << absl::StrFormat(
-        "batch %3d: float32 %8.1f img/s  int8 %8.1f img/s  speedup %.2fx\n", batch, fp32, int8_rate,
-        int8_rate / fp32);
+        "batch %3d: float32 %8.1f img/s  int8 %8.1f img/s  speedup %.2fx (medians of %d rounds)\n",
+        batch, batch / Median(fp32_seconds), batch / Median(int8_seconds), Median(ratios), rounds);
   }
   return 0;
 }
@@ -131,13 +140,14 @@ int main(int argc, char** argv) {
   std::string model_path;
   int threads = 2;
   std::vector<int64_t> batches = {1, 32};
-  double min_seconds = 3;
+  int rounds = 9;
   CLI::App* speed = app.add_subcommand("speed", "float32 vs integer inference throughput");
   speed->add_option("--model", model_path, "Packed model file")->required();
   speed->add_option("--threads", threads)->capture_default_str();
   speed->add_option("--batches", batches)->delimiter(',');
-  speed->add_option("--min-seconds", min_seconds)->capture_default_str();
-  speed->callback([&] { exit_status = Speed(model_path, threads, batches, min_seconds); });
+  speed->add_option("--rounds", rounds, "Alternating float32/integer rounds per batch size")
+      ->capture_default_str();
+  speed->callback([&] { exit_status = Speed(model_path, threads, batches, rounds); });
 
   std::string lfw_dir;
   CLI::App* lfw = app.add_subcommand("int8-lfw", "LFW: fake-quant vs integer inference");

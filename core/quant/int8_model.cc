@@ -3,6 +3,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -43,6 +44,11 @@ Int8Model::Grid GridOf(const ActivationQuantizer& q) {
   grid.zero_point = p.zero_point.item<int64_t>();
   grid.qmax = QuantMax(q.bits());
   return grid;
+}
+
+// "<block>" of a block's first conv "<block>_conv1".
+std::string BlockOf(const Int8Model::Conv& conv1) {
+  return conv1.name.substr(0, conv1.name.size() - std::string("_conv1").size());
 }
 
 torch::Tensor FakeQuant(const torch::Tensor& x, const Int8Model::Grid& g) {
@@ -150,42 +156,82 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
   return model;
 }
 
-torch::Tensor Int8Model::RunConv(const Conv& conv, const torch::Tensor& x, const Grid& out,
-                                 bool relu) const {
-  // Clamp to the input quantizer's range (what the fake quantizer does),
-  // then quantize: values already on this grid are unchanged.
-  const double lo = (0 - conv.in_zero_point) * conv.in_scale;
-  const double hi = static_cast<double>(conv.in_qmax - conv.in_zero_point) * conv.in_scale;
-  const torch::Tensor qx = at::quantize_per_tensor(x.clamp(lo, hi).contiguous(), conv.in_scale,
-                                                   conv.in_zero_point, torch::kQUInt8);
-  torch::Tensor y = relu ? conv.packed->apply_relu(qx, out.scale, out.zero_point)
-                         : conv.packed->apply(qx, out.scale, out.zero_point);
-  if (out.qmax < 255) {
-    // A low-bit consumer: clamp the codes onto its [0, 2^a - 1] grid.
-    y = at::_make_per_tensor_quantized_tensor(y.int_repr().clamp_max_(out.qmax), out.scale,
-                                              out.zero_point);
-  }
-  return y.dequantize();
+bool Int8Model::Grid::operator==(const Grid& other) const {
+  return scale == other.scale && zero_point == other.zero_point && qmax == other.qmax;
+}
+
+Int8Model::Grid Int8Model::InputGrid(size_t conv) const {
+  return Grid{convs_[conv].in_scale, convs_[conv].in_zero_point, convs_[conv].in_qmax};
+}
+
+torch::Tensor Int8Model::Quantize(const torch::Tensor& x, const Grid& grid) {
+  // Clamp to the quantizer's range (what the fake quantizer does), then
+  // round onto its grid.
+  const double lo = static_cast<double>(0 - grid.zero_point) * grid.scale;
+  const double hi = static_cast<double>(grid.qmax - grid.zero_point) * grid.scale;
+  return at::quantize_per_tensor(x.clamp(lo, hi).contiguous(), grid.scale, grid.zero_point,
+                                 torch::kQUInt8);
+}
+
+torch::Tensor Int8Model::ClampToGrid(const torch::Tensor& q, const Grid& grid, double max_value) {
+  // Kernels saturate to the 8-bit codes [0, 255]; a low-bit consumer's grid
+  // ends at code qmax, and ReLU6 at 6.0. Both bounds are grid points or get
+  // rounded onto the grid, so clamping codes equals clamping values first.
+  const double hi =
+      std::min(max_value, static_cast<double>(grid.qmax - grid.zero_point) * grid.scale);
+  if (grid.qmax >= 255 && max_value == std::numeric_limits<double>::infinity()) return q;
+  return torch::clamp(q, c10::nullopt, hi);
+}
+
+torch::Tensor Int8Model::RunConv(const Conv& conv, const torch::Tensor& qx, const Grid& out,
+                                 bool relu, double max_value) const {
+  // The int32 accumulator is requantized by the kernel straight onto the
+  // consumer's grid: no float tensor between two integer layers.
+  const torch::Tensor y = relu ? conv.packed->apply_relu(qx, out.scale, out.zero_point)
+                               : conv.packed->apply(qx, out.scale, out.zero_point);
+  return ClampToGrid(y, out, max_value);
+}
+
+bool Int8Model::TakesIntegerShortcut(size_t conv1) const {
+  if (conv1 + 1 >= convs_.size()) return false;  // Past the last block.
+  const std::string block = BlockOf(convs_[conv1]);
+  return !absl::StrContains(block, "_down") &&
+         InputGrid(conv1) == add_grids_.at(block + "/shortcut");
 }
 
 torch::Tensor Int8Model::ForwardDlib(const torch::Tensor& input) const {
-  const auto grid_of = [&](size_t i) {
-    return Grid{convs_[i].in_scale, convs_[i].in_zero_point, convs_[i].in_qmax};
-  };
-  torch::Tensor x = RunConv(convs_[0], input, grid_of(1), /*relu=*/true);
-  x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2));
+  static const auto add_relu =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("quantized::add_relu", "")
+          .typed<torch::Tensor(torch::Tensor, torch::Tensor, double, int64_t)>();
+  torch::Tensor xq = RunConv(convs_[0], Quantize(input, InputGrid(0)), InputGrid(1), true);
+  xq = F::max_pool2d(xq, F::MaxPool2dFuncOptions(3).stride(2));  // Exact on codes.
+  torch::Tensor x;  // The block input in float, when the last add ran in float.
   for (size_t i = 1; i + 1 < convs_.size(); i += 2) {
-    const std::string block = convs_[i].name.substr(0, convs_[i].name.size() - 6);  // "_conv1".
+    const std::string block = BlockOf(convs_[i]);
     const bool down = absl::StrContains(block, "_down");
-    torch::Tensor out = RunConv(convs_[i], x, grid_of(i + 1), /*relu=*/true);
+    if (!xq.defined()) xq = Quantize(x, InputGrid(i));
+    torch::Tensor out = RunConv(convs_[i], xq, InputGrid(i + 1), /*relu=*/true);
     out = RunConv(convs_[i + 1], out, add_grids_.at(block + "/residual"), /*relu=*/false);
-    torch::Tensor shortcut = x;
-    if (down) {
-      shortcut = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2).stride(2));
-      nn::AlignDownBlockOperands(out, shortcut);
+    if (TakesIntegerShortcut(i) && TakesIntegerShortcut(i + 2)) {
+      // Integer add: the shortcut is the block input on its own grid, and
+      // the sum is requantized onto the next block's input grid, where the
+      // fake-quant model's next quantizers round it.
+      const Grid next = InputGrid(i + 2);
+      xq = ClampToGrid(add_relu.call(out, xq, next.scale, next.zero_point), next);
+      x = torch::Tensor();
+      continue;
     }
-    x = torch::relu(out + FakeQuant(shortcut, add_grids_.at(block + "/shortcut")));
+    // Float add: the shortcut takes its own rounding of the float input (or
+    // of its average pool), as in the fake-quant model.
+    if (!x.defined()) x = xq.dequantize();
+    torch::Tensor shortcut = down ? F::avg_pool2d(x, F::AvgPool2dFuncOptions(2).stride(2)) : x;
+    torch::Tensor residual = out.dequantize();
+    if (down) nn::AlignDownBlockOperands(residual, shortcut);
+    x = torch::relu(residual + FakeQuant(shortcut, add_grids_.at(block + "/shortcut")));
+    xq = torch::Tensor();
   }
+  if (!x.defined()) x = xq.dequantize();
   const torch::Tensor pooled = FakeQuant(x.mean({2, 3}), fc_input_);
   return F::linear(pooled, fc_weight_, fc_bias_);
 }
@@ -194,17 +240,18 @@ torch::Tensor Int8Model::ForwardFaceRes(const torch::Tensor& input) const {
   // The last conv has no quantized consumer: its ReLU6 output goes to the
   // global pool, so it is requantized onto a fine 8-bit grid over [0, 6].
   const Grid last{6.0 / 255.0, 0, 255};
-  torch::Tensor x = input;
+  torch::Tensor xq = Quantize(input, InputGrid(0));
   for (size_t i = 0; i < convs_.size(); ++i) {
     const Conv& conv = convs_[i];
-    if (conv.stride > 1) x = nn::TfSamePad(x, conv.kernel, conv.stride);
-    const Grid out =
-        i + 1 < convs_.size()
-            ? Grid{convs_[i + 1].in_scale, convs_[i + 1].in_zero_point, convs_[i + 1].in_qmax}
-            : last;
-    x = RunConv(conv, x, out, /*relu=*/true).clamp_max(6.0);  // ReLU6.
+    if (conv.stride > 1) {
+      // TF 'SAME' zero padding: float zero is the code zero_point.
+      // Zero is a point of every grid, so padding in float is exact.
+      xq = Quantize(nn::TfSamePad(xq.dequantize(), conv.kernel, conv.stride), InputGrid(i));
+    }
+    const Grid out = i + 1 < convs_.size() ? InputGrid(i + 1) : last;
+    xq = RunConv(conv, xq, out, /*relu=*/true, /*max_value=*/6.0);  // ReLU6.
   }
-  return x.mean({2, 3});
+  return xq.dequantize().mean({2, 3});
 }
 
 absl::StatusOr<torch::Tensor> Int8Model::Embed(const torch::Tensor& input) {

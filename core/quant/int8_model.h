@@ -34,6 +34,7 @@
 #include <ATen/native/quantized/PackedParams.h>
 #include <torch/torch.h>
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -69,10 +70,23 @@ class Int8Model {
     double scale = 1;
     int64_t zero_point = 0;
     int64_t qmax = 255;
+    bool operator==(const Grid& other) const;
   };
 
  private:
-  torch::Tensor RunConv(const Conv& conv, const torch::Tensor& x, const Grid& out, bool relu) const;
+  // Float -> quint8 on `grid`, clamped to its range first.
+  static torch::Tensor Quantize(const torch::Tensor& x, const Grid& grid);
+  // Clamps quint8 codes to `grid`'s top code and to `max_value`.
+  static torch::Tensor ClampToGrid(const torch::Tensor& q, const Grid& grid,
+                                   double max_value = std::numeric_limits<double>::infinity());
+  // quint8 in (on the conv's input grid) -> quint8 out on `out`.
+  torch::Tensor RunConv(const Conv& conv, const torch::Tensor& qx, const Grid& out, bool relu,
+                        double max_value = std::numeric_limits<double>::infinity()) const;
+  Grid InputGrid(size_t conv) const;
+  // Whether the dlib block starting at conv `conv1` exists, is not a
+  // down-sampling block, and quantizes its shortcut on its conv1 input grid
+  // (so its input can stay an integer tensor).
+  bool TakesIntegerShortcut(size_t conv1) const;
   torch::Tensor ForwardDlib(const torch::Tensor& input) const;
   torch::Tensor ForwardFaceRes(const torch::Tensor& input) const;
 
