@@ -272,57 +272,63 @@ absl::StatusOr<std::vector<std::string>> GalleryStore::GalleriesUsingModel(
   return ids;
 }
 
+struct GalleryStore::EnrollStatements {
+  SqliteStatement select_identity;
+  SqliteStatement update_identity;
+  SqliteStatement insert_identity;
+  SqliteStatement insert_template;
+};
+
 absl::StatusOr<EnrollResult> GalleryStore::EnrollOneLocked(const GalleryRecord& gallery,
-                                                           const EnrollItem& item, int64_t now_ms) {
+                                                           const EnrollItem& item, int64_t now_ms,
+                                                           EnrollStatements& statements) {
   QF_RETURN_IF_ERROR(ValidateIdentityId(item.identity_id));
   EnrollResult result;
   for (const auto& embedding : item.embeddings) {
     QF_ASSIGN_OR_RETURN(auto normalized, Normalized(embedding, gallery.dimension));
     result.normalized.push_back(std::move(normalized));
   }
-  auto existing = GetIdentityLocked(gallery.gallery_id, item.identity_id);
-  int64_t identity_key = 0;
-  if (existing.ok()) {
-    identity_key = existing->identity_key;
-    Metadata metadata = existing->metadata;
-    for (const auto& [key, value] : item.metadata) metadata[key] = value;
-    const std::string display_name =
-        item.display_name.empty() ? existing->display_name : item.display_name;
-    QF_ASSIGN_OR_RETURN(auto update, SqliteStatement::Prepare(
-                                         db_,
-                                         "UPDATE identities SET display_name = ?, metadata_json "
-                                         "= ? WHERE identity_key = ?"));
-    update.Bind(1, display_name).Bind(2, MetadataJson(metadata)).Bind(3, identity_key);
+  IdentityRecord& identity = result.identity;
+  SqliteStatement& select = statements.select_identity;
+  select.Reset();
+  select.Bind(1, gallery.gallery_id).Bind(2, item.identity_id);
+  QF_ASSIGN_OR_RETURN(const bool exists, select.Step());
+  if (exists) {
+    identity = IdentityFromRow(select);
+    for (const auto& [key, value] : item.metadata) identity.metadata[key] = value;
+    if (!item.display_name.empty()) identity.display_name = item.display_name;
+    SqliteStatement& update = statements.update_identity;
+    update.Reset();
+    update.Bind(1, identity.display_name)
+        .Bind(2, MetadataJson(identity.metadata))
+        .Bind(3, identity.identity_key);
     QF_RETURN_IF_ERROR(update.Run());
-  } else if (absl::IsNotFound(existing.status())) {
-    QF_ASSIGN_OR_RETURN(
-        auto insert,
-        SqliteStatement::Prepare(db_,
-                                 "INSERT INTO identities(gallery_id, identity_id, display_name, "
-                                 "metadata_json, create_time_ms) VALUES (?, ?, ?, ?, ?)"));
+  } else {
+    identity.identity_id = item.identity_id;
+    identity.display_name = item.display_name;
+    identity.metadata = item.metadata;
+    identity.create_time_ms = now_ms;
+    SqliteStatement& insert = statements.insert_identity;
+    insert.Reset();
     insert.Bind(1, gallery.gallery_id)
-        .Bind(2, item.identity_id)
-        .Bind(3, item.display_name)
-        .Bind(4, MetadataJson(item.metadata))
+        .Bind(2, identity.identity_id)
+        .Bind(3, identity.display_name)
+        .Bind(4, MetadataJson(identity.metadata))
         .Bind(5, now_ms);
     QF_RETURN_IF_ERROR(insert.Run());
-    identity_key = sqlite3_last_insert_rowid(db_);
-  } else {
-    return existing.status();
+    identity.identity_key = sqlite3_last_insert_rowid(db_);
   }
-  QF_ASSIGN_OR_RETURN(auto insert_template,
-                      SqliteStatement::Prepare(db_,
-                                               "INSERT INTO templates(identity_key, gallery_id, "
-                                               "embedding) VALUES (?, ?, ?)"));
+  select.Reset();
+  SqliteStatement& insert_template = statements.insert_template;
   for (const auto& normalized : result.normalized) {
-    insert_template.Bind(1, identity_key)
+    insert_template.Reset();
+    insert_template.Bind(1, identity.identity_key)
         .Bind(2, gallery.gallery_id)
         .BindBlob(3, normalized.data(), normalized.size() * sizeof(float));
     QF_RETURN_IF_ERROR(insert_template.Run());
     result.template_ids.push_back(sqlite3_last_insert_rowid(db_));
-    insert_template.Reset();
   }
-  QF_ASSIGN_OR_RETURN(result.identity, GetIdentityLocked(gallery.gallery_id, item.identity_id));
+  identity.template_count += static_cast<int32_t>(result.template_ids.size());
   return result;
 }
 
@@ -332,11 +338,30 @@ absl::StatusOr<std::vector<EnrollResult>> GalleryStore::Enroll(
   Transaction transaction(db_);
   QF_RETURN_IF_ERROR(transaction.Begin());
   QF_ASSIGN_OR_RETURN(const GalleryRecord gallery, GetGalleryLocked(gallery_id));
+  QF_ASSIGN_OR_RETURN(
+      auto select,
+      SqliteStatement::Prepare(
+          db_, absl::StrCat(kIdentityColumns, "WHERE i.gallery_id = ? AND i.identity_id = ?")));
+  QF_ASSIGN_OR_RETURN(
+      auto update, SqliteStatement::Prepare(db_,
+                                            "UPDATE identities SET display_name = ?, metadata_json "
+                                            "= ? WHERE identity_key = ?"));
+  QF_ASSIGN_OR_RETURN(
+      auto insert,
+      SqliteStatement::Prepare(db_,
+                               "INSERT INTO identities(gallery_id, identity_id, display_name, "
+                               "metadata_json, create_time_ms) VALUES (?, ?, ?, ?, ?)"));
+  QF_ASSIGN_OR_RETURN(auto insert_template,
+                      SqliteStatement::Prepare(db_,
+                                               "INSERT INTO templates(identity_key, gallery_id, "
+                                               "embedding) VALUES (?, ?, ?)"));
+  EnrollStatements statements{std::move(select), std::move(update), std::move(insert),
+                              std::move(insert_template)};
   const int64_t now_ms = NowMs();
   std::vector<EnrollResult> results;
   results.reserve(items.size());
   for (const EnrollItem& item : items) {
-    QF_ASSIGN_OR_RETURN(auto result, EnrollOneLocked(gallery, item, now_ms));
+    QF_ASSIGN_OR_RETURN(auto result, EnrollOneLocked(gallery, item, now_ms, statements));
     results.push_back(std::move(result));
   }
   QF_RETURN_IF_ERROR(transaction.Commit());

@@ -85,8 +85,9 @@ class GalleryStore {
   absl::StatusOr<GalleryRecord> GetGalleryLocked(const std::string& gallery_id) const;
   absl::StatusOr<IdentityRecord> GetIdentityLocked(const std::string& gallery_id,
                                                    const std::string& identity_id) const;
+  struct EnrollStatements;  // prepared once per Enroll call
   absl::StatusOr<EnrollResult> EnrollOneLocked(const GalleryRecord& gallery, const EnrollItem& item,
-                                               int64_t now_ms);
+                                               int64_t now_ms, EnrollStatements& statements);
 
   sqlite3* db_;
   mutable std::mutex mutex_;
