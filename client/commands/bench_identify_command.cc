@@ -118,21 +118,29 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
   // Enrol: embed in batches (BatchEmbed), then one Enroll per person with
   // the embedding, so the model runs batched as in the probes.
   int enrolled = 0;
+  int missing = 0;  // images listed in people.txt but absent from images/
   for (size_t first = 0; first < gallery_images.size(); first += o.batch) {
     const size_t last = std::min(gallery_images.size(), first + o.batch);
     v1::BatchEmbedRequest request;
     request.set_model(model);
+    std::vector<size_t> sent;
     for (size_t i = first; i < last; ++i) {
       auto face = FaceOf(*dataset, gallery_images[i]);
-      if (!face.ok()) return context.Fail(std::string(face.status().message()), kExitRpcError);
+      if (!face.ok()) {
+        std::cerr << "skipped: " << face.status().message() << "\n";
+        ++missing;
+        continue;
+      }
       *request.add_faces() = *std::move(face);
+      sent.push_back(i);
     }
     v1::BatchEmbedResponse response;
     const grpc::Status status =
         verification->BatchEmbed(context.NewCallContext().get(), request, &response);
     if (!status.ok()) return context.Fail(status);
-    for (size_t i = first; i < last; ++i) {
-      const auto& result = response.results(static_cast<int>(i - first));
+    for (size_t r = 0; r < sent.size(); ++r) {
+      const size_t i = sent[r];
+      const auto& result = response.results(static_cast<int>(r));
       if (result.status().code() != 0) {
         std::cerr << "skipped gallery image " << gallery_images[i].key << ": "
                   << result.status().message() << "\n";
@@ -165,17 +173,24 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
     request.set_gallery(gallery_name);
     request.set_top_k(2);
     request.mutable_decision()->set_threshold(-2.0f);
+    std::vector<size_t> sent;
     for (size_t i = first; i < last; ++i) {
       auto face = FaceOf(*dataset, probes[i]);
-      if (!face.ok()) return context.Fail(std::string(face.status().message()), kExitRpcError);
+      if (!face.ok()) {
+        std::cerr << "skipped: " << face.status().message() << "\n";
+        ++missing;
+        continue;
+      }
       *request.add_probes() = *std::move(face);
+      sent.push_back(i);
     }
     v1::BatchIdentifyResponse response;
     const grpc::Status status =
         verification->BatchIdentify(context.NewCallContext().get(), request, &response);
     if (!status.ok()) return context.Fail(status);
-    for (size_t i = first; i < last; ++i) {
-      const auto& result = response.results(static_cast<int>(i - first));
+    for (size_t r = 0; r < sent.size(); ++r) {
+      const size_t i = sent[r];
+      const auto& result = response.results(static_cast<int>(r));
       if (result.status().code() != 0 || result.response().candidates_size() < 2) {
         ++failed;
         correct.push_back(false);
@@ -193,12 +208,13 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
   const std::chrono::duration<double> search_seconds =
       std::chrono::steady_clock::now() - search_start;
 
-  const double total = static_cast<double>(probes.size());
+  const double total = static_cast<double>(correct.size());
   const double rank1 = std::count(correct.begin(), correct.end(), true) / total;
   nlohmann::json report = {{"model", model},
                            {"gallery", gallery_name},
                            {"gallery_size", enrolled},
-                           {"probes", probes.size()},
+                           {"probes", correct.size()},
+                           {"missing_images", missing},
                            {"failed_probes", failed},
                            {"rank1", rank1},
                            {"enroll_seconds", enroll_seconds.count()},
@@ -215,8 +231,9 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
   if (context.json) {
     std::cout << report.dump() << "\n";
   } else {
-    std::cout << "model " << model << ", gallery " << enrolled << " identities, " << probes.size()
-              << " probes (" << failed << " failed)\n"
+    std::cout << "model " << model << ", gallery " << enrolled << " identities, " << correct.size()
+              << " probes (" << failed << " failed, " << missing
+              << " images missing from the data)\n"
               << "rank-1 accuracy: " << 100 * rank1 << " %\n";
     for (const auto& point : report["dir_at_far"]) {
       std::cout << "DIR at FAR " << point["far"].get<double>() << ": "

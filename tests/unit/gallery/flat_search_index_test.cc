@@ -50,6 +50,36 @@ TEST(FlatSearchIndexTest, TopKEqualsBruteForce) {
   }
 }
 
+// Large enough for the sharded parallel scan of single queries (2 shards on a
+// 2-core machine): still exactly the brute-force answer, filter included.
+TEST(FlatSearchIndexTest, ShardedScanEqualsBruteForce) {
+  constexpr int kDim = 8;
+  constexpr int kCount = 3 << 16;
+  const auto rows = RandomUnitRows(kCount, kDim, 6);
+  std::vector<int64_t> ids(kCount);
+  for (int i = 0; i < kCount; ++i) ids[i] = i;
+  FlatSearchIndex index(kDim);
+  ASSERT_TRUE(index.Add(ids, rows).ok());
+  const auto queries = RandomUnitRows(3, kDim, 7);
+  auto results = index.Search(queries, 10);
+  ASSERT_TRUE(results.ok());
+  for (int q = 0; q < 3; ++q) {
+    const auto expected = BruteForce(rows, ids, Row(queries, q, kDim), kDim, 10);
+    for (int j = 0; j < 10; ++j) EXPECT_EQ((*results)[q][j].id, expected[j].id) << q << " " << j;
+  }
+  auto filtered = index.Search(Row(queries, 0, kDim), 5, [](int64_t id) { return id % 3 == 0; });
+  ASSERT_TRUE(filtered.ok());
+  ASSERT_EQ((*filtered)[0].size(), 5u);
+  std::vector<float> kept_rows;
+  std::vector<int64_t> kept_ids;
+  for (int i = 0; i < kCount; i += 3) {
+    kept_ids.push_back(i);
+    kept_rows.insert(kept_rows.end(), rows.begin() + i * kDim, rows.begin() + (i + 1) * kDim);
+  }
+  const auto expected = BruteForce(kept_rows, kept_ids, Row(queries, 0, kDim), kDim, 5);
+  for (int j = 0; j < 5; ++j) EXPECT_EQ((*filtered)[0][j].id, expected[j].id);
+}
+
 TEST(FlatSearchIndexTest, RemovedIdsAreNeverFoundAndOthersStay) {
   constexpr int kDim = 16;
   const auto rows = RandomUnitRows(50, kDim, 3);
