@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Match latency over gRPC on loopback, from an independent client (Debian's
-python3-grpcio), at a given concurrency. Bounded: stops after --requests calls
-or --seconds, whichever comes first.
+"""Match or Identify latency over gRPC on loopback, from an independent client
+(Debian's python3-grpcio), at a given concurrency. Bounded: stops after
+--requests calls or --seconds, whichever comes first.
 
 Usage: bench/match_latency.py --server 127.0.0.1:50051 --lfw ../shared/data/lfw
            [--concurrency 1] [--requests 200] [--seconds 60] [--model models/dlib-resnet]
+           [--rpc match|identify] [--gallery latency-bench]
+With --rpc identify the script (re)creates the gallery, enrols the second face
+of each of the 64 pairs used as one identity each, and identifies the first
+faces against it (top 5, explicit threshold).
 Stubs are generated into a temporary folder with protoc + grpc_python_plugin.
 """
 import argparse
@@ -39,10 +43,13 @@ def main():
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rpc", choices=["match", "identify"], default="match")
+    parser.add_argument("--gallery", default="latency-bench")
     args = parser.parse_args()
     stubs()
     import grpc
     from quantface.v1 import common_pb2, verification_pb2, verification_pb2_grpc
+    from quantface.v1 import gallery_pb2, gallery_pb2_grpc
 
     landmarks = {}
     with open(os.path.join(args.lfw, "landmarks5.tsv")) as f:
@@ -74,7 +81,26 @@ def main():
         decision=verification_pb2.DecisionPolicy(threshold=0.9)) for a, b in pairs]
     channel = grpc.insecure_channel(args.server)
     stub = verification_pb2_grpc.VerificationServiceStub(channel)
-    stub.Match(requests[0], timeout=60)  # Loads the model.
+    call = stub.Match
+    if args.rpc == "identify":
+        galleries = gallery_pb2_grpc.GalleryServiceStub(channel)
+        name = f"galleries/{args.gallery}"
+        try:
+            galleries.DeleteGallery(gallery_pb2.DeleteGalleryRequest(name=name), timeout=60)
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+        galleries.CreateGallery(gallery_pb2.CreateGalleryRequest(
+            gallery_id=args.gallery, gallery=gallery_pb2.Gallery(
+                model=args.model or "models/dlib-resnet")), timeout=60)
+        for i, (_, b) in enumerate(pairs):
+            galleries.Enroll(gallery_pb2.EnrollRequest(
+                gallery=name, identity_id=f"p{i}", faces=[face(b)]), timeout=60)
+        requests = [verification_pb2.IdentifyRequest(
+            gallery=name, probe=face(a), top_k=5,
+            decision=verification_pb2.DecisionPolicy(threshold=0.9)) for a, _ in pairs]
+        call = stub.Identify
+    call(requests[0], timeout=60)  # Loads the model.
 
     latencies, errors, lock = [], [], threading.Lock()
     deadline = time.time() + args.seconds
@@ -88,7 +114,7 @@ def main():
                 return
             start = time.perf_counter()
             try:
-                stub.Match(requests[i % len(requests)], timeout=30)
+                call(requests[i % len(requests)], timeout=30)
                 with lock:
                     latencies.append(time.perf_counter() - start)
             except grpc.RpcError as e:
@@ -104,7 +130,7 @@ def main():
     wall = time.perf_counter() - start
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3
-    print(f"concurrency={args.concurrency} requests={len(latencies)} errors={len(errors)} "
+    print(f"rpc={args.rpc} concurrency={args.concurrency} requests={len(latencies)} errors={len(errors)} "
           f"p50={pick(0.5):.1f}ms p99={pick(0.99):.1f}ms throughput={len(latencies) / wall:.1f}/s")
 
 

@@ -58,9 +58,28 @@ absl::StatusOr<std::unique_ptr<QuantFaceServer>> QuantFaceServer::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("default_model '", config.default_model, "' is not a known model"));
   }
+  const std::string gallery_db =
+      config.gallery_db.empty() ? config.data_dir + "/galleries.db" : config.gallery_db;
+  auto galleries = gallery::Galleries::Open(gallery_db, config.gallery_index);
+  if (!galleries.ok()) return galleries.status();
+  server->galleries_ = std::move(galleries).value();
+  server->gallery_metrics_ = std::make_unique<GalleryMetrics>(server->metrics_->registry());
+  for (const gallery::IndexBuild& build : server->galleries_->builds()) {
+    spdlog::info("gallery {}: {} index of {} templates built in {:.3f} s", build.gallery_id,
+                 config.gallery_index, build.templates, build.seconds);
+    server->gallery_metrics_->SetBuildSeconds(build.gallery_id, config.gallery_index,
+                                              build.seconds);
+    auto index = server->galleries_->Index(build.gallery_id);
+    if (index.ok()) {
+      server->gallery_metrics_->SetSize(build.gallery_id, (*index)->identity_count(),
+                                        (*index)->template_count());
+    }
+  }
   server->services_.push_back(std::make_unique<VerificationService>(
-      *server->models_, config.max_batch_items, server->metrics_->registry()));
-  server->services_.push_back(std::make_unique<GalleryService>());
+      *server->models_, *server->galleries_, *server->gallery_metrics_, config.max_batch_items,
+      server->metrics_->registry()));
+  server->services_.push_back(std::make_unique<GalleryService>(
+      *server->galleries_, *server->models_, *server->gallery_metrics_, config.max_batch_items));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/gallery/galleries.h"
 #include "server/config/server_config.h"
+#include "server/metrics/gallery_metrics.h"
 #include "server/metrics/metrics_endpoint.h"
 #include "server/metrics/rpc_metrics.h"
 #include "server/model_hub.h"
@@ -33,6 +35,8 @@ class QuantFaceServer {
 
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_->port(); }
+  // For the registry: a model must not be deleted while a gallery uses it.
+  gallery::Galleries& galleries() { return *galleries_; }
 
   void Shutdown(std::chrono::milliseconds grace);
 
@@ -46,6 +50,8 @@ class QuantFaceServer {
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<RpcMetrics> rpc_metrics_;
   std::unique_ptr<ModelHub> models_;
+  std::unique_ptr<gallery::Galleries> galleries_;
+  std::unique_ptr<GalleryMetrics> gallery_metrics_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;

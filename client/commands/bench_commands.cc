@@ -126,7 +126,7 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
 }  // namespace
 
 void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status) {
-  auto* bench = app.add_subcommand("bench", "Local benchmarks (no server needed)");
+  auto* bench = app.add_subcommand("bench", "Benchmarks (lfw: local; identify: over gRPC)");
   bench->require_subcommand(1);
   auto o = std::make_shared<LfwOptions>();
   auto* lfw = bench->add_subcommand("lfw", "LFW 10-fold verification of a built-in model");
@@ -146,6 +146,7 @@ void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status) {
   lfw->add_option("--report", o->report, "JSON report path (default reports/lfw-...json)");
   lfw->add_option("--roc", o->roc, "ROC curve PNG path (default beside the report)");
   lfw->callback([&context, &exit_status, o] { exit_status = RunLfw(context, *o); });
+  AddBenchIdentifyCommand(*bench, context, exit_status);
 }
 
 }  // namespace qf::cli

@@ -16,6 +16,8 @@ void AddVerificationCommands(CLI::App& app, CliContext& context, int& exit_statu
 void AddGalleryCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddQuantizeCommands(CLI::App& app, CliContext& context, int& exit_status);
+// `bench identify` (gRPC), added under the `bench` subcommand.
+void AddBenchIdentifyCommand(CLI::App& bench, CliContext& context, int& exit_status);
 
 }  // namespace qf::cli
 

@@ -100,8 +100,8 @@ void AddGalleryCommands(CLI::App& app, CliContext& context, int& exit_status) {
     exit_status = CallAndPrint(context, *stub, &v1::GalleryService::Stub::Enroll, request);
   });
 
-  auto* remove_identity =
-      gallery->add_subcommand("remove-identity", "Remove an identity and its templates");
+  auto* remove_identity = gallery->add_subcommand("remove", "Remove an identity and its templates");
+  remove_identity->alias("remove-identity");
   remove_identity->add_option("gallery", o->name, "Gallery name or id")->required();
   remove_identity->add_option("identity", o->identity, "Identity id")->required();
   remove_identity->callback([&context, &exit_status, o] {

@@ -101,6 +101,10 @@ const std::vector<ConfigField>& ConfigFields() {
                &ServerConfig::torch_threads),
       StringField("port_file", "Write the bound ports here as JSON once serving",
                   &ServerConfig::port_file),
+      StringField("gallery_db", "Gallery database (empty = <data_dir>/galleries.db)",
+                  &ServerConfig::gallery_db),
+      StringField("gallery_index", "1:N search index: flat (exact) or hnsw (approximate)",
+                  &ServerConfig::gallery_index),
   };
   return fields;
 }
@@ -177,6 +181,10 @@ absl::Status Validate(const ServerConfig& config) {
   }
   if (config.default_model.empty()) return absl::InvalidArgumentError("default_model is empty");
   if (config.torch_threads < 0) return absl::InvalidArgumentError("torch_threads must be >= 0");
+  if (config.gallery_index != "flat" && config.gallery_index != "hnsw") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gallery_index '", config.gallery_index, "' is not flat or hnsw"));
+  }
   static const std::vector<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                    "error", "critical", "off"};
   if (std::find(kLevels.begin(), kLevels.end(), config.log_level) == kLevels.end()) {

@@ -49,6 +49,11 @@ struct ServerConfig {
   int torch_threads = 0;
   // If set, the bound ports are written here as JSON once serving.
   std::string port_file;
+  // SQLite database of galleries; empty means <data_dir>/galleries.db.
+  std::string gallery_db;
+  // 1:N search index built for each gallery at start-up: "flat" (exact) or
+  // "hnsw" (approximate, for large galleries).
+  std::string gallery_index = "flat";
 };
 
 // One setting: its names in each layer and how to read/write it as text.

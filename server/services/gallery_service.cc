@@ -1,42 +1,172 @@
 #include "server/services/gallery_service.h"
 
+#include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
+#include "server/face_batch.h"
+#include "server/gallery_names.h"
 #include "server/grpc_status.h"
 
 namespace qf::server {
+namespace {
 
-grpc::Status GalleryService::CreateGallery(grpc::ServerContext*, const v1::CreateGalleryRequest*,
-                                           v1::Gallery*) {
-  return Unimplemented("quantface.v1.GalleryService/CreateGallery");
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested < 0) return absl::InvalidArgumentError("page_size must not be negative");
+  if (requested == 0) return kDefaultPageSize;
+  return std::min(requested, kMaxPageSize);
 }
 
-grpc::Status GalleryService::GetGallery(grpc::ServerContext*, const v1::GetGalleryRequest*,
-                                        v1::Gallery*) {
-  return Unimplemented("quantface.v1.GalleryService/GetGallery");
+}  // namespace
+
+GalleryService::GalleryService(gallery::Galleries& galleries, ModelHub& models,
+                               GalleryMetrics& metrics, int max_batch_items)
+    : galleries_(galleries),
+      models_(models),
+      metrics_(metrics),
+      max_batch_items_(max_batch_items) {}
+
+void GalleryService::UpdateSize(const std::string& gallery_id) {
+  auto index = galleries_.Index(gallery_id);
+  if (!index.ok()) return;
+  metrics_.SetSize(gallery_id, (*index)->identity_count(), (*index)->template_count());
 }
 
-grpc::Status GalleryService::ListGalleries(grpc::ServerContext*, const v1::ListGalleriesRequest*,
-                                           v1::ListGalleriesResponse*) {
-  return Unimplemented("quantface.v1.GalleryService/ListGalleries");
+grpc::Status GalleryService::CreateGallery(grpc::ServerContext*,
+                                           const v1::CreateGalleryRequest* request,
+                                           v1::Gallery* response) {
+  if (absl::Status status = gallery::ValidateGalleryId(request->gallery_id()); !status.ok()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("gallery_id: ", status.message())));
+  }
+  if (request->gallery().model().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "gallery.model is required: the model (models/{model}) that embeds its faces"));
+  }
+  auto id = models_.Resolve(request->gallery().model());
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  // Loading the model here fixes the gallery's dimension and proves the
+  // model can serve it.
+  auto embedder = models_.Embedder(*id);
+  if (!embedder.ok()) return ToGrpcStatus(embedder.status());
+  gallery::GalleryRecord record;
+  record.gallery_id = request->gallery_id();
+  record.display_name = request->gallery().display_name();
+  record.model = ModelHub::ResourceName(*id);
+  record.dimension = (*embedder)->spec().embedding_dim;
+  auto created = galleries_.Create(record);
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  ToProto(*created, *response);
+  metrics_.SetSize(created->gallery_id, 0, 0);
+  return grpc::Status::OK;
 }
 
-grpc::Status GalleryService::DeleteGallery(grpc::ServerContext*, const v1::DeleteGalleryRequest*,
+grpc::Status GalleryService::GetGallery(grpc::ServerContext*, const v1::GetGalleryRequest* request,
+                                        v1::Gallery* response) {
+  auto id = ParseGalleryName(request->name(), "name");
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  auto record = galleries_.Get(*id);
+  if (!record.ok()) return ToGrpcStatus(record.status());
+  ToProto(*record, *response);
+  return grpc::Status::OK;
+}
+
+grpc::Status GalleryService::ListGalleries(grpc::ServerContext*,
+                                           const v1::ListGalleriesRequest* request,
+                                           v1::ListGalleriesResponse* response) {
+  auto size = PageSize(request->page_size());
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  auto page = galleries_.List(request->page_token(), *size + 1);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  const bool more = static_cast<int>(page->size()) > *size;
+  if (more) page->pop_back();
+  for (const auto& record : *page) ToProto(record, *response->add_galleries());
+  if (more) response->set_next_page_token(page->back().gallery_id);
+  return grpc::Status::OK;
+}
+
+grpc::Status GalleryService::DeleteGallery(grpc::ServerContext*,
+                                           const v1::DeleteGalleryRequest* request,
                                            google::protobuf::Empty*) {
-  return Unimplemented("quantface.v1.GalleryService/DeleteGallery");
+  auto id = ParseGalleryName(request->name(), "name");
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  if (absl::Status status = galleries_.Delete(*id); !status.ok()) return ToGrpcStatus(status);
+  metrics_.Forget(*id);
+  return grpc::Status::OK;
 }
 
-grpc::Status GalleryService::Enroll(grpc::ServerContext*, const v1::EnrollRequest*,
-                                    v1::EnrollResponse*) {
-  return Unimplemented("quantface.v1.GalleryService/Enroll");
+absl::Status GalleryService::EnrollChecked(grpc::ServerContext& context,
+                                           const v1::EnrollRequest& request,
+                                           v1::EnrollResponse& response) {
+  QF_ASSIGN_OR_RETURN(const std::string gallery_id, ParseGalleryName(request.gallery(), "gallery"));
+  QF_RETURN_IF_ERROR(gallery::ValidateIdentityId(request.identity_id()));
+  if (request.faces().empty()) return absl::InvalidArgumentError("faces: at least one is needed");
+  if (request.faces_size() > max_batch_items_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "faces: ", request.faces_size(), " given; this server accepts at most ", max_batch_items_));
+  }
+  QF_ASSIGN_OR_RETURN(auto index, galleries_.Index(gallery_id));
+  const std::string& model = index->gallery().model;
+  auto model_id = models_.Resolve(model);
+  if (!model_id.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("gallery's model ", model, " is not served: ", model_id.status().message()));
+  }
+  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(*model_id));
+  std::vector<const v1::FaceInput*> faces;
+  for (const auto& face : request.faces()) faces.push_back(&face);
+  const auto results = EmbedFaces(faces, *embedder, model, decoder_, /*flip=*/false);
+  gallery::EnrollItem item;
+  item.identity_id = request.identity_id();
+  item.display_name = request.display_name();
+  item.metadata.insert(request.metadata().begin(), request.metadata().end());
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].status.ok()) {
+      return absl::Status(results[i].status.code(),
+                          absl::StrCat("faces[", i, "]: ", results[i].status.message()));
+    }
+    item.embeddings.push_back(results[i].embedding);
+  }
+  // A client that gave up gets no reply; do not store what it cannot know of.
+  if (context.IsCancelled()) return absl::CancelledError("cancelled before storing");
+  QF_ASSIGN_OR_RETURN(auto enrolled, galleries_.Enroll(gallery_id, {item}));
+  ToProto(gallery_id, enrolled[0].identity, *response.mutable_identity());
+  response.set_templates_added(static_cast<int32_t>(enrolled[0].template_ids.size()));
+  UpdateSize(gallery_id);
+  return absl::OkStatus();
 }
 
-grpc::Status GalleryService::RemoveIdentity(grpc::ServerContext*, const v1::RemoveIdentityRequest*,
+grpc::Status GalleryService::Enroll(grpc::ServerContext* context, const v1::EnrollRequest* request,
+                                    v1::EnrollResponse* response) {
+  return ToGrpcStatus(EnrollChecked(*context, *request, *response));
+}
+
+grpc::Status GalleryService::RemoveIdentity(grpc::ServerContext*,
+                                            const v1::RemoveIdentityRequest* request,
                                             google::protobuf::Empty*) {
-  return Unimplemented("quantface.v1.GalleryService/RemoveIdentity");
+  auto name = ParseIdentityName(request->name(), "name");
+  if (!name.ok()) return ToGrpcStatus(name.status());
+  if (absl::Status status = galleries_.RemoveIdentity(name->first, name->second); !status.ok()) {
+    return ToGrpcStatus(status);
+  }
+  UpdateSize(name->first);
+  return grpc::Status::OK;
 }
 
-grpc::Status GalleryService::ListIdentities(grpc::ServerContext*, const v1::ListIdentitiesRequest*,
-                                            v1::ListIdentitiesResponse*) {
-  return Unimplemented("quantface.v1.GalleryService/ListIdentities");
+grpc::Status GalleryService::ListIdentities(grpc::ServerContext*,
+                                            const v1::ListIdentitiesRequest* request,
+                                            v1::ListIdentitiesResponse* response) {
+  auto id = ParseGalleryName(request->gallery(), "gallery");
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  auto size = PageSize(request->page_size());
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  auto page = galleries_.ListIdentities(*id, request->page_token(), *size + 1);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  const bool more = static_cast<int>(page->size()) > *size;
+  if (more) page->pop_back();
+  for (const auto& record : *page) ToProto(*id, record, *response->add_identities());
+  if (more) response->set_next_page_token(page->back().identity_id);
+  return grpc::Status::OK;
 }
 
 }  // namespace qf::server

@@ -1,14 +1,23 @@
-// GalleryService: Galleries of enrolled identities.
+// GalleryService: galleries of enrolled identities over gallery::Galleries.
 //
-// Translates protos to core calls; holds no numerics. RPCs that later issues
-// implement answer UNIMPLEMENTED with a message naming the RPC, never a silent
-// success.
+// A gallery is bound at creation to a model of the ModelHub; its templates
+// have that model's dimension. Enroll embeds every face with the gallery's
+// model (the same input handling as VerificationService: image, image +
+// landmarks, aligned crop, or an embedding of that model), stores only the
+// embeddings, and replies after the store has committed them. All faces of
+// an Enroll are stored or none: the first bad face fails the call with its
+// index and reason (INVALID_ARGUMENT; FAILED_PRECONDITION for an embedding of
+// another model).
 #ifndef QUANTFACE_SERVER_SERVICES_GALLERY_SERVICE_H_
 #define QUANTFACE_SERVER_SERVICES_GALLERY_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include "core/gallery/galleries.h"
+#include "core/image/decoder.h"
 #include "quantface/v1/gallery.grpc.pb.h"
+#include "server/metrics/gallery_metrics.h"
+#include "server/model_hub.h"
 
 namespace qf::server {
 
@@ -16,6 +25,9 @@ namespace v1 = ::quantface::v1;
 
 class GalleryService final : public v1::GalleryService::Service {
  public:
+  GalleryService(gallery::Galleries& galleries, ModelHub& models, GalleryMetrics& metrics,
+                 int max_batch_items);
+
   grpc::Status CreateGallery(grpc::ServerContext* context, const v1::CreateGalleryRequest* request,
                              v1::Gallery* response) override;
   grpc::Status GetGallery(grpc::ServerContext* context, const v1::GetGalleryRequest* request,
@@ -32,6 +44,17 @@ class GalleryService final : public v1::GalleryService::Service {
   grpc::Status ListIdentities(grpc::ServerContext* context,
                               const v1::ListIdentitiesRequest* request,
                               v1::ListIdentitiesResponse* response) override;
+
+ private:
+  absl::Status EnrollChecked(grpc::ServerContext& context, const v1::EnrollRequest& request,
+                             v1::EnrollResponse& response);
+  void UpdateSize(const std::string& gallery_id);
+
+  gallery::Galleries& galleries_;
+  ModelHub& models_;
+  GalleryMetrics& metrics_;
+  const int max_batch_items_;
+  const image::Decoder decoder_;
 };
 
 }  // namespace qf::server

@@ -1,13 +1,20 @@
 #include "server/services/verification_service.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
+#include "server/decision_policy.h"
 #include "server/face_batch.h"
+#include "server/gallery_names.h"
 #include "server/grpc_status.h"
 
 namespace qf::server {
 namespace {
 
-constexpr double kDefaultFalseAcceptRate = 1e-3;
+constexpr int kDefaultTopK = 10;
+constexpr int kMaxTopK = 1000;
 
 void FillFace(const detect::DetectedFace& face, v1::DetectedFace& out) {
   out.mutable_box()->set_x(face.box.x);
@@ -41,9 +48,12 @@ absl::Status TooMany(int count, int limit) {
 
 }  // namespace
 
-VerificationService::VerificationService(ModelHub& models, int max_batch_items,
+VerificationService::VerificationService(ModelHub& models, gallery::Galleries& galleries,
+                                         GalleryMetrics& gallery_metrics, int max_batch_items,
                                          prometheus::Registry& registry)
     : models_(models),
+      galleries_(galleries),
+      gallery_metrics_(gallery_metrics),
       max_batch_items_(max_batch_items),
       decisions_(prometheus::BuildCounter()
                      .Name("quantface_match_decisions_total")
@@ -99,45 +109,26 @@ grpc::Status VerificationService::BatchEmbed(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+void VerificationService::RecordMatch(const std::string& model, float score, bool is_match) {
+  decisions_.Add({{"model", model}, {"outcome", is_match ? "match" : "no_match"}}).Increment();
+  scores_.Observe(score);
+}
+
 absl::Status VerificationService::MatchOne(const v1::MatchRequest& request,
                                            v1::MatchResponse& response) {
-  if (request.has_reference_identity()) {
-    return absl::UnimplementedError(
-        "Match against an enrolled identity needs quantface.v1.GalleryService, which is not "
-        "implemented yet in this server version");
-  }
-  if (!request.has_reference_face()) {
-    return absl::InvalidArgumentError("Match needs reference_face or reference_identity");
-  }
   if (request.probe().source_case() == v1::FaceInput::SOURCE_NOT_SET) {
     return absl::InvalidArgumentError("Match needs a probe face");
   }
-  auto id = models_.Resolve(request.model());
-  if (!id.ok()) return id.status();
-  // Decide how before the expensive part, so a bad policy costs nothing.
-  float threshold = 0;
-  double far = 0;
-  if (request.decision().policy_case() == v1::DecisionPolicy::kThreshold) {
-    threshold = request.decision().threshold();
-    if (!std::isfinite(threshold)) return absl::InvalidArgumentError("threshold is not finite");
-  } else {
-    const double target = request.decision().policy_case() == v1::DecisionPolicy::kFalseAcceptRate
-                              ? request.decision().false_accept_rate()
-                              : kDefaultFalseAcceptRate;
-    if (!(target > 0 && target < 1)) {
-      return absl::InvalidArgumentError("false_accept_rate must be in (0, 1)");
-    }
-    auto points = models_.OperatingPointsFor(*id);
-    if (!points.ok()) return points.status();
-    auto point = points->ForFar(target);
-    if (!point.ok()) return point.status();
-    threshold = point->threshold;
-    far = point->far_target;
+  if (request.has_reference_identity()) return MatchIdentity(request, response);
+  if (!request.has_reference_face()) {
+    return absl::InvalidArgumentError("Match needs reference_face or reference_identity");
   }
-  auto embedder = models_.Embedder(*id);
-  if (!embedder.ok()) return embedder.status();
-  const std::string model = ModelHub::ResourceName(*id);
-  const auto results = EmbedFaces({&request.probe(), &request.reference_face()}, **embedder, model,
+  QF_ASSIGN_OR_RETURN(const std::string id, models_.Resolve(request.model()));
+  // Decide how before the expensive part, so a bad policy costs nothing.
+  QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(request.decision(), models_, id));
+  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(id));
+  const std::string model = ModelHub::ResourceName(id);
+  const auto results = EmbedFaces({&request.probe(), &request.reference_face()}, *embedder, model,
                                   decoder_, /*flip=*/false);
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].status.ok()) {
@@ -147,14 +138,52 @@ absl::Status VerificationService::MatchOne(const v1::MatchRequest& request,
     }
   }
   const float score = Cosine(results[0].embedding, results[1].embedding);
-  const bool is_match = score >= threshold;
+  const bool is_match = score >= decision.threshold;
   response.set_score(score);
   response.set_is_match(is_match);
-  response.set_threshold(threshold);
-  response.set_false_accept_rate(far);
+  response.set_threshold(decision.threshold);
+  response.set_false_accept_rate(decision.false_accept_rate);
   response.set_model(model);
-  decisions_.Add({{"model", model}, {"outcome", is_match ? "match" : "no_match"}}).Increment();
-  scores_.Observe(score);
+  RecordMatch(model, score, is_match);
+  return absl::OkStatus();
+}
+
+absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
+                                                v1::MatchResponse& response) {
+  const v1::IdentityReference& reference = request.reference_identity();
+  QF_ASSIGN_OR_RETURN(const std::string gallery_id,
+                      ParseGalleryName(reference.gallery(), "reference_identity.gallery"));
+  QF_ASSIGN_OR_RETURN(auto index, galleries_.Index(gallery_id));
+  const std::string& model = index->gallery().model;
+  if (!request.model().empty()) {
+    QF_ASSIGN_OR_RETURN(const std::string requested, models_.Resolve(request.model()));
+    if (ModelHub::ResourceName(requested) != model) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("model ", request.model(), " cannot be compared with gallery galleries/",
+                       gallery_id, ", whose templates come from ", model));
+    }
+  }
+  QF_ASSIGN_OR_RETURN(const std::string id, models_.Resolve(model));
+  QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(request.decision(), models_, id));
+  QF_ASSIGN_OR_RETURN(auto templates,
+                      galleries_.IdentityTemplates(gallery_id, reference.identity_id()));
+  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(id));
+  const auto results = EmbedFaces({&request.probe()}, *embedder, model, decoder_, false);
+  if (!results[0].status.ok()) {
+    return absl::Status(results[0].status.code(),
+                        absl::StrCat("probe: ", results[0].status.message()));
+  }
+  float score = -1;
+  for (const auto& record : templates) {
+    score = std::max(score, Cosine(results[0].embedding, record.embedding));
+  }
+  const bool is_match = !templates.empty() && score >= decision.threshold;
+  response.set_score(score);
+  response.set_is_match(is_match);
+  response.set_threshold(decision.threshold);
+  response.set_false_accept_rate(decision.false_accept_rate);
+  response.set_model(model);
+  RecordMatch(model, score, is_match);
   return absl::OkStatus();
 }
 
@@ -179,15 +208,107 @@ grpc::Status VerificationService::BatchMatch(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status VerificationService::Identify(grpc::ServerContext*, const v1::IdentifyRequest*,
-                                           v1::IdentifyResponse*) {
-  return Unimplemented("quantface.v1.VerificationService/Identify");
+absl::Status VerificationService::IdentifyProbes(
+    grpc::ServerContext& context, const std::string& gallery,
+    const std::vector<const v1::FaceInput*>& probes, int top_k, const v1::DecisionPolicy& policy,
+    const google::protobuf::Map<std::string, std::string>& filter,
+    std::vector<absl::Status>& statuses, std::vector<v1::IdentifyResponse>& responses) {
+  QF_ASSIGN_OR_RETURN(const std::string gallery_id, ParseGalleryName(gallery, "gallery"));
+  if (top_k < 0 || top_k > kMaxTopK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top_k must be in [0, ", kMaxTopK, "] (0 means ", kDefaultTopK, ")"));
+  }
+  const int k = top_k == 0 ? kDefaultTopK : top_k;
+  QF_ASSIGN_OR_RETURN(auto index, galleries_.Index(gallery_id));
+  const std::string& model = index->gallery().model;
+  auto id = models_.Resolve(model);
+  if (!id.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("gallery galleries/", gallery_id, " uses ", model,
+                     ", which is not served: ", id.status().message()));
+  }
+  QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(policy, models_, *id));
+  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(*id));
+  if (context.IsCancelled()) return absl::CancelledError("cancelled");
+  const auto embedded = EmbedFaces(probes, *embedder, model, decoder_, /*flip=*/false);
+  statuses.assign(probes.size(), absl::OkStatus());
+  responses.assign(probes.size(), v1::IdentifyResponse());
+  std::vector<std::vector<float>> queries;
+  std::vector<size_t> owner;
+  for (size_t i = 0; i < embedded.size(); ++i) {
+    if (probes[i]->source_case() == v1::FaceInput::SOURCE_NOT_SET) {
+      statuses[i] = absl::InvalidArgumentError("probe has no face");
+    } else if (!embedded[i].status.ok()) {
+      statuses[i] = embedded[i].status;
+    } else {
+      queries.push_back(embedded[i].embedding);
+      owner.push_back(i);
+    }
+  }
+  if (context.IsCancelled()) return absl::CancelledError("cancelled");
+  const gallery::Metadata wanted(filter.begin(), filter.end());
+  QF_ASSIGN_OR_RETURN(auto found, index->Identify(queries, k, wanted));
+  for (size_t q = 0; q < found.size(); ++q) {
+    v1::IdentifyResponse& response = responses[owner[q]];
+    response.set_threshold(decision.threshold);
+    response.set_false_accept_rate(decision.false_accept_rate);
+    for (const gallery::Candidate& candidate : found[q]) {
+      if (candidate.score < decision.threshold) break;  // best first
+      v1::Candidate* out = response.add_candidates();
+      out->set_identity_id(candidate.identity_id);
+      out->set_score(candidate.score);
+      out->set_display_name(candidate.display_name);
+      out->mutable_metadata()->insert(candidate.metadata.begin(), candidate.metadata.end());
+    }
+    gallery_metrics_.Identified(response.candidates_size() > 0,
+                                found[q].empty() ? std::nanf("") : found[q][0].score);
+  }
+  return absl::OkStatus();
 }
 
-grpc::Status VerificationService::BatchIdentify(grpc::ServerContext*,
-                                                const v1::BatchIdentifyRequest*,
-                                                v1::BatchIdentifyResponse*) {
-  return Unimplemented("quantface.v1.VerificationService/BatchIdentify");
+grpc::Status VerificationService::Identify(grpc::ServerContext* context,
+                                           const v1::IdentifyRequest* request,
+                                           v1::IdentifyResponse* response) {
+  if (request->probe().source_case() == v1::FaceInput::SOURCE_NOT_SET) {
+    return ToGrpcStatus(absl::InvalidArgumentError("Identify needs a probe face"));
+  }
+  std::vector<absl::Status> statuses;
+  std::vector<v1::IdentifyResponse> responses;
+  const absl::Status status =
+      IdentifyProbes(*context, request->gallery(), {&request->probe()}, request->top_k(),
+                     request->decision(), request->metadata_filter(), statuses, responses);
+  if (!status.ok()) return ToGrpcStatus(status);
+  if (!statuses[0].ok()) {
+    return ToGrpcStatus(
+        absl::Status(statuses[0].code(), absl::StrCat("probe: ", statuses[0].message())));
+  }
+  *response = std::move(responses[0]);
+  return grpc::Status::OK;
+}
+
+grpc::Status VerificationService::BatchIdentify(grpc::ServerContext* context,
+                                                const v1::BatchIdentifyRequest* request,
+                                                v1::BatchIdentifyResponse* response) {
+  if (request->probes_size() > max_batch_items_) {
+    return ToGrpcStatus(TooMany(request->probes_size(), max_batch_items_));
+  }
+  if (request->probes().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("probes: at least one is needed"));
+  }
+  std::vector<const v1::FaceInput*> probes;
+  for (const auto& probe : request->probes()) probes.push_back(&probe);
+  std::vector<absl::Status> statuses;
+  std::vector<v1::IdentifyResponse> responses;
+  const absl::Status status =
+      IdentifyProbes(*context, request->gallery(), probes, request->top_k(), request->decision(),
+                     request->metadata_filter(), statuses, responses);
+  if (!status.ok()) return ToGrpcStatus(status);
+  for (size_t i = 0; i < probes.size(); ++i) {
+    v1::IdentifyResult* result = response->add_results();
+    FillItemStatus(statuses[i], *result->mutable_status());
+    if (statuses[i].ok()) *result->mutable_response() = std::move(responses[i]);
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace qf::server

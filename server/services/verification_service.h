@@ -1,12 +1,15 @@
-// VerificationService: embeddings and 1:1 Match over the models of a
-// ModelHub. Identify (1:N) needs galleries and answers UNIMPLEMENTED until
-// they land.
+// VerificationService: embeddings, 1:1 Match and 1:N Identify over the models
+// of a ModelHub and the galleries of gallery::Galleries.
 //
-// Match decides at the threshold that the model's evaluation measured for the
-// requested false-accept rate (default 1e-3), or at the client's explicit
-// threshold; it never falls back to a constant. Batch calls report a status
-// per item and fail as a whole only for a bad request (too many items, unknown
-// model).
+// Match and Identify decide at the threshold that the model's evaluation
+// measured for the requested false-accept rate (default 1e-3), or at the
+// client's explicit threshold; never a constant (server/decision_policy.h).
+// Match against an enrolled identity scores the probe against each of the
+// identity's templates and keeps the best. Identify embeds the probe with the
+// gallery's model, returns the top-k identities (best template per identity)
+// at or above the threshold (open-set rejection), optionally only those whose
+// metadata holds every filter pair. Batch calls report a status per item and
+// fail as a whole only for a bad request (too many items, unknown gallery).
 #ifndef QUANTFACE_SERVER_SERVICES_VERIFICATION_SERVICE_H_
 #define QUANTFACE_SERVER_SERVICES_VERIFICATION_SERVICE_H_
 
@@ -15,8 +18,10 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "core/gallery/galleries.h"
 #include "core/image/decoder.h"
 #include "quantface/v1/verification.grpc.pb.h"
+#include "server/metrics/gallery_metrics.h"
 #include "server/model_hub.h"
 
 namespace qf::server {
@@ -25,7 +30,9 @@ namespace v1 = ::quantface::v1;
 
 class VerificationService final : public v1::VerificationService::Service {
  public:
-  VerificationService(ModelHub& models, int max_batch_items, prometheus::Registry& registry);
+  VerificationService(ModelHub& models, gallery::Galleries& galleries,
+                      GalleryMetrics& gallery_metrics, int max_batch_items,
+                      prometheus::Registry& registry);
 
   grpc::Status Embed(grpc::ServerContext* context, const v1::EmbedRequest* request,
                      v1::EmbedResponse* response) override;
@@ -42,8 +49,19 @@ class VerificationService final : public v1::VerificationService::Service {
 
  private:
   absl::Status MatchOne(const v1::MatchRequest& request, v1::MatchResponse& response);
+  absl::Status MatchIdentity(const v1::MatchRequest& request, v1::MatchResponse& response);
+  void RecordMatch(const std::string& model, float score, bool is_match);
+  // Identifies each probe; `statuses` and `responses` get one entry per probe.
+  absl::Status IdentifyProbes(grpc::ServerContext& context, const std::string& gallery,
+                              const std::vector<const v1::FaceInput*>& probes, int top_k,
+                              const v1::DecisionPolicy& policy,
+                              const google::protobuf::Map<std::string, std::string>& filter,
+                              std::vector<absl::Status>& statuses,
+                              std::vector<v1::IdentifyResponse>& responses);
 
   ModelHub& models_;
+  gallery::Galleries& galleries_;
+  GalleryMetrics& gallery_metrics_;
   const int max_batch_items_;
   const image::Decoder decoder_;
   prometheus::Family<prometheus::Counter>& decisions_;

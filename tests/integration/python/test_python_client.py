@@ -91,12 +91,14 @@ class PythonClientTest(unittest.TestCase):
             reply = stub.Check(self.health_pb2.HealthCheckRequest(service=service), timeout=10)
             self.assertEqual(reply.status, serving, service)
 
-    def test_unimplemented_rpc_names_itself(self):
+    def test_bad_request_names_the_field(self):
         stub = self.verification_pb2_grpc.VerificationServiceStub(self.channel)
+        request = self.verification_pb2.IdentifyRequest(gallery="galleries/nowhere")
+        request.probe.embedding.values.extend([1.0])
         with self.assertRaises(grpc.RpcError) as caught:
-            stub.Identify(self.verification_pb2.IdentifyRequest(), timeout=10)
-        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
-        self.assertIn("quantface.v1.VerificationService/Identify", caught.exception.details())
+            stub.Identify(request, timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertIn("galleries/nowhere", caught.exception.details())
 
     def test_reflection_lists_every_service(self):
         # ServerReflectionRequest{list_services: ""} is field 7 (tag 0x3a),
@@ -117,7 +119,7 @@ class PythonClientTest(unittest.TestCase):
         check = subprocess.run(["promtool", "check", "metrics"], input=body,
                                capture_output=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        self.assertIn(b'quantface_rpc_requests_total{code="UNIMPLEMENTED",'
+        self.assertIn(b'quantface_rpc_requests_total{code="INVALID_ARGUMENT",'
                       b'method="quantface.v1.VerificationService/BatchIdentify"} 1', body)
 
 

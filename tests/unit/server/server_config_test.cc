@@ -83,6 +83,17 @@ TEST(ServerConfigTest, ValidateRejectsNonsense) {
   EXPECT_FALSE(Validate(config).ok());
 }
 
+TEST(ServerConfigTest, GalleryIndexMustBeFlatOrHnsw) {
+  ServerConfig config;
+  ASSERT_TRUE(ApplyYamlText("gallery_index: hnsw\ngallery_db: /tmp/g.db", config).ok());
+  EXPECT_TRUE(Validate(config).ok());
+  EXPECT_EQ(config.gallery_db, "/tmp/g.db");
+  config.gallery_index = "ivf";
+  const absl::Status status = Validate(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("gallery_index"), absl::string_view::npos);
+}
+
 TEST(ServerConfigTest, NamesDeriveFromTheKey) {
   const ConfigField& field = ConfigFields().front();
   EXPECT_EQ(field.key, "grpc_address");

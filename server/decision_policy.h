@@ -1,0 +1,28 @@
+// ResolveDecision: the threshold a Match or Identify request decides at, from
+// its DecisionPolicy: the client's explicit threshold, or the threshold the
+// model's evaluation measured for the requested false-accept rate (default
+// 1e-3). Never a built-in constant: without an evaluation report a FAR-based
+// request is FAILED_PRECONDITION (ModelHub names the command that makes one).
+#ifndef QUANTFACE_SERVER_DECISION_POLICY_H_
+#define QUANTFACE_SERVER_DECISION_POLICY_H_
+
+#include "absl/status/statusor.h"
+#include "quantface/v1/verification.pb.h"
+#include "server/model_hub.h"
+
+namespace qf::server {
+
+struct Decision {
+  float threshold = 0;
+  // The FAR the threshold was measured for; 0 for an explicit threshold.
+  double false_accept_rate = 0;
+};
+
+inline constexpr double kDefaultFalseAcceptRate = 1e-3;
+
+absl::StatusOr<Decision> ResolveDecision(const quantface::v1::DecisionPolicy& policy,
+                                         const ModelHub& models, const std::string& model_id);
+
+}  // namespace qf::server
+
+#endif  // QUANTFACE_SERVER_DECISION_POLICY_H_

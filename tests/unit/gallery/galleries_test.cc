@@ -1,0 +1,153 @@
+#include "core/gallery/galleries.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/unit/gallery/random_vectors.h"
+#include "tests/unit/gallery/temp_db.h"
+
+namespace qf::gallery {
+namespace {
+
+using testing::RandomUnitRows;
+using testing::Row;
+
+constexpr int kDim = 16;
+
+GalleryRecord Gallery(const std::string& id) {
+  GalleryRecord gallery;
+  gallery.gallery_id = id;
+  gallery.model = "models/dlib-resnet";
+  gallery.dimension = kDim;
+  return gallery;
+}
+
+EnrollItem Item(const std::string& id, std::vector<std::vector<float>> embeddings,
+                Metadata metadata = {}) {
+  EnrollItem item;
+  item.identity_id = id;
+  item.metadata = std::move(metadata);
+  item.embeddings = std::move(embeddings);
+  return item;
+}
+
+class GalleriesTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GalleriesTest, IdentifyReturnsDistinctIdentitiesBestFirst) {
+  testing::TempDb db;
+  auto galleries = Galleries::Open(db.path(), GetParam());
+  ASSERT_TRUE(galleries.ok()) << galleries.status();
+  ASSERT_TRUE((*galleries)->Create(Gallery("g")).ok());
+  const auto rows = RandomUnitRows(30, kDim, 21);
+  // Identity i has templates rows 3i, 3i+1, 3i+2.
+  std::vector<EnrollItem> items;
+  for (int i = 0; i < 10; ++i) {
+    items.push_back(
+        Item("id" + std::to_string(i),
+             {Row(rows, 3 * i, kDim), Row(rows, 3 * i + 1, kDim), Row(rows, 3 * i + 2, kDim)},
+             {{"parity", i % 2 == 0 ? "even" : "odd"}}));
+  }
+  ASSERT_TRUE((*galleries)->Enroll("g", items).ok());
+  auto index = (*galleries)->Index("g");
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ((*index)->identity_count(), 10);
+  EXPECT_EQ((*index)->template_count(), 30);
+
+  auto results = (*index)->Identify({Row(rows, 13, kDim)}, 5, {});
+  ASSERT_TRUE(results.ok());
+  const auto& candidates = (*results)[0];
+  ASSERT_EQ(candidates.size(), 5u);
+  EXPECT_EQ(candidates[0].identity_id, "id4");  // row 13 belongs to identity 4
+  EXPECT_NEAR(candidates[0].score, 1.0, 1e-4);
+  for (size_t i = 1; i < candidates.size(); ++i) {
+    EXPECT_LE(candidates[i].score, candidates[i - 1].score);
+    for (size_t j = 0; j < i; ++j) EXPECT_NE(candidates[i].identity_id, candidates[j].identity_id);
+  }
+
+  auto filtered = (*index)->Identify({Row(rows, 13, kDim)}, 10, {{"parity", "odd"}});
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_EQ((*filtered)[0].size(), 5u);
+  for (const auto& candidate : (*filtered)[0]) EXPECT_EQ(candidate.metadata.at("parity"), "odd");
+  EXPECT_NE((*filtered)[0][0].identity_id, "id4");
+
+  EXPECT_EQ((*index)->Identify({std::vector<float>(kDim + 1, 0.1f)}, 5, {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(GalleriesTest, RemoveAndReopenRebuildTheIndexFromTheStore) {
+  testing::TempDb db;
+  const auto rows = RandomUnitRows(4, kDim, 22);
+  {
+    auto galleries = *Galleries::Open(db.path(), GetParam());
+    ASSERT_TRUE(galleries->Create(Gallery("g")).ok());
+    ASSERT_TRUE(galleries
+                    ->Enroll("g", {Item("a", {Row(rows, 0, kDim)}), Item("b", {Row(rows, 1, kDim)}),
+                                   Item("c", {Row(rows, 2, kDim), Row(rows, 3, kDim)})})
+                    .ok());
+    ASSERT_TRUE(galleries->RemoveIdentity("g", "b").ok());
+    EXPECT_EQ(galleries->RemoveIdentity("g", "b").code(), absl::StatusCode::kNotFound);
+    auto hits = (*galleries->Index("g"))->Identify({Row(rows, 1, kDim)}, 10, {});
+    ASSERT_TRUE(hits.ok());
+    for (const auto& candidate : (*hits)[0]) EXPECT_NE(candidate.identity_id, "b");
+  }
+  auto galleries = *Galleries::Open(db.path(), GetParam());
+  auto index = galleries->Index("g");
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ((*index)->identity_count(), 2);
+  EXPECT_EQ((*index)->template_count(), 3);
+  auto hits = (*index)->Identify({Row(rows, 3, kDim)}, 1, {});
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0][0].identity_id, "c");
+  ASSERT_EQ(galleries->builds().size(), 1u);
+  EXPECT_EQ(galleries->builds()[0].templates, 3);
+
+  ASSERT_TRUE(galleries->Delete("g").ok());
+  EXPECT_EQ(galleries->Index("g").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(galleries->Enroll("g", {Item("a", {Row(rows, 0, kDim)})}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(GalleriesTest, ConcurrentEnrollAndIdentifyStayConsistent) {
+  testing::TempDb db;
+  auto galleries = *Galleries::Open(db.path(), GetParam());
+  ASSERT_TRUE(galleries->Create(Gallery("g")).ok());
+  const auto rows = RandomUnitRows(60, kDim, 23);
+  auto index = *galleries->Index("g");
+  std::atomic<bool> done{false};
+  std::thread searcher([&] {
+    while (!done) {
+      // Every identity found must be whole: its own template scores ~1.
+      for (int i = 0; i < 60; i += 7) {
+        auto hits = index->Identify({Row(rows, i, kDim)}, 1, {});
+        ASSERT_TRUE(hits.ok());
+        if (!(*hits)[0].empty() && (*hits)[0][0].identity_id == "id" + std::to_string(i)) {
+          EXPECT_NEAR((*hits)[0][0].score, 1.0, 1e-4);
+        }
+      }
+    }
+  });
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(
+        galleries->Enroll("g", {Item("id" + std::to_string(i), {Row(rows, i, kDim)})}).ok());
+  }
+  done = true;
+  searcher.join();
+  EXPECT_EQ(index->identity_count(), 60);
+  EXPECT_EQ(galleries->Get("g")->template_count, 60);
+  for (int i = 0; i < 60; ++i) {
+    auto hits = index->Identify({Row(rows, i, kDim)}, 1, {});
+    EXPECT_EQ((*hits)[0][0].identity_id, "id" + std::to_string(i));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(IndexKinds, GalleriesTest, ::testing::Values("flat", "hnsw"));
+
+TEST(GalleriesOpenTest, UnknownIndexKindIsInvalidArgument) {
+  testing::TempDb db;
+  EXPECT_EQ(Galleries::Open(db.path(), "ivf").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace qf::gallery
