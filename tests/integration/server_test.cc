@@ -39,30 +39,6 @@ void ExpectUnimplemented(const grpc::Status& status, const std::string& rpc) {
 }
 
 TEST_F(ServerTest, UnimplementedRpcsAnswerUnimplementedNamingTheRpc) {
-  auto jobs = v1::QuantizationService::NewStub(channel_);
-  v1::Job job;
-  ExpectUnimplemented(jobs->SubmitJob(Context().get(), v1::SubmitJobRequest(), &job),
-                      "quantface.v1.QuantizationService/SubmitJob");
-  {
-    auto context = Context();
-    auto reader = jobs->WatchJob(context.get(), v1::WatchJobRequest());
-    v1::JobEvent event;
-    EXPECT_FALSE(reader->Read(&event));
-    ExpectUnimplemented(reader->Finish(), "quantface.v1.QuantizationService/WatchJob");
-  }
-
-  auto registry = v1::ModelRegistry::NewStub(channel_);
-  v1::ListModelsResponse models;
-  ExpectUnimplemented(registry->ListModels(Context().get(), v1::ListModelsRequest(), &models),
-                      "quantface.v1.ModelRegistry/ListModels");
-  {
-    auto context = Context();
-    v1::Model model;
-    auto writer = registry->UploadModel(context.get(), &model);
-    writer->WritesDone();
-    ExpectUnimplemented(writer->Finish(), "quantface.v1.ModelRegistry/UploadModel");
-  }
-
   auto verification = v1::VerificationService::NewStub(channel_);
   v1::IdentifyResponse identify;
   ExpectUnimplemented(verification->Identify(Context().get(), v1::IdentifyRequest(), &identify),
@@ -72,6 +48,35 @@ TEST_F(ServerTest, UnimplementedRpcsAnswerUnimplementedNamingTheRpc) {
   v1::EnrollResponse enroll;
   ExpectUnimplemented(galleries->Enroll(Context().get(), v1::EnrollRequest(), &enroll),
                       "quantface.v1.GalleryService/Enroll");
+}
+
+TEST_F(ServerTest, JobAndRegistryRpcsValidateTheirRequests) {
+  auto jobs = v1::QuantizationService::NewStub(channel_);
+  v1::Job job;
+  const grpc::Status submit = jobs->SubmitJob(Context().get(), v1::SubmitJobRequest(), &job);
+  EXPECT_EQ(submit.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(submit.error_message().find("config"), std::string::npos);
+  {
+    auto context = Context();
+    auto reader = jobs->WatchJob(context.get(), v1::WatchJobRequest());
+    v1::JobEvent event;
+    EXPECT_FALSE(reader->Read(&event));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  auto registry = v1::ModelRegistry::NewStub(channel_);
+  {
+    auto context = Context();
+    v1::Model model;
+    auto writer = registry->UploadModel(context.get(), &model);
+    writer->WritesDone();
+    const grpc::Status upload = writer->Finish();
+    EXPECT_EQ(upload.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(upload.error_message().find("metadata"), std::string::npos);
+  }
+  const std::string metrics = testing::HttpGet(server_.metrics_port(), "/metrics");
+  EXPECT_NE(metrics.find("quantface_registry_models 3"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("quantface_job_queue_depth 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("quantface_jobs{state=\"queued\"} 0"), std::string::npos) << metrics;
 }
 
 TEST_F(ServerTest, InterceptorCountsEveryCallByMethodAndCode) {
