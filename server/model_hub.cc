@@ -38,7 +38,13 @@ absl::StatusOr<std::string> ModelHub::Resolve(const std::string& name) const {
     const std::string resolved = name.empty() ? registry_->DefaultName() : name;
     auto id = ModelRegistry::IdOf(resolved, "model");
     if (!id.ok()) return id.status();
-    if (auto model = registry_->Get(resolved); !model.ok()) return model.status();
+    if (auto model = registry_->Get(resolved); !model.ok()) {
+      if (model.status().code() != absl::StatusCode::kNotFound) return model.status();
+      const auto builtin = nn::BuiltinModelNames();
+      return absl::NotFoundError(
+          absl::StrCat("model '", resolved, "' not found; built-in models: models/",
+                       absl::StrJoin(builtin, ", models/"), "; `quantface model list` shows all"));
+    }
     return *id;
   }
   if (name.empty()) return default_model_;
