@@ -4,7 +4,7 @@
 # and of a CancelJob on a running job. Starts its own server on free ports.
 # Usage: bench/job_serving_latency.sh   (from the repository root, after a build)
 set -u
-cd /work/jobs
+cd "$(dirname "$0")/.."
 B=${BENCH_DIR:-/tmp/qfjobs-bench}
 mkdir -p $B
 rm -rf $B/var $B/ports.json
@@ -12,7 +12,7 @@ build/server/quantface-server --grpc-address 127.0.0.1:0 --metrics-address 127.0
   --data-dir $B/var --asset-dir .cache/assets --port-file $B/ports.json > $B/server.log 2>&1 &
 SERVER=$!
 for i in $(seq 100); do [ -s $B/ports.json ] && break; sleep 0.2; done
-PORT=$(python3 -c "import json;print(json.load(open('$B/ports.json'))['grpc_port'])")
+PORT=$(/usr/bin/python3 -c "import json;print(json.load(open('$B/ports.json'))['grpc_port'])")
 CLI="build/client/quantface --server 127.0.0.1:$PORT"
 echo "== uptime"; uptime
 echo "== baseline (no job)"
