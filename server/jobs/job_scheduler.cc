@@ -197,15 +197,13 @@ absl::StatusOr<v1::Job> JobScheduler::Cancel(const std::string& name,
     active->job.set_state(v1::Job::STATE_CANCELLED);
     *active->job.mutable_end_time() = TimeUtil::GetCurrentTime();
     ChangedLocked(*active, "cancelled while queued", true);
-    active_.erase(it);
+    RetireLocked(*id);
     if (metrics_ != nullptr) metrics_->Finished("cancelled", 0);
     UpdateGaugesLocked();
     return active->job;
   }
   active->cancel = true;
-  active->message = "cancel requested";
-  ++active->version;
-  change_cv_.notify_all();
+  ChangedLocked(*active, "cancel requested", false);
   change_cv_.wait_for(lock, wait, [&] { return active_.count(*id) == 0 || stopping_; });
   return active->job;
 }
@@ -218,7 +216,8 @@ absl::StatusOr<v1::Job> JobScheduler::WaitForChange(
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     auto it = active_.find(*id);
-    if (it == active_.end()) {
+    if (it == active_.end()) it = recent_.find(*id);
+    if (it == recent_.end()) {
       lock.unlock();
       auto job = store_.Get(*id);
       if (job.ok()) {
@@ -228,9 +227,26 @@ absl::StatusOr<v1::Job> JobScheduler::WaitForChange(
       return job;
     }
     const Active& active = *it->second;
-    if (active.version != *version) {
+    if (*version == 0) {  // A new watcher: the current state first.
       *version = active.version;
       *message = active.message;
+      return active.job;
+    }
+    if (active.version > *version) {
+      for (const Change& change : active.history) {
+        if (change.version > *version) {
+          *version = change.version;
+          *message = change.message;
+          return change.job;
+        }
+      }
+      *version = active.version;  // Fell behind the history: the latest.
+      *message = active.message;
+      return active.job;
+    }
+    if (active.job.state() >= v1::Job::STATE_SUCCEEDED) {
+      *version = kFinalVersion;
+      *message = EndMessage(active.job);
       return active.job;
     }
     if (stopping_) return absl::UnavailableError("the server is shutting down");
@@ -360,7 +376,7 @@ void JobScheduler::RunJob(const Worker& worker, const std::shared_ptr<Active>& a
     // Interrupted by shutdown: the stored row stays RUNNING so the next start
     // resumes the job from its checkpoint.
     spdlog::info("job {} interrupted by shutdown after {:.1f} s", active->job.name(), seconds);
-    active_.erase(id);
+    active_.erase(id);  // Not retired: it did not end, watchers get UNAVAILABLE.
     change_cv_.notify_all();
     return;
   } else {
@@ -373,7 +389,7 @@ void JobScheduler::RunJob(const Worker& worker, const std::shared_ptr<Active>& a
   spdlog::info("job {} {} after {:.1f} s", active->job.name(), message, seconds);
   active->running = false;
   ChangedLocked(*active, message, true);
-  active_.erase(id);
+  RetireLocked(id);
   if (metrics_ != nullptr) metrics_->Finished(outcome, seconds);
   UpdateGaugesLocked();
   std::error_code ec;
@@ -388,7 +404,21 @@ void JobScheduler::ChangedLocked(Active& active, const std::string& message, boo
   }
   active.message = message;
   ++active.version;
+  active.history.push_back({active.version, active.job, message});
+  if (active.history.size() > kHistory) active.history.pop_front();
   change_cv_.notify_all();
+}
+
+void JobScheduler::RetireLocked(const std::string& id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  recent_[id] = it->second;
+  recent_order_.push_back(id);
+  active_.erase(it);
+  while (recent_order_.size() > kRecentEnded) {
+    recent_.erase(recent_order_.front());
+    recent_order_.pop_front();
+  }
 }
 
 void JobScheduler::UpdateGaugesLocked() {

@@ -16,7 +16,9 @@
 //    flag the runner polls between steps and waits (up to `wait`) for the
 //    job to end. Cancelling a finished job is FAILED_PRECONDITION.
 //  - WaitForChange() gives watchers the job's current state first and then
-//    each change; any number of watchers may wait on one job.
+//    each change in order (the last kHistory changes of a job are kept, also
+//    for a while after it ended, so a slow watcher misses none unless it
+//    falls that far behind); any number of watchers may wait on one job.
 //  - Restart safety: Create() re-queues every job the store has as QUEUED or
 //    RUNNING (running ones resume from their checkpoint, see the runner).
 //    Shutdown() stops the workers, interrupting running jobs without
@@ -29,6 +31,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -94,8 +97,16 @@ class JobScheduler {
   std::vector<std::string> JobsUsingModel(const std::string& model_name) const;
 
  private:
+  static constexpr size_t kHistory = 256;     // Changes kept per job.
+  static constexpr size_t kRecentEnded = 64;  // Ended jobs kept for watchers.
+  struct Change {
+    uint64_t version = 0;
+    v1::Job job;
+    std::string message;
+  };
   struct Active {
     v1::Job job;
+    std::deque<Change> history;
     uint64_t seq = 0;
     uint64_t version = 1;
     std::string message;
@@ -122,6 +133,8 @@ class JobScheduler {
   // Persists and publishes a change of `active` (mutex_ held).
   void ChangedLocked(Active& active, const std::string& message, bool persist);
   void UpdateGaugesLocked();
+  // Moves an ended job from active_ to recent_ (its history stays readable).
+  void RetireLocked(const std::string& id);
 
   const SchedulerOptions options_;
   JobStore& store_;
@@ -132,6 +145,8 @@ class JobScheduler {
   mutable std::condition_variable work_cv_;
   mutable std::condition_variable change_cv_;
   std::map<std::string, std::shared_ptr<Active>> active_;  // By id: queued + running.
+  std::map<std::string, std::shared_ptr<Active>> recent_;  // By id: recently ended.
+  std::deque<std::string> recent_order_;
   uint64_t next_seq_ = 1;
   bool stopping_ = false;
   std::atomic<bool> stop_flag_{false};

@@ -185,6 +185,29 @@ TEST_F(JobSchedulerTest, TwoWatchersSeeTheSameEnd) {
   EXPECT_EQ(a.output_model(), b.output_model());
 }
 
+TEST_F(JobSchedulerTest, ASlowWatcherStillSeesEveryStepInOrder) {
+  auto scheduler = Make();
+  auto job = scheduler->Submit(Config(20), "");
+  scheduler->Start();
+  std::vector<int64_t> steps;
+  uint64_t version = 0;
+  while (true) {
+    std::string message;
+    auto seen =
+        scheduler->WaitForChange(job->name(), &version, &message,
+                                 std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    if (seen->progress().phase() == v1::JobProgress::PHASE_TRAINING &&
+        (steps.empty() || steps.back() != seen->progress().step())) {
+      steps.push_back(seen->progress().step());
+    }
+    if (seen->state() == v1::Job::STATE_SUCCEEDED) break;
+    std::this_thread::sleep_for(milliseconds(20));  // Slower than the job's 5 ms steps.
+  }
+  ASSERT_EQ(steps.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(steps[i], i + 1);
+}
+
 TEST_F(JobSchedulerTest, ShutdownLeavesRunningJobToResumeAfterRestart) {
   std::string name;
   {
