@@ -9,9 +9,4 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-grpc::Status Unimplemented(std::string_view rpc) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      std::string(rpc) + " is not implemented yet in this server version");
-}
-
 }  // namespace qf::server

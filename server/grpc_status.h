@@ -4,17 +4,12 @@
 
 #include <grpcpp/support/status.h>
 
-#include <string_view>
-
 #include "absl/status/status.h"
 
 namespace qf::server {
 
 // Same code (the two enums share the canonical numbering), same message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
-
-// UNIMPLEMENTED naming the RPC, e.g. for "quantface.v1.GalleryService/Enroll".
-grpc::Status Unimplemented(std::string_view rpc);
 
 }  // namespace qf::server
 

@@ -8,6 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/nn/model_zoo.h"
+#include "core/nn/state_dict_importer.h"
+#include "core/quant/int8_model.h"
+#include "core/quant/packed_model.h"
+#include "server/int8_backbone.h"
 
 namespace qf::server {
 
@@ -18,7 +22,31 @@ ModelHub::ModelHub(std::string asset_dir, std::string evaluations_dir, std::stri
       default_model_(std::move(default_model)),
       detector_(std::move(detector)) {}
 
+void ModelHub::AttachRegistry(ModelRegistry* registry, bool int8_engine) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  registry_ = registry;
+  int8_engine_ = int8_engine;
+}
+
+void ModelHub::Forget(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  embedders_.erase(id);
+}
+
 absl::StatusOr<std::string> ModelHub::Resolve(const std::string& name) const {
+  if (registry_ != nullptr) {
+    const std::string resolved = name.empty() ? registry_->DefaultName() : name;
+    auto id = ModelRegistry::IdOf(resolved, "model");
+    if (!id.ok()) return id.status();
+    if (auto model = registry_->Get(resolved); !model.ok()) {
+      if (model.status().code() != absl::StatusCode::kNotFound) return model.status();
+      const auto builtin = nn::BuiltinModelNames();
+      return absl::NotFoundError(
+          absl::StrCat("model '", resolved, "' not found; built-in models: models/",
+                       absl::StrJoin(builtin, ", models/"), "; `quantface model list` shows all"));
+    }
+    return *id;
+  }
   if (name.empty()) return default_model_;
   if (!absl::StartsWith(name, "models/") || name.size() == 7) {
     return absl::InvalidArgumentError(
@@ -38,7 +66,15 @@ absl::StatusOr<std::shared_ptr<const match::FaceEmbedder>> ModelHub::Embedder(
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = embedders_.find(id); it != embedders_.end()) return it->second;
   const auto start = std::chrono::steady_clock::now();
-  auto model = nn::LoadBuiltinModel(id, asset_dir_);
+  absl::StatusOr<std::shared_ptr<nn::Backbone>> model;
+  if (registry_ != nullptr) {
+    auto entry = registry_->Get(ResourceName(id));
+    if (!entry.ok()) return entry.status();
+    model = entry->format() == v1::MODEL_FORMAT_BUILTIN ? nn::LoadBuiltinModel(id, asset_dir_)
+                                                        : LoadRegistryModel(*entry);
+  } else {
+    model = nn::LoadBuiltinModel(id, asset_dir_);
+  }
   if (!model.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("model models/", id, " cannot be loaded: ", model.status().message()));
@@ -50,7 +86,54 @@ absl::StatusOr<std::shared_ptr<const match::FaceEmbedder>> ModelHub::Embedder(
   return embedder;
 }
 
+absl::StatusOr<std::shared_ptr<nn::Backbone>> ModelHub::LoadRegistryModel(const v1::Model& model) {
+  auto path = registry_->FilePath(model.name());
+  if (!path.ok()) return path.status();
+  if (model.format() == v1::MODEL_FORMAT_TORCH_STATE_DICT) {
+    return nn::ImportStateDict(model.architecture(), *path);
+  }
+  if (model.format() != v1::MODEL_FORMAT_PACKED_QUANTIZED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", model.name(), " is not a face-embedding model"));
+  }
+  auto packed = quant::LoadPackedModel(*path);
+  if (!packed.ok()) return packed.status();
+  if (int8_engine_) {
+    auto int8 = quant::Int8Model::Create(*packed);
+    if (int8.ok()) {
+      spdlog::info("model {} served by the integer engine ({})", model.name(), (*int8)->engine());
+      return std::make_shared<Int8Backbone>(*std::move(int8), packed->model->spec());
+    }
+    spdlog::info("model {} has no integer engine ({}); serving the fake-quant simulation",
+                 model.name(), std::string(int8.status().message()));
+  }
+  return packed->model;
+}
+
 absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::string& id) const {
+  if (registry_ != nullptr) {
+    auto model = registry_->Get(ResourceName(id));
+    if (!model.ok()) return model.status();
+    if (model->format() != v1::MODEL_FORMAT_BUILTIN) {
+      for (const v1::EvaluationSummary& summary : model->evaluations()) {
+        if (summary.protocol() != "lfw") continue;
+        std::vector<match::OperatingPoint> points;
+        for (const v1::OperatingPoint& p : summary.operating_points()) {
+          match::OperatingPoint point;
+          point.far_target = p.false_accept_rate();
+          point.far = p.false_accept_rate();  // The registry keeps the target only.
+          point.tar = p.true_accept_rate();
+          point.threshold = p.threshold();
+          points.push_back(point);
+        }
+        return match::OperatingPoints("lfw", std::move(points));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model models/", id,
+          " has no evaluation, so no threshold per false-accept rate; send an explicit "
+          "threshold, or quantize with evaluation_protocol lfw"));
+    }
+  }
   const std::string path = evaluations_dir_ + "/" + id + ".json";
   auto points = match::OperatingPoints::FromReportFile(path, "lfw");
   if (points.status().code() == absl::StatusCode::kNotFound) {

@@ -1,12 +1,19 @@
 // ModelHub: the models this server can embed with, by resource name.
 //
-// Until the model registry lands (issue 5) these are the built-in models of
-// core/nn/model_zoo.h, named "models/<id>". Embedders are built on first use
-// and cached; all share one lazily loaded face detector. Operating points come
-// from the evaluation report "<evaluations_dir>/<id>.json" when one exists.
+// Without a registry these are the built-in models of core/nn/model_zoo.h,
+// named "models/<id>". With AttachRegistry() every registry model can be used:
+// built-ins, uploaded state_dicts of a supported architecture, and packed
+// low-bit students, served by the integer engine (Int8Backbone) when
+// `int8_engine` is set and the architecture has one, else by the fake-quant
+// simulation the packed file restores. Embedders are built on first use and
+// cached (Forget() drops one, e.g. after deletion); all share one lazily
+// loaded face detector. Operating points of built-ins come from the
+// evaluation report "<evaluations_dir>/<id>.json" when one exists, those of
+// other models from the evaluation stored with them in the registry.
 //
-// Resolve() maps "" to the default model, and answers INVALID_ARGUMENT for a
-// name that is not "models/<id>" and NOT_FOUND for an unknown id. Thread-safe.
+// Resolve() maps "" to the default model (the registry's, once attached), and
+// answers INVALID_ARGUMENT for a name that is not "models/<id>" and NOT_FOUND
+// for an unknown id. Thread-safe.
 #ifndef QUANTFACE_SERVER_MODEL_HUB_H_
 #define QUANTFACE_SERVER_MODEL_HUB_H_
 
@@ -18,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "core/match/face_embedder.h"
 #include "core/match/operating_points.h"
+#include "server/registry/model_registry.h"
 
 namespace qf::server {
 
@@ -35,11 +43,20 @@ class ModelHub {
 
   static std::string ResourceName(const std::string& id) { return "models/" + id; }
 
+  // From now on models come from `registry` (which outlives the hub).
+  void AttachRegistry(ModelRegistry* registry, bool int8_engine);
+  // Drops the cached embedder of `id`.
+  void Forget(const std::string& id);
+
  private:
   const std::string asset_dir_;
   const std::string evaluations_dir_;
   const std::string default_model_;
   const std::shared_ptr<const detect::FaceDetector> detector_;
+  absl::StatusOr<std::shared_ptr<nn::Backbone>> LoadRegistryModel(const v1::Model& model);
+
+  ModelRegistry* registry_ = nullptr;
+  bool int8_engine_ = true;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const match::FaceEmbedder>> embedders_;
 };

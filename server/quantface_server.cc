@@ -5,8 +5,12 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/jobs/job_validator.h"
+#include "server/jobs/quantize_job_runner.h"
 #include "server/lazy_face_detector.h"
 #include "server/metrics/rpc_metrics_interceptor.h"
+#include "server/registry/builtin_models.h"
+#include "server/registry/model_inspector.h"
 #include "server/services/gallery_service.h"
 #include "server/services/model_registry_service.h"
 #include "server/services/quantization_service.h"
@@ -47,8 +51,6 @@ absl::StatusOr<std::unique_ptr<QuantFaceServer>> QuantFaceServer::Start(
       .Add({{"version", QF_VERSION}})
       .Set(1);
 
-  server->services_.push_back(std::make_unique<QuantizationService>());
-  server->services_.push_back(std::make_unique<ModelRegistryService>());
   const std::string evaluations_dir =
       config.evaluations_dir.empty() ? config.data_dir + "/evaluations" : config.evaluations_dir;
   server->models_ =
@@ -58,6 +60,7 @@ absl::StatusOr<std::unique_ptr<QuantFaceServer>> QuantFaceServer::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("default_model '", config.default_model, "' is not a known model"));
   }
+  if (absl::Status s = server->StartJobsAndRegistry(config, evaluations_dir); !s.ok()) return s;
   const std::string gallery_db =
       config.gallery_db.empty() ? config.data_dir + "/galleries.db" : config.gallery_db;
   auto galleries = gallery::Galleries::Open(gallery_db, config.gallery_index);
@@ -75,6 +78,14 @@ absl::StatusOr<std::unique_ptr<QuantFaceServer>> QuantFaceServer::Start(
                                         (*index)->template_count());
     }
   }
+  // A model bound to a gallery must not be deleted from the registry.
+  server->registry_->AddInUseCheck([galleries = server->galleries_.get()](const std::string& name) {
+    absl::StatusOr<std::vector<std::string>> users = galleries->GalleriesUsingModel(name);
+    if (users.ok()) return *std::move(users);
+    spdlog::error("checking galleries that use {}: {}", name, users.status().ToString());
+    return std::vector<std::string>{"(galleries unknown: " + std::string(users.status().message()) +
+                                    ")"};
+  });
   server->services_.push_back(std::make_unique<VerificationService>(
       *server->models_, *server->galleries_, *server->gallery_metrics_, config.max_batch_items,
       server->metrics_->registry()));
@@ -111,6 +122,72 @@ void QuantFaceServer::Shutdown(std::chrono::milliseconds grace) {
   SetServing(*server_, false);
   server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
+  if (scheduler_ != nullptr) scheduler_->Shutdown();
+}
+
+absl::Status QuantFaceServer::StartJobsAndRegistry(const ServerConfig& config,
+                                                   const std::string& evaluations_dir) {
+  auto lock = DataDirLock::Acquire(config.data_dir);
+  if (!lock.ok()) return lock.status();
+  data_dir_lock_ = *std::move(lock);
+  auto registry = ModelRegistry::Open(config.data_dir + "/registry", InspectModelFile);
+  if (!registry.ok()) return registry.status();
+  registry_ = *std::move(registry);
+  if (absl::Status s = RegisterBuiltinModels(*registry_, config.asset_dir, evaluations_dir);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = registry_->InitDefault("models/" + config.default_model); !s.ok()) return s;
+  models_->AttachRegistry(registry_.get(), config.quantized_engine == "int8");
+  registry_->AddDeleteListener(
+      [hub = models_.get()](const std::string& name) { hub->Forget(name.substr(7)); });
+
+  job_metrics_ = std::make_unique<JobMetrics>(metrics_->registry());
+  auto store = JobStore::Open(config.data_dir + "/jobs/jobs.db");
+  if (!store.ok()) return store.status();
+  job_store_ = *std::move(store);
+
+  JobLimits limits;
+  limits.max_steps = config.max_job_steps;
+  limits.cuda_devices = static_cast<int>(torch::cuda::device_count());
+  limits.cpu_workers =
+      config.job_cpu_workers >= 0 ? config.job_cpu_workers : (limits.cuda_devices == 0 ? 1 : 0);
+  if (!config.lfw_dir.empty()) limits.protocols["lfw"] = config.lfw_dir;
+
+  QuantizeRunnerOptions runner;
+  runner.asset_dir = config.asset_dir;
+  runner.synthetic_cache_dir = config.synthetic_cache_dir.empty() ? config.data_dir + "/synthetic"
+                                                                  : config.synthetic_cache_dir;
+  runner.protocols = limits.protocols;
+  runner.checkpoint_every = config.job_checkpoint_every;
+  runner.cpu_threads = config.torch_threads;
+
+  SchedulerOptions options;
+  options.cpu_workers = limits.cpu_workers;
+  options.cuda_devices = limits.cuda_devices;
+  options.max_queued = config.max_queued_jobs;
+  options.work_root = config.data_dir + "/jobs/work";
+  auto scheduler = JobScheduler::Create(
+      options, *job_store_, MakeQuantizeJobRunner(runner, *registry_), job_metrics_.get());
+  if (!scheduler.ok()) return scheduler.status();
+  scheduler_ = *std::move(scheduler);
+  registry_->AddInUseCheck([scheduler = scheduler_.get()](const std::string& name) {
+    return scheduler->JobsUsingModel(name);
+  });
+  const auto registry_changed = [registry = registry_.get(), metrics = job_metrics_.get()] {
+    const ModelRegistry::Totals totals = registry->totals();
+    metrics->SetRegistry(totals.models, totals.stored_bytes);
+  };
+  registry_changed();
+  registry_->AddChangeListener(registry_changed);
+
+  services_.push_back(std::make_unique<QuantizationService>(*scheduler_, *registry_, limits));
+  services_.push_back(
+      std::make_unique<ModelRegistryService>(*registry_, config.max_upload_bytes, nullptr));
+  scheduler_->Start();
+  spdlog::info("job workers: {} CUDA, {} CPU; registry: {} models", limits.cuda_devices,
+               limits.cpu_workers, registry_->totals().models);
+  return absl::OkStatus();
 }
 
 QuantFaceServer::~QuantFaceServer() {

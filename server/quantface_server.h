@@ -4,7 +4,9 @@
 // Start() binds both ports and returns a serving server, or the reason it
 // could not (UNAVAILABLE for a busy port). Shutdown() marks every service
 // NOT_SERVING, stops accepting calls, lets in-flight calls finish until the
-// grace period ends and cancels the rest. Destruction shuts down if needed.
+// grace period ends and cancels the rest, then stops the job workers (running
+// jobs stay RUNNING in the job store and resume on the next start).
+// Destruction shuts down if needed.
 #ifndef QUANTFACE_SERVER_QUANTFACE_SERVER_H_
 #define QUANTFACE_SERVER_QUANTFACE_SERVER_H_
 
@@ -18,10 +20,15 @@
 #include "absl/status/statusor.h"
 #include "core/gallery/galleries.h"
 #include "server/config/server_config.h"
+#include "server/jobs/job_metrics.h"
+#include "server/jobs/job_scheduler.h"
+#include "server/jobs/job_store.h"
 #include "server/metrics/gallery_metrics.h"
 #include "server/metrics/metrics_endpoint.h"
 #include "server/metrics/rpc_metrics.h"
 #include "server/model_hub.h"
+#include "server/registry/model_registry.h"
+#include "server/store/data_dir_lock.h"
 
 namespace qf::server {
 
@@ -40,6 +47,9 @@ class QuantFaceServer {
 
   void Shutdown(std::chrono::milliseconds grace);
 
+  // The model registry (for other services, e.g. galleries' in-use check).
+  ModelRegistry& registry() { return *registry_; }
+
  private:
   struct PrivateToken {};
 
@@ -47,8 +57,15 @@ class QuantFaceServer {
   explicit QuantFaceServer(PrivateToken) {}
 
  private:
+  absl::Status StartJobsAndRegistry(const ServerConfig& config, const std::string& evaluations_dir);
+
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<RpcMetrics> rpc_metrics_;
+  std::unique_ptr<DataDirLock> data_dir_lock_;
+  std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<JobMetrics> job_metrics_;
+  std::unique_ptr<JobStore> job_store_;
+  std::unique_ptr<JobScheduler> scheduler_;  // After what its workers use.
   std::unique_ptr<ModelHub> models_;
   std::unique_ptr<gallery::Galleries> galleries_;
   std::unique_ptr<GalleryMetrics> gallery_metrics_;

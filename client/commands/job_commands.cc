@@ -3,8 +3,10 @@
 #include <regex>
 
 #include "client/commands/commands.h"
+#include "client/commands/job_progress.h"
 #include "client/commands/unary_call.h"
 #include "quantface/v1/quantization.grpc.pb.h"
+#include "quantface/v1/registry.grpc.pb.h"
 
 namespace qf::cli {
 namespace {
@@ -45,15 +47,52 @@ struct SubmitOptions {
   bool watch = false;
 };
 
+// Follows a job until it ends. People get a live progress line and, for a
+// job that succeeded, its model's report table; --json gets every event.
+// Exit status: 0 when the job succeeded, 1 when it failed or was cancelled.
 int Watch(CliContext& context, v1::QuantizationService::Stub& stub, const std::string& name) {
   v1::WatchJobRequest request;
   request.set_name(name);
   grpc::ClientContext call;  // No deadline: a watch lasts as long as the job.
   auto reader = stub.WatchJob(&call, request);
   v1::JobEvent event;
-  while (reader->Read(&event)) context.Print(event);
+  v1::Job last;
+  bool line_open = false;
+  while (reader->Read(&event)) {
+    last = event.job();
+    if (context.json) {
+      context.Print(event);
+      continue;
+    }
+    if (!event.message().empty()) {
+      if (line_open) std::cout << "\n";
+      std::cout << event.job().name() << ": " << event.message() << "\n";
+      line_open = false;
+    }
+    if (event.job().state() == v1::Job::STATE_RUNNING) {
+      std::cout << "\r" << ProgressLine(event.job()) << "\033[K" << std::flush;
+      line_open = true;
+    }
+  }
+  if (line_open) std::cout << "\n";
   const grpc::Status status = reader->Finish();
-  return status.ok() ? kExitOk : context.Fail(status);
+  if (!status.ok()) return context.Fail(status);
+  if (last.state() == v1::Job::STATE_SUCCEEDED) {
+    auto registry = v1::ModelRegistry::NewStub(context.Channel());
+    v1::GetModelRequest get;
+    get.set_name(last.output_model());
+    v1::Model model;
+    auto model_call = context.NewCallContext();
+    const grpc::Status got = registry->GetModel(model_call.get(), get, &model);
+    if (!got.ok()) return context.Fail(got);
+    if (!context.json) std::cout << ReportTable(model);
+    return kExitOk;
+  }
+  if (!context.json) {
+    std::cerr << "job " << last.name() << " ended " << v1::Job::State_Name(last.state())
+              << (last.error_message().empty() ? "" : ": " + last.error_message()) << "\n";
+  }
+  return kExitRpcError;
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/quant/qat_checkpoint.h"
+#include "core/util/status_macros.h"
 
 namespace qf::quant {
 namespace {
@@ -105,10 +107,26 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
                                             .nesterov(options.nesterov)
                                             .weight_decay(options.weight_decay));
     hooks.set_observing(options.warmup_steps > 0);
+    int64_t first_step = 0;
+    const bool checkpointing = !options.checkpoint_path.empty() && options.checkpoint_every > 0;
+    if (checkpointing) {
+      absl::StatusOr<int64_t> resumed =
+          LoadQatCheckpoint(options.checkpoint_path, student, hooks, optimizer, device);
+      if (resumed.ok()) {
+        first_step = std::min(*resumed, options.steps);
+        hooks.set_observing(first_step < options.warmup_steps);
+        report.resumed_from_step = first_step;
+      } else if (resumed.status().code() != absl::StatusCode::kNotFound) {
+        return resumed.status();
+      }
+    }
     double tail_sum = 0;
     int64_t tail_count = 0;
     const int64_t tail_start = options.steps - std::max<int64_t>(1, options.steps / 10);
-    for (int64_t step = 0; step < options.steps; ++step) {
+    for (int64_t step = first_step; step < options.steps; ++step) {
+      if (options.should_stop && options.should_stop()) {
+        return absl::CancelledError(absl::StrCat("QAT cancelled after ", step, " steps"));
+      }
       if (step == options.warmup_steps) hooks.set_observing(false);
       const double lr = LearningRateAt(options, base_lr, step);
       for (auto& group : optimizer.param_groups()) {
@@ -128,12 +146,16 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
       }
       optimizer.step();
       const double value = loss.item<double>();
-      if (step == 0) report.first_loss = value;
+      if (step == first_step) report.first_loss = value;
       if (step >= tail_start) {
         tail_sum += value;
         ++tail_count;
       }
       if (progress) progress({step + 1, options.steps, value, lr});
+      if (checkpointing && (step + 1) % options.checkpoint_every == 0 && step + 1 < options.steps) {
+        QF_RETURN_IF_ERROR(
+            SaveQatCheckpoint(options.checkpoint_path, step + 1, student, hooks, optimizer));
+      }
     }
     hooks.set_observing(false);
     student.eval();
@@ -157,6 +179,9 @@ absl::Status CalibratePtq(nn::Backbone& student, FakeQuantHooks& hooks, synth::I
     student.eval();
     hooks.set_observing(true);
     for (int64_t done = 0; done < options.num_images; done += options.batch_size) {
+      if (options.should_stop && options.should_stop()) {
+        return absl::CancelledError(absl::StrCat("PTQ cancelled after ", done, " images"));
+      }
       const int64_t n = std::min(options.batch_size, options.num_images - done);
       student.forward(source.NextBatch(n).to(device));
     }

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,15 @@ struct QatOptions {
   LrSchedule schedule = LrSchedule::kCosine;
   double grad_clip_norm = 5.0;
   int64_t warmup_steps = 50;  // Activation ranges tracked, then frozen.
+  // Polled before every step; returning true stops training with CANCELLED
+  // (the job system's cooperative cancellation). Not part of the report.
+  std::function<bool()> should_stop;
+  // With a path and checkpoint_every > 0, the student's weights, activation
+  // ranges and optimizer state are written there (atomically, see
+  // qat_checkpoint.h) every checkpoint_every steps, and training resumes
+  // from that file when it exists at the start.
+  std::string checkpoint_path;
+  int64_t checkpoint_every = 0;
 };
 
 nlohmann::json QatOptionsToJson(const QatOptions& options);
@@ -57,6 +67,7 @@ struct QatReport {
   double first_loss = 0;  // Loss of the first step.
   double last_loss = 0;   // Mean loss over the last 10 % of the steps.
   double seconds = 0;
+  int64_t resumed_from_step = 0;  // > 0 when a checkpoint was loaded.
 };
 
 // MSE of the row-wise L2-normalized embeddings (both N x D).
@@ -73,6 +84,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
 struct PtqOptions {
   int64_t num_images = 256;
   int64_t batch_size = 32;
+  std::function<bool()> should_stop;  // Polled per batch; true: CANCELLED.
 };
 
 // Runs the calibration images through the student with the hooks observing,

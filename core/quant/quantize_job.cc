@@ -102,9 +102,24 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     if (progress) progress(p);
   };
   const bool cuda = config.allow_cuda && torch::cuda::is_available();
-  const torch::Device device = cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  const torch::Device device =
+      cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(config.cuda_device))
+           : torch::Device(torch::kCPU);
   if (!cuda && config.threads > 0) torch::set_num_threads(config.threads);
   torch::manual_seed(config.seed);
+
+  const auto check_stop = [&](const char* phase) -> absl::Status {
+    if (config.should_stop && config.should_stop()) {
+      return absl::CancelledError(absl::StrCat("job cancelled before ", phase));
+    }
+    return absl::OkStatus();
+  };
+  synth::InversionOptions inversion = config.inversion;
+  inversion.should_stop = config.should_stop;
+  QatOptions qat = config.qat;
+  qat.should_stop = config.should_stop;
+  PtqOptions ptq = config.ptq;
+  ptq.should_stop = config.should_stop;
 
   QuantizeJobResult result;
   QF_ASSIGN_OR_RETURN(result.teacher, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
@@ -121,7 +136,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   } else if (config.source == "builtin") {
     const nlohmann::json spec = synth::InversionSpec(teacher_id, input, config.inversion);
     const auto generate = [&]() {
-      return synth::GenerateByInversion(*result.teacher, config.inversion, device,
+      return synth::GenerateByInversion(*result.teacher, inversion, device,
                                         [&](int64_t done, int64_t total, double cos) {
                                           report_progress({"synth", done, total, 1.0 - cos, 0});
                                         });
@@ -146,6 +161,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
         absl::StrCat("unknown source '", config.source, "': use noise, builtin or folder"));
   }
   const double synth_seconds = SecondsSince(synth_start);
+  QF_RETURN_IF_ERROR(check_stop("training"));
 
   FakeQuantOptions fq;
   fq.bits = config.bits;
@@ -156,25 +172,26 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["teacher"] = {{"name", config.teacher}, {"id", teacher_id}};
   report["bits"] = QuantBitsName(config.bits);
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
-  report["device"] = cuda ? "cuda" : "cpu";
+  report["device"] = cuda ? absl::StrCat("cuda:", config.cuda_device) : "cpu";
   report["threads"] = torch::get_num_threads();
   report["synthetic"] = {
       {"spec", source->spec()}, {"cache_hit", cache_hit}, {"seconds", synth_seconds}};
 
   const auto train_start = std::chrono::steady_clock::now();
   if (config.method == QuantMethod::kQat) {
-    QF_ASSIGN_OR_RETURN(const QatReport qat,
-                        RunQat(*result.teacher, *result.student, *result.hooks, *source, config.qat,
+    QF_ASSIGN_OR_RETURN(const QatReport qat_report,
+                        RunQat(*result.teacher, *result.student, *result.hooks, *source, qat,
                                device, [&](const QatProgress& p) {
                                  report_progress({"qat", p.step, p.total, p.loss, p.learning_rate});
                                }));
     report["method"] = "qat";
     report["training"] = QatOptionsToJson(config.qat);
-    report["training"]["first_loss"] = qat.first_loss;
-    report["training"]["last_loss"] = qat.last_loss;
+    report["training"]["first_loss"] = qat_report.first_loss;
+    report["training"]["last_loss"] = qat_report.last_loss;
+    report["training"]["resumed_from_step"] = qat_report.resumed_from_step;
   } else {
     report_progress({"ptq", 0, config.ptq.num_images, 0, 0});
-    QF_RETURN_IF_ERROR(CalibratePtq(*result.student, *result.hooks, *source, config.ptq, device));
+    QF_RETURN_IF_ERROR(CalibratePtq(*result.student, *result.hooks, *source, ptq, device));
     report["method"] = "ptq";
     report["training"] = {{"calibration_images", config.ptq.num_images},
                           {"batch_size", config.ptq.batch_size}};
@@ -183,6 +200,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["quantization"] = LayersToJson(*result.hooks);
 
   if (!config.lfw_dir.empty()) {
+    QF_RETURN_IF_ERROR(check_stop("evaluation"));
     QF_ASSIGN_OR_RETURN(const eval::LfwDataset dataset, eval::LoadLfwDataset(config.lfw_dir));
     // Teacher embeddings are cached next to the synthetic sets: they depend
     // only on the teacher's weights, the dataset and the flip setting.

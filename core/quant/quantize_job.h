@@ -51,6 +51,10 @@ struct QuantizeJobConfig {
   bool lfw_flip = false;
   int threads = 0;
   bool allow_cuda = true;
+  int cuda_device = 0;  // Which CUDA device, when CUDA is used.
+  // Polled by every long loop (generation, training, calibration) and between
+  // phases; returning true ends the job with CANCELLED within one step.
+  std::function<bool()> should_stop;
 };
 
 // Phases: "synth" (done/total images), "qat" (steps, with loss and lr),

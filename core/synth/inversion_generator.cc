@@ -63,6 +63,11 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
     std::vector<torch::Tensor> done;
     int64_t produced = 0;
     while (produced < options.num_images) {
+      if (options.should_stop && options.should_stop()) {
+        for (auto& p : teacher.parameters()) p.set_requires_grad(true);
+        return absl::CancelledError(
+            absl::StrCat("synthetic data generation cancelled after ", produced, " images"));
+      }
       const int64_t n = std::min(options.batch_size, options.num_images - produced);
       const int64_t identities = (n + options.views_per_identity - 1) / options.views_per_identity;
       torch::Tensor targets = torch::randn({identities, dim}, gen, cpu_float);

@@ -42,6 +42,9 @@ struct InversionOptions {
   double l2_weight = 0.01;  // On mean ((p - 128) / 255)^2.
   int64_t jitter = 4;
   uint64_t seed = 1;
+  // Polled between batches; true stops generation with CANCELLED. Not part
+  // of the spec.
+  std::function<bool()> should_stop;
 };
 
 // The spec that identifies a generated set in the cache: generator settings

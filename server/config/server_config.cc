@@ -80,9 +80,10 @@ const std::vector<ConfigField>& ConfigFields() {
                   &ServerConfig::asset_dir),
       StringField("default_model", "Model for requests that name none",
                   &ServerConfig::default_model),
-      StringField("evaluations_dir",
-                  "Evaluation reports <model>.json with thresholds (empty = <data_dir>/evaluations)",
-                  &ServerConfig::evaluations_dir),
+      StringField(
+          "evaluations_dir",
+          "Evaluation reports <model>.json with thresholds (empty = <data_dir>/evaluations)",
+          &ServerConfig::evaluations_dir),
       StringField("shape_predictor", "dlib 68-point shape predictor for face detection",
                   &ServerConfig::shape_predictor),
       IntField("max_batch_items", "Most faces or pairs in one batch call",
@@ -105,6 +106,22 @@ const std::vector<ConfigField>& ConfigFields() {
                   &ServerConfig::gallery_db),
       StringField("gallery_index", "1:N search index: flat (exact) or hnsw (approximate)",
                   &ServerConfig::gallery_index),
+      IntField("job_cpu_workers", "CPU job workers (-1 = one when there is no CUDA device)",
+               &ServerConfig::job_cpu_workers),
+      IntField("max_queued_jobs", "Most jobs waiting for a worker", &ServerConfig::max_queued_jobs),
+      IntField("job_checkpoint_every", "QAT checkpoint interval in steps",
+               &ServerConfig::job_checkpoint_every),
+      IntField("max_job_steps", "Largest step count a job may ask for",
+               &ServerConfig::max_job_steps),
+      StringField("lfw_dir", "LFW directory of the 'lfw' evaluation protocol (empty = none)",
+                  &ServerConfig::lfw_dir),
+      StringField("synthetic_cache_dir",
+                  "Cache of generated synthetic sets (empty = <data_dir>/synthetic)",
+                  &ServerConfig::synthetic_cache_dir),
+      StringField("quantized_engine", "Serving of packed low-bit models: int8 or fake_quant",
+                  &ServerConfig::quantized_engine),
+      IntField("max_upload_bytes", "Largest model file UploadModel accepts",
+               &ServerConfig::max_upload_bytes),
   };
   return fields;
 }
@@ -184,6 +201,20 @@ absl::Status Validate(const ServerConfig& config) {
   if (config.gallery_index != "flat" && config.gallery_index != "hnsw") {
     return absl::InvalidArgumentError(
         absl::StrCat("gallery_index '", config.gallery_index, "' is not flat or hnsw"));
+  }
+  if (config.job_cpu_workers < -1) {
+    return absl::InvalidArgumentError("job_cpu_workers must be -1 (auto) or >= 0");
+  }
+  if (config.max_queued_jobs < 1) return absl::InvalidArgumentError("max_queued_jobs must be >= 1");
+  if (config.job_checkpoint_every < 0) {
+    return absl::InvalidArgumentError("job_checkpoint_every must be >= 0 (0 = no checkpoints)");
+  }
+  if (config.max_job_steps < 1) return absl::InvalidArgumentError("max_job_steps must be >= 1");
+  if (config.max_upload_bytes < 1)
+    return absl::InvalidArgumentError("max_upload_bytes must be >= 1");
+  if (config.quantized_engine != "int8" && config.quantized_engine != "fake_quant") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("quantized_engine '", config.quantized_engine, "' is not int8 or fake_quant"));
   }
   static const std::vector<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                    "error", "critical", "off"};

@@ -54,6 +54,25 @@ struct ServerConfig {
   // 1:N search index built for each gallery at start-up: "flat" (exact) or
   // "hnsw" (approximate, for large galleries).
   std::string gallery_index = "flat";
+
+  // Job system and model registry (issue 5).
+  // CPU job workers; -1: one when LibTorch sees no CUDA device, else none.
+  int job_cpu_workers = -1;
+  // Most jobs waiting for a worker; more submissions get RESOURCE_EXHAUSTED.
+  int max_queued_jobs = 100;
+  // QAT checkpoint interval in steps (resume point after a restart).
+  int job_checkpoint_every = 50;
+  // Largest optimizer-step count a job may ask for.
+  int max_job_steps = 100000;
+  // LFW directory for the "lfw" evaluation protocol; empty: not offered.
+  std::string lfw_dir;
+  // Cache of generated synthetic training sets; empty: <data_dir>/synthetic.
+  std::string synthetic_cache_dir;
+  // How packed low-bit models are served: "int8" (integer kernels where the
+  // architecture has them, else fake quant) or "fake_quant".
+  std::string quantized_engine = "int8";
+  // Largest model file UploadModel accepts.
+  int max_upload_bytes = 1 << 30;
 };
 
 // One setting: its names in each layer and how to read/write it as text.

@@ -39,12 +39,32 @@ TEST_F(CliTest, UnknownServiceHealthFails) {
   EXPECT_NE(result.err.find("NOT_FOUND"), std::string::npos) << result.err;
 }
 
-TEST_F(CliTest, UnimplementedRpcPrintsServerMessageAndFails) {
-  const auto result = Cli({"job", "list"});
+TEST_F(CliTest, ServerErrorPrintsCodeAndMessageAndFails) {
+  const auto result = Cli({"job", "get", "no-such-job"});
   EXPECT_EQ(result.exit_status, 1);
-  EXPECT_NE(result.err.find("UNIMPLEMENTED: quantface.v1.QuantizationService/ListJobs"),
-            std::string::npos)
+  EXPECT_NE(result.err.find("NOT_FOUND: job jobs/no-such-job not found"), std::string::npos)
       << result.err;
+}
+
+TEST_F(CliTest, ModelListShowsTheBuiltinModels) {
+  const auto result = Cli({"--json", "model", "list"});
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("\"name\":\"models/dlib-resnet\""), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("\"is_default\":true"), std::string::npos) << result.out;
+}
+
+TEST_F(CliTest, JobSubmitWatchEndsWithTheReportTable) {
+  const auto result = Cli({"job", "submit", "--teacher", "dlib-resnet", "--bits", "w8a8",
+                           "--source", "noise", "--steps", "2", "--batch-size", "2",
+                           "--warmup-steps", "1", "--device", "cpu", "--watch"});
+  EXPECT_EQ(result.exit_status, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("RUNNING training"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("succeeded: models/dlib-resnet-w8a8-"), std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("smaller than float32"), std::string::npos) << result.out;
+  const auto listed = Cli({"job", "list", "--state", "succeeded"});
+  EXPECT_EQ(listed.exit_status, 0) << listed.err;
+  EXPECT_NE(listed.out.find("STATE_SUCCEEDED"), std::string::npos) << listed.out;
 }
 
 TEST_F(CliTest, BadArgumentsAreUsageErrors) {

@@ -54,7 +54,7 @@ ServerProcess::~ServerProcess() {
 absl::Status ServerProcess::Start(std::chrono::seconds timeout) {
   work_dir_ = MakeTempDir();
   if (work_dir_.empty()) return absl::InternalError("mkdtemp failed");
-  data_dir_ = work_dir_ + "/data";
+  data_dir_ = data_dir_override_.empty() ? work_dir_ + "/data" : data_dir_override_;
   port_file_ = work_dir_ + "/ports.json";
   log_path_ = work_dir_ + "/server.log";
   std::vector<std::string> args = {QF_SERVER_BINARY,

@@ -26,6 +26,10 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
+  // Use `dir` as data_dir instead of a fresh one (a restart over the data of
+  // an earlier process). Call before Start().
+  void set_data_dir(std::string dir) { data_dir_override_ = std::move(dir); }
+
   absl::Status Start(std::chrono::seconds timeout = std::chrono::seconds(60));
   // SIGTERM, then waits; returns the exit status (or -signal if killed).
   int Stop(int signal_number = 15);
@@ -39,6 +43,7 @@ class ServerProcess {
   std::vector<std::string> extra_args_;
   std::string work_dir_;
   std::string data_dir_;
+  std::string data_dir_override_;
   std::string port_file_;
   std::string log_path_;
   pid_t pid_ = -1;

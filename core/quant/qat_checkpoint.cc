@@ -1,0 +1,122 @@
+#include "core/quant/qat_checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace qf::quant {
+namespace {
+
+absl::Status FsyncPath(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, " to fsync"));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return absl::InternalError(absl::StrCat("fsync of ", path, " failed"));
+  return absl::OkStatus();
+}
+
+std::string ActivationKey(const std::string& layer, const char* end) {
+  return absl::StrCat("act/", layer, "/", end);
+}
+
+std::string AddKey(const std::string& site, const char* end) {
+  return absl::StrCat("add/", site, "/", end);
+}
+
+}  // namespace
+
+absl::Status SaveQatCheckpoint(const std::string& path, int64_t steps_done,
+                               const nn::Backbone& student, const FakeQuantHooks& hooks,
+                               const torch::optim::Optimizer& optimizer) {
+  const std::string temp = path + ".tmp";
+  try {
+    torch::NoGradGuard no_grad;
+    torch::serialize::OutputArchive archive;
+    archive.write("steps_done", torch::tensor(steps_done, torch::kLong));
+    for (const auto& item : student.named_parameters()) {
+      archive.write(absl::StrCat("param/", item.key()), item.value().detach().to(torch::kCPU));
+    }
+    for (const auto& item : student.named_buffers()) {
+      archive.write(absl::StrCat("buffer/", item.key()), item.value().to(torch::kCPU));
+    }
+    for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
+      if (!layer->input->initialized()) continue;
+      archive.write(ActivationKey(layer->name, "lo"), layer->input->lo().to(torch::kCPU));
+      archive.write(ActivationKey(layer->name, "hi"), layer->input->hi().to(torch::kCPU));
+    }
+    for (const auto& [site, quantizer] : hooks.add_operands()) {
+      if (!quantizer->initialized()) continue;
+      archive.write(AddKey(site, "lo"), quantizer->lo().to(torch::kCPU));
+      archive.write(AddKey(site, "hi"), quantizer->hi().to(torch::kCPU));
+    }
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer.save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    archive.save_to(temp);
+  } catch (const std::exception& e) {
+    std::filesystem::remove(temp);
+    return absl::InternalError(absl::StrCat("writing checkpoint ", temp, ": ", e.what()));
+  }
+  if (absl::Status s = FsyncPath(temp, O_RDONLY); !s.ok()) return s;
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("renaming ", temp, ": ", ec.message()));
+  return FsyncPath(std::filesystem::path(path).parent_path().string(), O_RDONLY | O_DIRECTORY);
+}
+
+absl::StatusOr<int64_t> LoadQatCheckpoint(const std::string& path, nn::Backbone& student,
+                                          FakeQuantHooks& hooks, torch::optim::Optimizer& optimizer,
+                                          torch::Device device) {
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint at ", path));
+  }
+  try {
+    torch::NoGradGuard no_grad;
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, device);
+    torch::Tensor steps;
+    archive.read("steps_done", steps);
+    for (auto& item : student.named_parameters()) {
+      torch::Tensor value;
+      archive.read(absl::StrCat("param/", item.key()), value);
+      item.value().copy_(value);
+    }
+    for (auto& item : student.named_buffers()) {
+      torch::Tensor value;
+      archive.read(absl::StrCat("buffer/", item.key()), value);
+      item.value().copy_(value);
+    }
+    for (const FakeQuantHooks::Layer* const_layer : hooks.layers()) {
+      FakeQuantHooks::Layer* layer = hooks.mutable_layer(const_layer->name);
+      torch::Tensor lo, hi;
+      if (archive.try_read(ActivationKey(layer->name, "lo"), lo) &&
+          archive.try_read(ActivationKey(layer->name, "hi"), hi)) {
+        layer->input->SetRange(lo, hi);
+      }
+    }
+    // Add-operand sites are created on first use, so the checkpoint names them.
+    for (const std::string& key : archive.keys()) {
+      if (key.rfind("add/", 0) != 0 || key.size() < 8 || key.substr(key.size() - 3) != "/lo") {
+        continue;
+      }
+      const std::string site = key.substr(4, key.size() - 7);
+      torch::Tensor lo, hi;
+      archive.read(AddKey(site, "lo"), lo);
+      archive.read(AddKey(site, "hi"), hi);
+      hooks.add_operand(site).SetRange(lo, hi);
+    }
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    optimizer.load(optimizer_archive);
+    return steps.item<int64_t>();
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", path, " unusable: ", e.what()));
+  }
+}
+
+}  // namespace qf::quant

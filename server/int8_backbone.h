@@ -1,0 +1,38 @@
+// Int8Backbone: a packed low-bit model served by the integer engine
+// (core/quant/int8_model.h) behind the Backbone interface, so FaceEmbedder
+// (detection, alignment, batching, normalization) works unchanged.
+//
+// Contract: forward() takes the same normalized float input as the float
+// model and returns raw embeddings on the CPU; integer-engine errors are
+// raised as c10::Error, which FaceEmbedder turns into a status. Nothing is
+// trainable (no parameters are registered).
+#ifndef QUANTFACE_SERVER_INT8_BACKBONE_H_
+#define QUANTFACE_SERVER_INT8_BACKBONE_H_
+
+#include <memory>
+
+#include "core/nn/backbone.h"
+#include "core/quant/int8_model.h"
+
+namespace qf::server {
+
+class Int8Backbone : public nn::Backbone {
+ public:
+  Int8Backbone(std::unique_ptr<quant::Int8Model> model, nn::ModelSpec spec)
+      : model_(std::move(model)), spec_(std::move(spec)) {}
+
+  torch::Tensor forward(torch::Tensor input) override {
+    auto embeddings = model_->Embed(input);
+    TORCH_CHECK(embeddings.ok(), std::string(embeddings.status().message()));
+    return *std::move(embeddings);
+  }
+  const nn::ModelSpec& spec() const override { return spec_; }
+
+ private:
+  const std::unique_ptr<quant::Int8Model> model_;
+  const nn::ModelSpec spec_;
+};
+
+}  // namespace qf::server
+
+#endif  // QUANTFACE_SERVER_INT8_BACKBONE_H_

@@ -1,0 +1,214 @@
+#include "server/jobs/job_validator.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace qf::server {
+namespace {
+
+absl::Status Invalid(const std::string& field, const std::string& problem) {
+  return absl::InvalidArgumentError(absl::StrCat("config.", field, " ", problem));
+}
+
+absl::Status CheckRange(const std::string& field, int64_t value, int64_t lo, int64_t hi) {
+  if (value < lo || value > hi) {
+    return Invalid(field, absl::StrCat("must be in ", lo, "..", hi, ", got ", value));
+  }
+  return absl::OkStatus();
+}
+
+constexpr int kViewsPerIdentity = 4;  // The built-in generator's (core/synth).
+
+}  // namespace
+
+absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
+                                                const ModelRegistry& registry,
+                                                const JobLimits& limits) {
+  v1::JobConfig config = input;
+
+  // Teacher.
+  if (config.teacher_model().empty()) return Invalid("teacher_model", "is required");
+  auto teacher_id = ModelRegistry::IdOf(config.teacher_model(), "config.teacher_model");
+  if (!teacher_id.ok()) return teacher_id.status();
+  auto teacher = registry.Get(config.teacher_model());
+  if (!teacher.ok()) {
+    if (teacher.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(
+          absl::StrCat("config.teacher_model ", config.teacher_model(), " not found"));
+    }
+    return teacher.status();
+  }
+  const auto& quantizable = limits.quantizable_teachers;
+  if (teacher->format() != v1::MODEL_FORMAT_BUILTIN ||
+      std::find(quantizable.begin(), quantizable.end(), *teacher_id) == quantizable.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("config.teacher_model ", config.teacher_model(),
+                     " cannot be quantized here: teachers are the built-in models models/",
+                     absl::StrJoin(quantizable, ", models/")));
+  }
+
+  // Bits and method.
+  if (absl::Status s = CheckRange("weight_bits", config.weight_bits(), 2, 8); !s.ok()) return s;
+  if (absl::Status s = CheckRange("activation_bits", config.activation_bits(), 2, 8); !s.ok()) {
+    return s;
+  }
+  if (config.method() == v1::JobConfig::METHOD_UNSPECIFIED) {
+    config.set_method(v1::JobConfig::METHOD_QAT);
+  }
+  const bool qat = config.method() == v1::JobConfig::METHOD_QAT;
+
+  // Steps and batches.
+  if (config.steps() == 0) config.set_steps(qat ? 600 : 8);
+  if (absl::Status s = CheckRange("steps", config.steps(), 1, limits.max_steps); !s.ok()) return s;
+  if (config.batch_size() == 0) config.set_batch_size(32);
+  if (absl::Status s = CheckRange("batch_size", config.batch_size(), 1, limits.max_batch_size);
+      !s.ok()) {
+    return s;
+  }
+  if (config.activation_warmup_steps() == 0) {
+    config.set_activation_warmup_steps(std::min(50, config.steps()));
+  }
+  if (absl::Status s = CheckRange("activation_warmup_steps", config.activation_warmup_steps(), 1,
+                                  config.steps());
+      !s.ok()) {
+    return s;
+  }
+
+  // Synthetic data: the only training source.
+  v1::SyntheticDataConfig& data = *config.mutable_synthetic_data();
+  if (absl::Status s =
+          CheckRange("synthetic_data.num_images", data.num_images(), 0, limits.max_num_images);
+      !s.ok()) {
+    return s;
+  }
+  switch (data.source()) {
+    case v1::SyntheticDataConfig::SOURCE_BUILTIN: {
+      if (data.num_images() == 0) data.set_num_images(512);
+      const int identities = (data.num_images() + kViewsPerIdentity - 1) / kViewsPerIdentity;
+      if (data.num_identities() != 0 && data.num_identities() != identities) {
+        return Invalid("synthetic_data.num_identities",
+                       absl::StrCat("must be 0 or ", identities, ": the built-in generator makes ",
+                                    kViewsPerIdentity, " views of each identity"));
+      }
+      data.set_num_identities(identities);
+      break;
+    }
+    case v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE:
+      break;
+    case v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL: {
+      if (data.generator_model().empty()) {
+        return Invalid("synthetic_data.generator_model", "is required for SOURCE_GENERATOR_MODEL");
+      }
+      auto generator = registry.Get(data.generator_model());
+      if (!generator.ok()) {
+        if (generator.status().code() == absl::StatusCode::kNotFound) {
+          return absl::NotFoundError(absl::StrCat("config.synthetic_data.generator_model ",
+                                                  data.generator_model(), " not found"));
+        }
+        return generator.status();
+      }
+      return absl::FailedPreconditionError(
+          "config.synthetic_data.source SOURCE_GENERATOR_MODEL is not supported by this server: "
+          "use SOURCE_BUILTIN, SOURCE_GAUSSIAN_NOISE or SOURCE_IMAGE_FOLDER");
+    }
+    case v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER: {
+      if (data.image_folder().empty()) {
+        return Invalid("synthetic_data.image_folder", "is required for SOURCE_IMAGE_FOLDER");
+      }
+      if (!data.declared_synthetic()) {
+        return Invalid("synthetic_data.declared_synthetic",
+                       "must be true: training data must be synthetic faces of no real person, "
+                       "and the client has to declare that the folder holds only such images");
+      }
+      std::error_code ec;
+      if (!std::filesystem::is_directory(data.image_folder(), ec)) {
+        return absl::NotFoundError(absl::StrCat("config.synthetic_data.image_folder '",
+                                                data.image_folder(),
+                                                "' is not a directory on the server"));
+      }
+      break;
+    }
+    default:
+      return Invalid("synthetic_data.source",
+                     "must be set: SOURCE_BUILTIN, SOURCE_GAUSSIAN_NOISE, SOURCE_GENERATOR_MODEL "
+                     "or SOURCE_IMAGE_FOLDER");
+  }
+  if (data.seed() == 0) {
+    std::random_device random;
+    data.set_seed((static_cast<uint64_t>(random()) << 32 | random()) | 1);
+  }
+
+  // Optimizer (paper defaults).
+  const bool optimizer_given = config.has_optimizer();
+  v1::OptimizerConfig& optimizer = *config.mutable_optimizer();
+  if (optimizer.learning_rate() < 0) return Invalid("optimizer.learning_rate", "must be >= 0");
+  if (optimizer.momentum() < 0 || optimizer.momentum() >= 1) {
+    return Invalid("optimizer.momentum", "must be in [0, 1)");
+  }
+  if (optimizer.weight_decay() < 0) return Invalid("optimizer.weight_decay", "must be >= 0");
+  if (optimizer.gradient_clip_norm() < 0) {
+    return Invalid("optimizer.gradient_clip_norm", "must be >= 0");
+  }
+  if (optimizer.learning_rate() == 0) {
+    optimizer.set_learning_rate(0.1 * config.batch_size() / 512.0);
+  }
+  if (optimizer.momentum() == 0) optimizer.set_momentum(0.9);
+  if (!optimizer_given) optimizer.set_nesterov(true);
+  if (optimizer.weight_decay() == 0) optimizer.set_weight_decay(5e-4);
+  if (optimizer.schedule() == v1::OptimizerConfig::SCHEDULE_UNSPECIFIED) {
+    optimizer.set_schedule(v1::OptimizerConfig::SCHEDULE_COSINE);
+  }
+  if (optimizer.gradient_clip_norm() == 0) optimizer.set_gradient_clip_norm(5.0);
+
+  // Evaluation.
+  if (!config.evaluation_protocol().empty()) {
+    const auto protocol = limits.protocols.find(config.evaluation_protocol());
+    if (protocol == limits.protocols.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, path] : limits.protocols) names.push_back(name);
+      return Invalid("evaluation_protocol",
+                     absl::StrCat("'", config.evaluation_protocol(),
+                                  "' is not configured on this server; configured: [",
+                                  absl::StrJoin(names, ", "), "]"));
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_directory(protocol->second, ec)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("config.evaluation_protocol '", protocol->first, "': its data directory ",
+                       protocol->second, " does not exist on the server"));
+    }
+  }
+
+  // Device.
+  if (config.device() == v1::DEVICE_PREFERENCE_UNSPECIFIED) {
+    config.set_device(v1::DEVICE_PREFERENCE_ANY);
+  }
+  if (config.device() == v1::DEVICE_PREFERENCE_GPU && limits.cuda_devices == 0) {
+    return absl::FailedPreconditionError(
+        "config.device DEVICE_PREFERENCE_GPU cannot be satisfied: this server has no CUDA device");
+  }
+  if (config.device() == v1::DEVICE_PREFERENCE_CPU && limits.cpu_workers == 0) {
+    return absl::FailedPreconditionError(
+        "config.device DEVICE_PREFERENCE_CPU cannot be satisfied: this server runs no CPU "
+        "workers (job_cpu_workers is 0)");
+  }
+  if (limits.cuda_devices == 0 && limits.cpu_workers == 0) {
+    return absl::FailedPreconditionError("config.device: this server has no job workers");
+  }
+
+  if (config.output_display_name().size() > 200) {
+    return Invalid("output_display_name", "must be at most 200 characters");
+  }
+  if (config.output_display_name().empty()) {
+    config.set_output_display_name(absl::StrCat(*teacher_id, " w", config.weight_bits(), "a",
+                                                config.activation_bits(), " ",
+                                                qat ? "qat" : "ptq"));
+  }
+  return config;
+}
+
+}  // namespace qf::server

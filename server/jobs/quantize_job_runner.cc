@@ -1,0 +1,192 @@
+#include "server/jobs/quantize_job_runner.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/quant/packed_model.h"
+#include "core/quant/quantize_job.h"
+#include "server/registry/model_inspector.h"
+
+namespace qf::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+v1::JobProgress::Phase PhaseOf(const std::string& engine_phase) {
+  if (engine_phase == "synth") return v1::JobProgress::PHASE_GENERATING_DATA;
+  if (engine_phase == "qat" || engine_phase == "ptq") return v1::JobProgress::PHASE_TRAINING;
+  if (engine_phase == "lfw") return v1::JobProgress::PHASE_EVALUATING;
+  return v1::JobProgress::PHASE_UNSPECIFIED;
+}
+
+quant::QuantizeJobConfig EngineConfig(const v1::Job& job, const JobRunContext& context,
+                                      const QuantizeRunnerOptions& options) {
+  const v1::JobConfig& config = job.config();
+  quant::QuantizeJobConfig engine;
+  engine.teacher = config.teacher_model().substr(7);
+  engine.asset_dir = options.asset_dir;
+  engine.bits = {config.weight_bits(), config.activation_bits()};
+  engine.keep_first_last_8bit = config.keep_first_last_8bit();
+  engine.method = config.method() == v1::JobConfig::METHOD_PTQ ? quant::QuantMethod::kPtq
+                                                               : quant::QuantMethod::kQat;
+  const v1::SyntheticDataConfig& data = config.synthetic_data();
+  switch (data.source()) {
+    case v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE:
+      engine.source = "noise";
+      break;
+    case v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER:
+      engine.source = "folder";
+      engine.folder = data.image_folder();
+      engine.folder_declared_synthetic = data.declared_synthetic();
+      break;
+    default:
+      engine.source = "builtin";
+      engine.inversion.num_images = data.num_images();
+      break;
+  }
+  engine.seed = data.seed();
+  engine.cache_dir = options.synthetic_cache_dir;
+  engine.qat.steps = config.steps();
+  engine.qat.batch_size = config.batch_size();
+  engine.qat.warmup_steps = config.activation_warmup_steps();
+  engine.qat.learning_rate = config.optimizer().learning_rate();
+  engine.qat.momentum = config.optimizer().momentum();
+  engine.qat.nesterov = config.optimizer().nesterov();
+  engine.qat.weight_decay = config.optimizer().weight_decay();
+  engine.qat.schedule = config.optimizer().schedule() == v1::OptimizerConfig::SCHEDULE_STEP
+                            ? quant::LrSchedule::kStep
+                            : quant::LrSchedule::kCosine;
+  engine.qat.grad_clip_norm = config.optimizer().gradient_clip_norm();
+  engine.qat.checkpoint_path = (std::filesystem::path(context.work_dir) / "checkpoint.pt").string();
+  engine.qat.checkpoint_every = options.checkpoint_every;
+  engine.ptq.num_images = int64_t{config.steps()} * config.batch_size();
+  engine.ptq.batch_size = config.batch_size();
+  if (!config.evaluation_protocol().empty()) {
+    engine.lfw_dir = options.protocols.at(config.evaluation_protocol());
+  }
+  engine.threads = context.cuda_index >= 0 ? 0 : options.cpu_threads;
+  engine.allow_cuda = context.cuda_index >= 0;
+  engine.cuda_device = std::max(context.cuda_index, 0);
+  engine.should_stop = context.should_stop;
+  return engine;
+}
+
+// Turns the engine's per-step callbacks into JobProgress with throughput and
+// ETA measured over the current phase.
+class ProgressTracker {
+ public:
+  explicit ProgressTracker(const JobRunContext& context) : context_(context) {}
+
+  void Report(const quant::JobProgress& p) {
+    const auto now = Clock::now();
+    const v1::JobProgress::Phase phase = PhaseOf(p.phase);
+    if (phase != phase_) {
+      phase_ = phase;
+      phase_start_ = now;
+      first_done_ = p.done;
+    }
+    v1::JobProgress progress;
+    progress.set_phase(phase);
+    progress.set_step(p.done);
+    progress.set_total_steps(p.total);
+    progress.set_loss(p.loss);
+    const double seconds = std::chrono::duration<double>(now - phase_start_).count();
+    if (seconds > 0 && p.done > first_done_) {
+      const double rate = static_cast<double>(p.done - first_done_) / seconds;
+      progress.set_steps_per_second(rate);
+      const double eta = static_cast<double>(p.total - p.done) / rate;
+      *progress.mutable_eta() =
+          google::protobuf::util::TimeUtil::MillisecondsToDuration(static_cast<int64_t>(eta * 1e3));
+    }
+    progress.set_device(context_.device);
+    context_.report_progress(progress);
+  }
+
+  void Exporting() {
+    v1::JobProgress progress;
+    progress.set_phase(v1::JobProgress::PHASE_EXPORTING);
+    progress.set_device(context_.device);
+    context_.report_progress(progress);
+  }
+
+ private:
+  const JobRunContext& context_;
+  v1::JobProgress::Phase phase_ = v1::JobProgress::PHASE_UNSPECIFIED;
+  Clock::time_point phase_start_ = Clock::now();
+  int64_t first_done_ = 0;
+};
+
+absl::StatusOr<std::string> RunJob(const v1::Job& job, const JobRunContext& context,
+                                   const QuantizeRunnerOptions& options, ModelRegistry& registry) {
+  const std::string model_id = OutputModelId(job);
+  const std::string model_name = absl::StrCat("models/", model_id);
+  // A previous run of this job may have stored its model and died before
+  // recording SUCCEEDED: reuse it rather than train a duplicate.
+  if (auto existing = registry.Get(model_name); existing.ok()) {
+    if (existing->source_job() == job.name()) return model_name;
+    return absl::AlreadyExistsError(
+        absl::StrCat("output model ", model_name, " exists and was not made by this job"));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(context.work_dir, ec);
+
+  ProgressTracker tracker(context);
+  auto result = quant::RunQuantizeJob(EngineConfig(job, context, options),
+                                      [&](const quant::JobProgress& p) { tracker.Report(p); });
+  if (!result.ok()) return result.status();
+  if (context.should_stop()) return absl::CancelledError("job cancelled before export");
+
+  tracker.Exporting();
+  nlohmann::json metadata = result->report;
+  metadata["job"] = job.name();
+  std::string synthetic_json;
+  if (google::protobuf::util::MessageToJsonString(job.config().synthetic_data(), &synthetic_json)
+          .ok()) {
+    metadata[kSyntheticConfigKey] = synthetic_json;
+  }
+  const std::string file = (std::filesystem::path(context.work_dir) / "model.qfp").string();
+  if (absl::Status s = quant::WritePackedModel(file, *result->student, *result->hooks, metadata);
+      !s.ok()) {
+    return s;
+  }
+  auto writer = registry.NewUpload();
+  if (!writer.ok()) return writer.status();
+  std::ifstream in(file, std::ios::binary);
+  std::string buffer(1 << 20, '\0');
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() <= 0) break;
+    if (absl::Status s = (*writer)->Append(std::string_view(buffer.data(), in.gcount())); !s.ok()) {
+      return s;
+    }
+  }
+  NewModel request;
+  request.id = model_id;
+  request.display_name = job.config().output_display_name();
+  request.format = v1::MODEL_FORMAT_PACKED_QUANTIZED;
+  request.source_job = job.name();
+  auto model = registry.AddModel(request, **writer);
+  if (!model.ok()) return model.status();
+  return model->name();
+}
+
+}  // namespace
+
+std::string OutputModelId(const v1::Job& job) {
+  return absl::StrCat(job.config().teacher_model().substr(7), "-w", job.config().weight_bits(), "a",
+                      job.config().activation_bits(), "-", job.name().substr(5));
+}
+
+JobRunner MakeQuantizeJobRunner(QuantizeRunnerOptions options, ModelRegistry& registry) {
+  return
+      [options = std::move(options), &registry](const v1::Job& job, const JobRunContext& context) {
+        return RunJob(job, context, options, registry);
+      };
+}
+
+}  // namespace qf::server

@@ -1,0 +1,46 @@
+#include "server/registry/evaluation_summary.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace qf::server {
+
+namespace v1 = ::quantface::v1;
+
+absl::StatusOr<v1::EvaluationSummary> SummaryFromMetrics(const nlohmann::json& report,
+                                                         const std::string& protocol) {
+  try {
+    const nlohmann::json& metrics = report.contains("metrics") ? report.at("metrics") : report;
+    v1::EvaluationSummary summary;
+    summary.set_protocol(protocol);
+    summary.set_accuracy(metrics.at("accuracy").at("mean").get<double>());
+    summary.set_accuracy_std(metrics.at("accuracy").value("std", 0.0));
+    for (const auto& entry : metrics.at("tar_at_far")) {
+      if (!entry.value("measurable", false)) continue;
+      v1::OperatingPoint* point = summary.add_operating_points();
+      point->set_false_accept_rate(entry.at("far_target").get<double>());
+      point->set_threshold(entry.at("threshold").get<float>());
+      point->set_true_accept_rate(entry.at("tar").get<double>());
+    }
+    return summary;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed evaluation report: ", e.what()));
+  }
+}
+
+absl::StatusOr<v1::EvaluationSummary> SummaryFromStudentReport(const nlohmann::json& lfw_section,
+                                                               const std::string& protocol) {
+  try {
+    auto summary = SummaryFromMetrics(lfw_section.at("student"), protocol);
+    if (!summary.ok()) return summary;
+    const double teacher = lfw_section.at("teacher").at("accuracy").at("mean").get<double>();
+    summary->set_teacher_accuracy(teacher);
+    summary->set_accuracy_drop_points(100.0 * (teacher - summary->accuracy()));
+    summary->set_cross_model_accuracy(
+        lfw_section.at("cross_teacher_student").at("accuracy").at("mean").get<double>());
+    return summary;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed student evaluation: ", e.what()));
+  }
+}
+
+}  // namespace qf::server

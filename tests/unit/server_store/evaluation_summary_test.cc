@@ -1,0 +1,58 @@
+#include "server/registry/evaluation_summary.h"
+
+#include <gtest/gtest.h>
+
+namespace qf::server {
+namespace {
+
+// The shape of eval::VerificationMetricsToJson (without "roc").
+nlohmann::json Metrics(double accuracy, double std, double threshold) {
+  return {{"accuracy", {{"mean", accuracy}, {"std", std}}},
+          {"tar_at_far",
+           {{{"far_target", 1e-3},
+             {"tar", 0.95},
+             {"far", 9e-4},
+             {"threshold", threshold},
+             {"measurable", true}},
+            {{"far_target", 1e-6},
+             {"tar", 0.0},
+             {"far", 0.0},
+             {"threshold", 1.0},
+             {"measurable", false}}}}};
+}
+
+TEST(EvaluationSummaryTest, BenchReportKeepsMeasurablePointsOnly) {
+  const nlohmann::json report = {{"metrics", Metrics(0.99, 0.004, 0.93)}};
+  auto summary = SummaryFromMetrics(report, "lfw");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->protocol(), "lfw");
+  EXPECT_DOUBLE_EQ(summary->accuracy(), 0.99);
+  EXPECT_DOUBLE_EQ(summary->accuracy_std(), 0.004);
+  ASSERT_EQ(summary->operating_points_size(), 1);
+  EXPECT_DOUBLE_EQ(summary->operating_points(0).false_accept_rate(), 1e-3);
+  EXPECT_FLOAT_EQ(summary->operating_points(0).threshold(), 0.93f);
+  EXPECT_DOUBLE_EQ(summary->operating_points(0).true_accept_rate(), 0.95);
+}
+
+TEST(EvaluationSummaryTest, StudentReportHasTeacherDropAndCrossModel) {
+  const nlohmann::json lfw = {{"teacher", Metrics(0.99, 0.004, 0.92)},
+                              {"student", Metrics(0.9633, 0.01, 0.9)},
+                              {"cross_teacher_student", Metrics(0.896, 0.02, 0.8)}};
+  auto summary = SummaryFromStudentReport(lfw, "lfw");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_DOUBLE_EQ(summary->accuracy(), 0.9633);
+  EXPECT_DOUBLE_EQ(summary->teacher_accuracy(), 0.99);
+  EXPECT_NEAR(summary->accuracy_drop_points(), 2.67, 1e-9);
+  EXPECT_DOUBLE_EQ(summary->cross_model_accuracy(), 0.896);
+  EXPECT_FLOAT_EQ(summary->operating_points(0).threshold(), 0.9f);
+}
+
+TEST(EvaluationSummaryTest, MalformedReportsAreInvalidArgument) {
+  EXPECT_EQ(SummaryFromMetrics({{"accuracy", 3}}, "lfw").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SummaryFromStudentReport({{"student", Metrics(0.9, 0, 0.5)}}, "lfw").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace qf::server

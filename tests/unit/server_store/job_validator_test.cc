@@ -1,0 +1,140 @@
+#include "server/jobs/job_validator.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/server_store/temp_dir.h"
+
+namespace qf::server {
+namespace {
+
+class JobValidatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto registry = ModelRegistry::Open(dir_.path(), [](auto, auto&, auto&, auto*) {
+      return absl::InvalidArgumentError("no uploads here");
+    });
+    ASSERT_TRUE(registry.ok());
+    registry_ = *std::move(registry);
+    for (const char* id : {"dlib-resnet", "faceres", "mobileface"}) {
+      v1::Model model;
+      model.set_name(std::string("models/") + id);
+      ASSERT_TRUE(registry_->RegisterBuiltin(model).ok());
+    }
+    std::filesystem::create_directories(dir_.Sub("lfw"));
+    std::filesystem::create_directories(dir_.Sub("synthetic"));
+    limits_.protocols = {{"lfw", dir_.Sub("lfw")}, {"gone", dir_.Sub("missing")}};
+  }
+
+  static v1::JobConfig Valid() {
+    v1::JobConfig config;
+    config.set_teacher_model("models/dlib-resnet");
+    config.set_weight_bits(8);
+    config.set_activation_bits(8);
+    config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
+    return config;
+  }
+
+  // The error's code, checking that its message names `field`.
+  absl::StatusCode Check(const v1::JobConfig& config, const std::string& field) {
+    auto result = ValidateJobConfig(config, *registry_, limits_);
+    EXPECT_FALSE(result.ok()) << field;
+    EXPECT_NE(result.status().message().find(field), std::string::npos)
+        << result.status().message() << " does not name " << field;
+    return result.status().code();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ModelRegistry> registry_;
+  JobLimits limits_;
+};
+
+TEST_F(JobValidatorTest, FillsDefaults) {
+  auto config = ValidateJobConfig(Valid(), *registry_, limits_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->method(), v1::JobConfig::METHOD_QAT);
+  EXPECT_EQ(config->steps(), 600);
+  EXPECT_EQ(config->batch_size(), 32);
+  EXPECT_EQ(config->activation_warmup_steps(), 50);
+  EXPECT_NE(config->synthetic_data().seed(), 0u);
+  EXPECT_DOUBLE_EQ(config->optimizer().learning_rate(), 0.1 * 32 / 512);
+  EXPECT_DOUBLE_EQ(config->optimizer().momentum(), 0.9);
+  EXPECT_TRUE(config->optimizer().nesterov());
+  EXPECT_EQ(config->optimizer().schedule(), v1::OptimizerConfig::SCHEDULE_COSINE);
+  EXPECT_EQ(config->device(), v1::DEVICE_PREFERENCE_ANY);
+  EXPECT_EQ(config->output_display_name(), "dlib-resnet w8a8 qat");
+}
+
+TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
+  v1::JobConfig c = Valid();
+  c.clear_teacher_model();
+  EXPECT_EQ(Check(c, "config.teacher_model"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_teacher_model("dlib-resnet");
+  EXPECT_EQ(Check(c, "config.teacher_model"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_teacher_model("models/unknown");
+  EXPECT_EQ(Check(c, "config.teacher_model"), absl::StatusCode::kNotFound);
+  c = Valid();
+  c.set_teacher_model("models/mobileface");
+  EXPECT_EQ(Check(c, "config.teacher_model"), absl::StatusCode::kFailedPrecondition);
+  c = Valid();
+  c.set_weight_bits(1);
+  EXPECT_EQ(Check(c, "config.weight_bits"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_activation_bits(9);
+  EXPECT_EQ(Check(c, "config.activation_bits"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_steps(-1);
+  EXPECT_EQ(Check(c, "config.steps"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_steps(limits_.max_steps + 1);
+  EXPECT_EQ(Check(c, "config.steps"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_batch_size(100000);
+  EXPECT_EQ(Check(c, "config.batch_size"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_steps(10);
+  c.set_activation_warmup_steps(11);
+  EXPECT_EQ(Check(c, "config.activation_warmup_steps"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_UNSPECIFIED);
+  EXPECT_EQ(Check(c, "config.synthetic_data.source"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.mutable_synthetic_data()->set_num_images(-5);
+  EXPECT_EQ(Check(c, "config.synthetic_data.num_images"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER);
+  c.mutable_synthetic_data()->set_image_folder(dir_.Sub("synthetic"));
+  EXPECT_EQ(Check(c, "config.synthetic_data.declared_synthetic"),
+            absl::StatusCode::kInvalidArgument);
+  c.mutable_synthetic_data()->set_declared_synthetic(true);
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
+  c.mutable_synthetic_data()->set_image_folder(dir_.Sub("nowhere"));
+  EXPECT_EQ(Check(c, "config.synthetic_data.image_folder"), absl::StatusCode::kNotFound);
+  c = Valid();
+  c.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL);
+  EXPECT_EQ(Check(c, "config.synthetic_data.generator_model"), absl::StatusCode::kInvalidArgument);
+  c.mutable_synthetic_data()->set_generator_model("models/gen");
+  EXPECT_EQ(Check(c, "config.synthetic_data.generator_model"), absl::StatusCode::kNotFound);
+  c = Valid();
+  c.set_evaluation_protocol("megaface");
+  EXPECT_EQ(Check(c, "config.evaluation_protocol"), absl::StatusCode::kInvalidArgument);
+  c.set_evaluation_protocol("gone");
+  EXPECT_EQ(Check(c, "config.evaluation_protocol"), absl::StatusCode::kFailedPrecondition);
+  c.set_evaluation_protocol("lfw");
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
+  c = Valid();
+  c.mutable_optimizer()->set_momentum(1.5);
+  EXPECT_EQ(Check(c, "config.optimizer.momentum"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_device(v1::DEVICE_PREFERENCE_GPU);
+  EXPECT_EQ(Check(c, "config.device"), absl::StatusCode::kFailedPrecondition);
+  limits_.cuda_devices = 1;
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
+  limits_.cpu_workers = 0;
+  c.set_device(v1::DEVICE_PREFERENCE_CPU);
+  EXPECT_EQ(Check(c, "config.device"), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace qf::server
