@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/util/sha256.h"
+#include "quantface/v1/gallery.grpc.pb.h"
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/registry.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
@@ -229,6 +230,25 @@ TEST_F(JobsTest, SubmitWatchSucceedDownloadAndServeTheStudent) {
   ASSERT_TRUE(embedded.ok()) << embedded.error_message();
   EXPECT_EQ(embedding.embedding().values_size(), 128);
   EXPECT_EQ(embedding.embedding().model(), model.name());
+
+  // A model bound to a gallery cannot be deleted until the gallery is gone.
+  auto galleries = v1::GalleryService::NewStub(channel_);
+  v1::CreateGalleryRequest create;
+  create.set_gallery_id("uses-copy");
+  create.mutable_gallery()->set_model(uploaded.name());
+  v1::Gallery gallery;
+  ASSERT_TRUE(galleries->CreateGallery(Context().get(), create, &gallery).ok());
+  v1::DeleteModelRequest remove_copy;
+  remove_copy.set_name(uploaded.name());
+  google::protobuf::Empty nothing;
+  const grpc::Status in_use = models_->DeleteModel(Context().get(), remove_copy, &nothing);
+  EXPECT_EQ(in_use.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(in_use.error_message().find("uses-copy"), std::string::npos) << in_use.error_message();
+  v1::DeleteGalleryRequest drop;
+  drop.set_name(gallery.name());
+  ASSERT_TRUE(galleries->DeleteGallery(Context().get(), drop, &nothing).ok());
+  const grpc::Status freed = models_->DeleteModel(Context().get(), remove_copy, &nothing);
+  EXPECT_TRUE(freed.ok()) << freed.error_message();
 
   // Deleting: built-ins never, the student yes (its file goes with it).
   v1::DeleteModelRequest remove;
