@@ -107,13 +107,7 @@ absl::Status ModelRegistry::InitDefault(const std::string& name) {
   auto id = IdOf(name, "default_model");
   if (!id.ok()) return id.status();
   if (auto model = GetLocked(*id); !model.ok()) return model.status();
-  auto stmt = db_->Prepare(
-      "INSERT INTO settings(key, value) VALUES('default_model', ?1) "
-      "ON CONFLICT(key) DO UPDATE SET value=?1");
-  if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, name);
-  if (absl::Status s = stmt->Run(); !s.ok()) return s;
-  default_name_ = name;
+  if (absl::Status s = StoreDefaultLocked(name); !s.ok()) return s;
   return absl::OkStatus();
 }
 
@@ -339,13 +333,7 @@ absl::StatusOr<v1::Model> ModelRegistry::SetDefault(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto model = GetLocked(*id);
   if (!model.ok()) return model.status();
-  auto stmt = db_->Prepare(
-      "INSERT INTO settings(key, value) VALUES('default_model', ?1) "
-      "ON CONFLICT(key) DO UPDATE SET value=?1");
-  if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, name);
-  if (absl::Status s = stmt->Run(); !s.ok()) return s;
-  default_name_ = name;
+  if (absl::Status s = StoreDefaultLocked(name); !s.ok()) return s;
   model->set_is_default(true);
   return model;
 }
@@ -365,6 +353,17 @@ absl::StatusOr<std::string> ModelRegistry::FilePath(const std::string& name) con
                      "scripts/fetch_assets.sh installs, not a registry file"));
   }
   return blobs_->PathOf(model->sha256());
+}
+
+absl::Status ModelRegistry::StoreDefaultLocked(const std::string& name) {
+  auto stmt = db_->Prepare(
+      "INSERT INTO settings(key, value) VALUES('default_model', ?1) "
+      "ON CONFLICT(key) DO UPDATE SET value=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, name);
+  if (absl::Status s = stmt->Run(); !s.ok()) return s;
+  default_name_ = name;
+  return absl::OkStatus();
 }
 
 void ModelRegistry::AddInUseCheck(ModelInUseCheck check) {

@@ -117,6 +117,8 @@ class ModelRegistry {
                 ModelInspector inspector)
       : db_(std::move(db)), blobs_(std::move(blobs)), inspector_(std::move(inspector)) {}
   absl::StatusOr<v1::Model> GetLocked(const std::string& id) const;
+  // Persists `name` as the default model and remembers it; mutex_ held.
+  absl::Status StoreDefaultLocked(const std::string& name);
   void Decorate(v1::Model& model) const;
 
   std::unique_ptr<SqliteDb> db_;

@@ -109,7 +109,13 @@ grpc::Status VerificationService::BatchEmbed(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-void VerificationService::RecordMatch(const std::string& model, float score, bool is_match) {
+void VerificationService::Answer(const std::string& model, float score, bool is_match,
+                                 const Decision& decision, v1::MatchResponse& response) {
+  response.set_score(score);
+  response.set_is_match(is_match);
+  response.set_threshold(decision.threshold);
+  response.set_false_accept_rate(decision.false_accept_rate);
+  response.set_model(model);
   decisions_.Add({{"model", model}, {"outcome", is_match ? "match" : "no_match"}}).Increment();
   scores_.Observe(score);
 }
@@ -139,12 +145,7 @@ absl::Status VerificationService::MatchOne(const v1::MatchRequest& request,
   }
   const float score = Cosine(results[0].embedding, results[1].embedding);
   const bool is_match = score >= decision.threshold;
-  response.set_score(score);
-  response.set_is_match(is_match);
-  response.set_threshold(decision.threshold);
-  response.set_false_accept_rate(decision.false_accept_rate);
-  response.set_model(model);
-  RecordMatch(model, score, is_match);
+  Answer(model, score, is_match, decision, response);
   return absl::OkStatus();
 }
 
@@ -178,12 +179,7 @@ absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
     score = std::max(score, Cosine(results[0].embedding, record.embedding));
   }
   const bool is_match = !templates.empty() && score >= decision.threshold;
-  response.set_score(score);
-  response.set_is_match(is_match);
-  response.set_threshold(decision.threshold);
-  response.set_false_accept_rate(decision.false_accept_rate);
-  response.set_model(model);
-  RecordMatch(model, score, is_match);
+  Answer(model, score, is_match, decision, response);
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@
 #include "core/gallery/galleries.h"
 #include "core/image/decoder.h"
 #include "quantface/v1/verification.grpc.pb.h"
+#include "server/decision_policy.h"
 #include "server/metrics/gallery_metrics.h"
 #include "server/model_hub.h"
 
@@ -50,7 +51,9 @@ class VerificationService final : public v1::VerificationService::Service {
  private:
   absl::Status MatchOne(const v1::MatchRequest& request, v1::MatchResponse& response);
   absl::Status MatchIdentity(const v1::MatchRequest& request, v1::MatchResponse& response);
-  void RecordMatch(const std::string& model, float score, bool is_match);
+  // Fills a Match reply and records its decision and score metrics.
+  void Answer(const std::string& model, float score, bool is_match, const Decision& decision,
+              v1::MatchResponse& response);
   // Identifies each probe; `statuses` and `responses` get one entry per probe.
   absl::Status IdentifyProbes(grpc::ServerContext& context, const std::string& gallery,
                               const std::vector<const v1::FaceInput*>& probes, int top_k,
