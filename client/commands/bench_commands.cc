@@ -109,7 +109,9 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
   std::ofstream(report_path) << report.dump(2) << "\n";
   const std::string title =
       o.model + " on LFW (" + o.landmarks + " landmarks" + (o.flip ? ", flip" : "") + ")";
-  if (auto status = eval::WriteRocPng(roc_path, {{title, &result->metrics.roc}}, {.title = title});
+  eval::RocPlotOptions plot;
+  plot.title = title;
+  if (auto status = eval::WriteRocPng(roc_path, {{title, &result->metrics.roc}}, plot);
       !status.ok()) {
     return context.Fail(std::string(status.message()), kExitRpcError);
   }

@@ -20,6 +20,8 @@ struct UploadOptions {
   std::string display_name;
   std::string format = "packed";
   std::string architecture;
+  int latent_dim = 0;
+  bool declared_synthetic = false;
 };
 
 int Upload(CliContext& context, const UploadOptions& options) {
@@ -42,6 +44,8 @@ int Upload(CliContext& context, const UploadOptions& options) {
   metadata.set_model_id(options.model_id);
   metadata.set_display_name(options.display_name);
   metadata.set_architecture(options.architecture);
+  metadata.set_latent_dim(options.latent_dim);
+  metadata.set_declared_synthetic(options.declared_synthetic);
 
   auto stub = v1::ModelRegistry::NewStub(context.Channel());
   grpc::ClientContext call;  // Uploads take as long as the file needs.
@@ -64,11 +68,13 @@ int Upload(CliContext& context, const UploadOptions& options) {
   return kExitOk;
 }
 
-int Download(CliContext& context, const std::string& name, const std::string& output) {
+int Download(CliContext& context, const std::string& name, const std::string& artifact,
+             const std::string& output) {
   auto stub = v1::ModelRegistry::NewStub(context.Channel());
   grpc::ClientContext call;
   v1::DownloadModelRequest request;
   request.set_name(ResourceName("models", name));
+  request.set_artifact(artifact);
   auto reader = stub->DownloadModel(&call, request);
   const std::string temp = output + ".part";
   std::ofstream out(temp, std::ios::binary | std::ios::trunc);
@@ -155,11 +161,15 @@ void AddModelCommands(CLI::App& app, CliContext& context, int& exit_status) {
   });
 
   auto output = std::make_shared<std::string>();
-  auto* download = model->add_subcommand("download", "Download a model file");
+  auto artifact = std::make_shared<std::string>();
+  auto* download = model->add_subcommand("download", "Download a model file or an artifact");
   download->add_option("name", *name, "Model name or id")->required();
   download->add_option("-o,--output", *output, "Output file")->required();
-  download->callback(
-      [&context, &exit_status, name, output] { exit_status = Download(context, *name, *output); });
+  download->add_option("--artifact", *artifact,
+                       "One of the model's artifacts instead of its file: roc (PNG) or log");
+  download->callback([&context, &exit_status, name, artifact, output] {
+    exit_status = Download(context, *name, *artifact, *output);
+  });
 
   auto upload_options = std::make_shared<UploadOptions>();
   auto* upload = model->add_subcommand("upload", "Upload a model file");
@@ -172,6 +182,10 @@ void AddModelCommands(CLI::App& app, CliContext& context, int& exit_status) {
       ->capture_default_str();
   upload->add_option("--architecture", upload_options->architecture,
                      "Architecture of a state-dict, e.g. iresnet50");
+  upload->add_option("--latent-dim", upload_options->latent_dim,
+                     "Generator: latent length (0: the module's latent_dim attribute)");
+  upload->add_flag("--declared-synthetic", upload_options->declared_synthetic,
+                   "Generator: declare that it makes faces of no real person (required)");
   upload->callback(
       [&context, &exit_status, upload_options] { exit_status = Upload(context, *upload_options); });
 }

@@ -83,6 +83,12 @@ absl::StatusOr<std::string> RenderRocPng(const std::vector<RocSeries>& series,
   if (!(options.min_far > 0 && options.min_far < 1) || !(options.min_tar < 1)) {
     return absl::InvalidArgumentError("ROC plot: need 0 < min_far < 1 and min_tar < 1");
   }
+  for (const double far : options.marked_fars) {
+    if (!(far >= options.min_far && far < 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ROC plot: marked FAR ", far, " is outside [min_far, 1)"));
+    }
+  }
   const double min_log_far = std::floor(std::log10(options.min_far));
   double min_tar = options.min_tar;
   if (min_tar < 0) {
@@ -127,6 +133,22 @@ absl::StatusOr<std::string> RenderRocPng(const std::vector<RocSeries>& series,
     polyline.reserve(points.size());
     for (const RocPoint& p : points) polyline.push_back(axes.ToPixel(p.far, p.tar));
     cv::polylines(image, polyline, false, colour, 2, cv::LINE_AA, 4);
+  }
+
+  // Operating points: a dashed line per FAR target, a dot per curve.
+  for (const double far : options.marked_fars) {
+    const int x = axes.ToPixelInt(far, 0).x;
+    for (int y = area.y; y < area.y + area.height; y += 8) {
+      cv::line(image, {x, y}, {x, std::min(y + 4, area.y + area.height)}, kBlack, 1);
+    }
+    char label[24];
+    std::snprintf(label, sizeof(label), "FAR %.0e", far);
+    PutText(image, label, {x + 3, area.y + 4}, 0.4, 0, 1);
+    for (std::size_t i = 0; i < series.size(); ++i) {
+      const cv::Scalar colour = kPalette[i % (sizeof(kPalette) / sizeof(kPalette[0]))];
+      const TarAtFar point = ComputeTarAtFar(*series[i].roc, far);
+      cv::circle(image, axes.ToPixelInt(far, point.tar), 5, colour, cv::FILLED, cv::LINE_AA);
+    }
   }
 
   // Legend in a framed white box at the bottom right (ROC curves of useful

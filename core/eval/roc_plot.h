@@ -5,7 +5,8 @@
 // Contract: RenderRocPng() returns the PNG bytes, or InvalidArgumentError for
 // no curves, an empty curve, a size under 200x150 or a bad axis range. Points
 // with FAR below options.min_far (including FAR = 0) are drawn on the left
-// edge, since log(0) has no place on the axis.
+// edge, since log(0) has no place on the axis. Marked FARs outside
+// [min_far, 1) are InvalidArgumentError.
 #ifndef QUANTFACE_CORE_EVAL_ROC_PLOT_H_
 #define QUANTFACE_CORE_EVAL_ROC_PLOT_H_
 
@@ -31,6 +32,10 @@ struct RocPlotOptions {
   // Bottom of the y axis; negative = automatic: the lowest TAR any curve has
   // at min_far, rounded down to a multiple of 0.1.
   double min_tar = -1;
+  // Operating points to mark: for each FAR target, a filled dot on every
+  // curve at (target, TAR@FAR as roc.h computes it) and a dashed vertical
+  // line labelled with the target at the top of the plot.
+  std::vector<double> marked_fars;
 };
 
 absl::StatusOr<std::string> RenderRocPng(const std::vector<RocSeries>& series,

@@ -184,6 +184,7 @@ absl::Status CalibratePtq(nn::Backbone& student, FakeQuantHooks& hooks, synth::I
       }
       const int64_t n = std::min(options.batch_size, options.num_images - done);
       student.forward(source.NextBatch(n).to(device));
+      if (options.progress) options.progress(done + n, options.num_images);
     }
     hooks.set_observing(false);
   } catch (const c10::Error& e) {

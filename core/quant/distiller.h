@@ -84,7 +84,8 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
 struct PtqOptions {
   int64_t num_images = 256;
   int64_t batch_size = 32;
-  std::function<bool()> should_stop;  // Polled per batch; true: CANCELLED.
+  std::function<bool()> should_stop;                          // Polled per batch; true: CANCELLED.
+  std::function<void(int64_t done, int64_t total)> progress;  // After each batch; optional.
 };
 
 // Runs the calibration images through the student with the hooks observing,

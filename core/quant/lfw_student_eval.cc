@@ -55,6 +55,10 @@ absl::StatusOr<StudentLfwReport> EvaluateStudentOnLfw(const eval::LfwDataset& da
 
   const eval::EmbedFn embed = [&](absl::Span<const eval::EmbedItem> items,
                                   bool flip) -> absl::StatusOr<torch::Tensor> {
+    if (options.should_stop && options.should_stop()) {
+      return absl::CancelledError(
+          absl::StrCat("LFW evaluation cancelled after ", student_rows.size(), " images"));
+    }
     std::vector<cv::Mat> crops;
     crops.reserve(items.size());
     for (const eval::EmbedItem& item : items) {

@@ -29,6 +29,9 @@ struct StudentLfwOptions {
   int batch_size = 32;
   bool flip = false;  // Embeddings of crop + mirror, summed.
   std::function<void(std::size_t done, std::size_t total)> progress;
+  // Polled before each batch; true ends the evaluation with CANCELLED (a
+  // full LFW pass takes minutes on a CPU, too long to be uninterruptible).
+  std::function<bool()> should_stop;
   // Teacher embeddings by image path, normalized rows. When it holds every
   // image the teacher is not run (its embeddings do not change between
   // students); otherwise it is filled. Optional.

@@ -13,6 +13,7 @@
 #include "core/nn/model_zoo.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/synth/folder_source.h"
+#include "core/synth/generator_source.h"
 #include "core/synth/noise_source.h"
 #include "core/synth/synthetic_cache.h"
 #include "core/synth/tensor_set_source.h"
@@ -120,6 +121,9 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   qat.should_stop = config.should_stop;
   PtqOptions ptq = config.ptq;
   ptq.should_stop = config.should_stop;
+  ptq.progress = [&](int64_t done, int64_t total) {
+    if (progress) progress({"ptq", done, total, 0, 0});
+  };
 
   QuantizeJobResult result;
   QF_ASSIGN_OR_RETURN(result.teacher, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
@@ -141,6 +145,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
                                           report_progress({"synth", done, total, 1.0 - cos, 0});
                                         });
     };
+    report_progress({"synth", 0, config.inversion.num_images, 0, 0});
     torch::Tensor images;
     if (config.cache_dir.empty()) {
       QF_ASSIGN_OR_RETURN(images, generate());
@@ -156,9 +161,19 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
                         synth::LoadSyntheticFolder(config.folder, input, folder_options));
     source = std::make_unique<synth::TensorSetSource>(
         images, synth::FolderSpec(config.folder, input, folder_options), config.seed);
+  } else if (config.source == "generator") {
+    if (!config.generator_declared_synthetic) {
+      return absl::InvalidArgumentError(
+          "a generator is a training source only when declared synthetic (no real person)");
+    }
+    QF_ASSIGN_OR_RETURN(std::unique_ptr<synth::TorchScriptGenerator> generator,
+                        synth::TorchScriptGenerator::Load(config.generator_path,
+                                                          config.generator_latent_dim, device));
+    source = std::make_unique<synth::GeneratorSource>(std::move(generator), input, config.seed,
+                                                      config.generator_description);
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown source '", config.source, "': use noise, builtin or folder"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown source '", config.source,
+                                                   "': use noise, builtin, folder or generator"));
   }
   const double synth_seconds = SecondsSince(synth_start);
   QF_RETURN_IF_ERROR(check_stop("training"));
@@ -219,6 +234,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     StudentLfwOptions lfw_options;
     lfw_options.teacher_embeddings = &teacher_rows;
     lfw_options.flip = config.lfw_flip;
+    lfw_options.should_stop = config.should_stop;
     lfw_options.progress = [&](size_t done, size_t total) {
       report_progress({"lfw", static_cast<int64_t>(done), static_cast<int64_t>(total), 0, 0});
     };

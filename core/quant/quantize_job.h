@@ -7,7 +7,7 @@
 // reproduce the job.
 //
 // Contract: training sources are synthetic only (noise, the built-in
-// inversion generator, or a folder the user declared synthetic; see
+// inversion generator, or a folder or TorchScript generator the user declared synthetic; see
 // core/synth). Runs on CUDA when available and allowed, else on the CPU with
 // `threads` intra-op threads (0 keeps LibTorch's default). Never throws.
 #ifndef QUANTFACE_CORE_QUANT_QUANTIZE_JOB_H_
@@ -39,9 +39,16 @@ struct QuantizeJobConfig {
   QuantBits bits;
   bool keep_first_last_8bit = false;
   QuantMethod method = QuantMethod::kQat;
-  std::string source = "builtin";  // "noise", "builtin" or "folder".
+  std::string source = "builtin";  // "noise", "builtin", "folder" or "generator".
   std::string folder;
   bool folder_declared_synthetic = false;
+  // source "generator": a TorchScript generator file (core/synth/
+  // torchscript_generator.h) the caller declares synthetic; refused without
+  // the declaration. latent_dim 0 reads the module's `latent_dim`.
+  std::string generator_path;
+  int64_t generator_latent_dim = 0;
+  bool generator_declared_synthetic = false;
+  nlohmann::json generator_description = nlohmann::json::object();  // Into the source's spec.
   synth::InversionOptions inversion;
   std::string cache_dir;  // Generated synthetic sets; empty: no caching.
   QatOptions qat;

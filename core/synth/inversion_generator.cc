@@ -81,6 +81,12 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
       torch::optim::Adam optimizer({pixels}, torch::optim::AdamOptions(options.learning_rate));
       double mean_cos = 0;
       for (int64_t step = 0; step < options.steps; ++step) {
+        // Polled per Adam step too: one batch takes up to a minute on a CPU.
+        if (options.should_stop && options.should_stop()) {
+          for (auto& p : teacher.parameters()) p.set_requires_grad(true);
+          return absl::CancelledError(
+              absl::StrCat("synthetic data generation cancelled after ", produced, " images"));
+        }
         torch::Tensor x = pixels;
         if (options.jitter > 0) {
           const int64_t dx = RandomInt(gen, -options.jitter, options.jitter);

@@ -111,9 +111,17 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
         }
         return generator.status();
       }
-      return absl::FailedPreconditionError(
-          "config.synthetic_data.source SOURCE_GENERATOR_MODEL is not supported by this server: "
-          "use SOURCE_BUILTIN, SOURCE_GAUSSIAN_NOISE or SOURCE_IMAGE_FOLDER");
+      if (generator->format() != v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "config.synthetic_data.generator_model ", data.generator_model(),
+            " is not a generator (upload one with MODEL_FORMAT_TORCHSCRIPT_GENERATOR)"));
+      }
+      if (!generator->generator().declared_synthetic()) {
+        return absl::FailedPreconditionError(absl::StrCat("config.synthetic_data.generator_model ",
+                                                          data.generator_model(),
+                                                          " was not declared synthetic"));
+      }
+      break;
     }
     case v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER: {
       if (data.image_folder().empty()) {

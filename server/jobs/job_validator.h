@@ -11,9 +11,10 @@
 //                       does not exist;
 //   FAILED_PRECONDITION the request is well-formed but this server cannot run
 //                       it: the teacher is not a quantizable built-in model,
-//                       a GPU is asked for and there is none (or CPU and no
-//                       CPU worker), the evaluation data is missing, or the
-//                       source kind is not supported here (generator models).
+//                       the generator model is not a (declared synthetic)
+//                       generator, a GPU is asked for and there is none (or
+//                       CPU and no CPU worker), or the evaluation data is
+//                       missing.
 #ifndef QUANTFACE_SERVER_JOBS_JOB_VALIDATOR_H_
 #define QUANTFACE_SERVER_JOBS_JOB_VALIDATOR_H_
 

@@ -3,11 +3,15 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/eval/roc_plot.h"
 #include "core/quant/packed_model.h"
 #include "core/quant/quantize_job.h"
 #include "server/registry/model_inspector.h"
@@ -24,8 +28,18 @@ v1::JobProgress::Phase PhaseOf(const std::string& engine_phase) {
   return v1::JobProgress::PHASE_UNSPECIFIED;
 }
 
-quant::QuantizeJobConfig EngineConfig(const v1::Job& job, const JobRunContext& context,
-                                      const QuantizeRunnerOptions& options) {
+std::string PhaseName(v1::JobProgress::Phase phase) {
+  std::string name = v1::JobProgress::Phase_Name(phase);  // "PHASE_TRAINING" -> "training".
+  if (name.rfind("PHASE_", 0) == 0) name = name.substr(6);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return name;
+}
+
+absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
+                                                      const JobRunContext& context,
+                                                      const QuantizeRunnerOptions& options,
+                                                      const ModelRegistry& registry) {
   const v1::JobConfig& config = job.config();
   quant::QuantizeJobConfig engine;
   engine.teacher = config.teacher_model().substr(7);
@@ -44,6 +58,21 @@ quant::QuantizeJobConfig EngineConfig(const v1::Job& job, const JobRunContext& c
       engine.folder = data.image_folder();
       engine.folder_declared_synthetic = data.declared_synthetic();
       break;
+    case v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL: {
+      // The scheduler keeps the generator from being deleted while the job
+      // is queued or running (JobsUsingModel).
+      auto generator = registry.Get(data.generator_model());
+      if (!generator.ok()) return generator.status();
+      auto path = registry.FilePath(data.generator_model());
+      if (!path.ok()) return path.status();
+      engine.source = "generator";
+      engine.generator_path = *path;
+      engine.generator_latent_dim = generator->generator().latent_dim();
+      engine.generator_declared_synthetic = generator->generator().declared_synthetic();
+      engine.generator_description = {{"model", generator->name()},
+                                      {"sha256", generator->sha256()}};
+      break;
+    }
     default:
       engine.source = "builtin";
       engine.inversion.num_images = data.num_images();
@@ -77,7 +106,8 @@ quant::QuantizeJobConfig EngineConfig(const v1::Job& job, const JobRunContext& c
 }
 
 // Turns the engine's per-step callbacks into JobProgress with throughput and
-// ETA measured over the current phase.
+// ETA measured over the current phase, and keeps the job's log: a line per
+// phase start, per tenth of a phase and per phase's last step.
 class ProgressTracker {
  public:
   explicit ProgressTracker(const JobRunContext& context) : context_(context) {}
@@ -89,6 +119,13 @@ class ProgressTracker {
       phase_ = phase;
       phase_start_ = now;
       first_done_ = p.done;
+      next_log_ = 0;
+      Log(absl::StrCat("phase ", PhaseName(phase), " (", p.phase, ") started"));
+    }
+    if (p.total > 0 && (p.done >= next_log_ || p.done == p.total)) {
+      next_log_ = p.done + std::max<int64_t>(1, p.total / 10);
+      Log(absl::StrFormat("%s %d/%d loss %.6g lr %.4g", p.phase, p.done, p.total, p.loss,
+                          p.learning_rate));
     }
     v1::JobProgress progress;
     progress.set_phase(phase);
@@ -107,7 +144,16 @@ class ProgressTracker {
     context_.report_progress(progress);
   }
 
+  void Log(const std::string& line) {
+    absl::StrAppend(&log_,
+                    google::protobuf::util::TimeUtil::ToString(
+                        google::protobuf::util::TimeUtil::GetCurrentTime()),
+                    " ", line, "\n");
+  }
+  const std::string& log() const { return log_; }
+
   void Exporting() {
+    Log("phase exporting started");
     v1::JobProgress progress;
     progress.set_phase(v1::JobProgress::PHASE_EXPORTING);
     progress.set_device(context_.device);
@@ -119,7 +165,25 @@ class ProgressTracker {
   v1::JobProgress::Phase phase_ = v1::JobProgress::PHASE_UNSPECIFIED;
   Clock::time_point phase_start_ = Clock::now();
   int64_t first_done_ = 0;
+  int64_t next_log_ = 0;
+  std::string log_;
 };
+
+// The evaluation's ROC plot: teacher, student and cross-model curves on
+// LFW with the FAR 1e-2 / 1e-3 / 1e-4 operating points marked.
+absl::StatusOr<std::string> RenderLfwRoc(const quant::StudentLfwReport& lfw,
+                                         const std::string& model_id) {
+  const auto label = [](const char* who, const eval::VerificationMetrics& m) {
+    return absl::StrFormat("%s (%.2f %%)", who, 100 * m.accuracy_mean);
+  };
+  eval::RocPlotOptions options;
+  options.title = absl::StrCat("LFW ROC: ", model_id);
+  options.marked_fars = {1e-2, 1e-3, 1e-4};
+  return eval::RenderRocPng({{label("teacher", lfw.teacher), &lfw.teacher.roc},
+                             {label("student", lfw.student), &lfw.student.roc},
+                             {label("cross teacher/student", lfw.cross), &lfw.cross.roc}},
+                            options);
+}
 
 absl::StatusOr<std::string> RunJob(const v1::Job& job, const JobRunContext& context,
                                    const QuantizeRunnerOptions& options, ModelRegistry& registry) {
@@ -136,8 +200,11 @@ absl::StatusOr<std::string> RunJob(const v1::Job& job, const JobRunContext& cont
   std::filesystem::create_directories(context.work_dir, ec);
 
   ProgressTracker tracker(context);
-  auto result = quant::RunQuantizeJob(EngineConfig(job, context, options),
-                                      [&](const quant::JobProgress& p) { tracker.Report(p); });
+  tracker.Log(absl::StrCat("job ", job.name(), " started on ", context.device));
+  auto engine = EngineConfig(job, context, options, registry);
+  if (!engine.ok()) return engine.status();
+  auto result =
+      quant::RunQuantizeJob(*engine, [&](const quant::JobProgress& p) { tracker.Report(p); });
   if (!result.ok()) return result.status();
   if (context.should_stop()) return absl::CancelledError("job cancelled before export");
 
@@ -170,6 +237,16 @@ absl::StatusOr<std::string> RunJob(const v1::Job& job, const JobRunContext& cont
   request.display_name = job.config().output_display_name();
   request.format = v1::MODEL_FORMAT_PACKED_QUANTIZED;
   request.source_job = job.name();
+  if (result->lfw.has_value()) {
+    auto png = RenderLfwRoc(*result->lfw, model_id);
+    if (!png.ok()) return png.status();
+    request.artifacts.push_back({"roc", "image/png", *std::move(png)});
+    tracker.Log(absl::StrFormat(
+        "lfw accuracy teacher %.4f student %.4f cross %.4f", result->lfw->teacher.accuracy_mean,
+        result->lfw->student.accuracy_mean, result->lfw->cross.accuracy_mean));
+  }
+  tracker.Log(absl::StrCat("model ", model_name, " stored"));
+  request.artifacts.push_back({"log", "text/plain", tracker.log()});
   auto model = registry.AddModel(request, **writer);
   if (!model.ok()) return model.status();
   return model->name();

@@ -7,6 +7,7 @@
 #include "core/nn/state_dict_importer.h"
 #include "core/quant/packed_model.h"
 #include "core/quant/quant_bits.h"
+#include "core/synth/torchscript_generator.h"
 #include "server/registry/evaluation_summary.h"
 
 namespace qf::server {
@@ -90,6 +91,22 @@ absl::Status InspectStateDict(const std::string& architecture, const std::string
   return absl::OkStatus();
 }
 
+absl::Status InspectGenerator(const std::string& path, v1::Model* model) {
+  auto generator = synth::TorchScriptGenerator::Load(path, model->generator().latent_dim());
+  if (!generator.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a valid TorchScript generator: ", generator.status().message()));
+  }
+  const synth::TorchScriptGenerator::Info& info = (*generator)->info();
+  model->set_architecture("generator");
+  model->set_weight_bits(32);
+  model->set_activation_bits(32);
+  model->mutable_generator()->set_latent_dim(static_cast<int32_t>(info.latent_dim));
+  model->mutable_generator()->set_image_height(static_cast<int32_t>(info.height));
+  model->mutable_generator()->set_image_width(static_cast<int32_t>(info.width));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status InspectModelFile(v1::ModelFormat format, const std::string& architecture,
@@ -100,12 +117,11 @@ absl::Status InspectModelFile(v1::ModelFormat format, const std::string& archite
     case v1::MODEL_FORMAT_TORCH_STATE_DICT:
       return InspectStateDict(architecture, path, model);
     case v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR:
-      return absl::UnimplementedError(
-          "metadata.format MODEL_FORMAT_TORCHSCRIPT_GENERATOR: generator uploads are not "
-          "supported yet");
+      return InspectGenerator(path, model);
     default:
       return absl::InvalidArgumentError(
-          "metadata.format must be MODEL_FORMAT_PACKED_QUANTIZED or MODEL_FORMAT_TORCH_STATE_DICT");
+          "metadata.format must be MODEL_FORMAT_PACKED_QUANTIZED, MODEL_FORMAT_TORCH_STATE_DICT or "
+          "MODEL_FORMAT_TORCHSCRIPT_GENERATOR");
   }
 }
 

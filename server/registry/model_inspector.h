@@ -8,7 +8,9 @@
 //       LFW evaluation (student, teacher, cross) stored in the file.
 //   MODEL_FORMAT_TORCH_STATE_DICT  core/nn/state_dict_importer.h for the
 //       given architecture: every tensor present, named and shaped right.
-//   MODEL_FORMAT_TORCHSCRIPT_GENERATOR  UNIMPLEMENTED (not supported yet).
+//   MODEL_FORMAT_TORCHSCRIPT_GENERATOR  core/synth/torchscript_generator.h:
+//       loads with torch::jit::load and maps a probe latent batch to finite
+//       images [N, 3, H, W]; describes latent_dim and the image size.
 // A file that does not load is INVALID_ARGUMENT with the loader's reason.
 #ifndef QUANTFACE_SERVER_REGISTRY_MODEL_INSPECTOR_H_
 #define QUANTFACE_SERVER_REGISTRY_MODEL_INSPECTOR_H_

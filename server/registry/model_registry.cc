@@ -25,10 +25,24 @@ CREATE TABLE IF NOT EXISTS models(
   size INTEGER NOT NULL,
   proto BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS artifacts(
+  model_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  blob TEXT NOT NULL,
+  PRIMARY KEY(model_id, name));
 )sql";
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
+
+absl::Status CheckArtifactName(const std::string& name) {
+  static const std::regex pattern("[a-z0-9_-]{1,32}");
+  if (!std::regex_match(name, pattern)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("artifact name '", name, "' is invalid: use 1-32 of [a-z0-9_-]"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<v1::Model> ParseModel(const std::string& bytes) {
   v1::Model model;
@@ -123,8 +137,26 @@ absl::StatusOr<v1::Model> ModelRegistry::AddModel(const NewModel& request, BlobW
       return absl::AlreadyExistsError(absl::StrCat("model models/", request.id, " already exists"));
     }
   }
+  if (request.format == v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR && !request.declared_synthetic) {
+    return absl::InvalidArgumentError(
+        "metadata.declared_synthetic must be true for a generator: training data must be "
+        "synthetic faces of no real person, and the uploader has to declare that the generator "
+        "makes only such faces");
+  }
+  for (size_t i = 0; i < request.artifacts.size(); ++i) {
+    if (absl::Status s = CheckArtifactName(request.artifacts[i].name); !s.ok()) return s;
+    for (size_t j = 0; j < i; ++j) {
+      if (request.artifacts[j].name == request.artifacts[i].name) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("artifact '", request.artifacts[i].name, "' given twice"));
+      }
+    }
+  }
   if (absl::Status s = file.Flush(); !s.ok()) return s;
   v1::Model model;
+  if (request.format == v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR) {
+    model.mutable_generator()->set_latent_dim(request.latent_dim);
+  }
   // The inspector loads the whole file: slow, so outside the lock.
   if (absl::Status s = inspector_(request.format, request.architecture, file.temp_path(), &model);
       !s.ok()) {
@@ -135,13 +167,7 @@ absl::StatusOr<v1::Model> ModelRegistry::AddModel(const NewModel& request, BlobW
   if (!request.expected_sha256.empty() && request.expected_sha256 != *digest) {
     // Committed already (the digest is known only now); drop it unless shared.
     std::lock_guard<std::mutex> lock(mutex_);
-    auto used = db_->Prepare("SELECT COUNT(*) FROM models WHERE blob=?1");
-    if (used.ok()) {
-      used->Bind(1, *digest);
-      if (auto row = used->Step(); row.ok() && *row && used->ColumnInt(0) == 0) {
-        blobs_->Remove(*digest).IgnoreError();
-      }
-    }
+    RemoveBlobIfUnusedLocked(*digest);
     return absl::InvalidArgumentError(absl::StrCat("metadata.sha256 is ", request.expected_sha256,
                                                    " but the file's sha256 is ", *digest));
   }
@@ -151,9 +177,32 @@ absl::StatusOr<v1::Model> ModelRegistry::AddModel(const NewModel& request, BlobW
   model.set_size_bytes(file.size());
   model.set_sha256(*digest);
   model.set_source_job(request.source_job);
+  if (request.format == v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR) {
+    model.set_architecture("generator");
+    model.mutable_generator()->set_declared_synthetic(true);
+  }
   *model.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  // Artifacts go to the blob store first; their rows go in with the model's.
+  std::vector<std::string> artifact_blobs;
+  for (const NewModel::Artifact& artifact : request.artifacts) {
+    auto writer = blobs_->NewWriter();
+    if (!writer.ok()) return writer.status();
+    if (absl::Status s = (*writer)->Append(artifact.content); !s.ok()) return s;
+    auto artifact_digest = (*writer)->Commit();
+    if (!artifact_digest.ok()) return artifact_digest.status();
+    v1::ModelArtifact* entry = model.add_artifacts();
+    entry->set_name(artifact.name);
+    entry->set_media_type(artifact.media_type);
+    entry->set_sha256(*artifact_digest);
+    entry->set_size_bytes(static_cast<int64_t>(artifact.content.size()));
+    artifact_blobs.push_back(*artifact_digest);
+  }
 
-  if (absl::Status s = Insert(request.id, *digest, model); !s.ok()) return s;
+  if (absl::Status s = Insert(request.id, *digest, model); !s.ok()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const std::string& blob : artifact_blobs) RemoveBlobIfUnusedLocked(blob);
+    return s;
+  }
   NotifyChanged();
   std::lock_guard<std::mutex> lock(mutex_);
   Decorate(model);
@@ -163,31 +212,45 @@ absl::StatusOr<v1::Model> ModelRegistry::AddModel(const NewModel& request, BlobW
 absl::Status ModelRegistry::Insert(const std::string& id, const std::string& digest,
                                    const v1::Model& model) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto stmt = db_->Prepare(
-      "INSERT INTO models(id, builtin, architecture, weight_bits, teacher, blob, size, proto) "
-      "VALUES(?1, 0, ?2, ?3, ?4, ?5, ?6, ?7)");
-  if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, id)
-      .Bind(2, model.architecture())
-      .Bind(3, int64_t{model.weight_bits()})
-      .Bind(4, model.teacher_model())
-      .Bind(5, digest)
-      .Bind(6, model.size_bytes())
-      .BindBlob(7, model.SerializeAsString());
-  absl::Status status = stmt->Run();
+  absl::Status status = db_->Transaction([&]() -> absl::Status {
+    auto stmt = db_->Prepare(
+        "INSERT INTO models(id, builtin, architecture, weight_bits, teacher, blob, size, proto) "
+        "VALUES(?1, 0, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, id)
+        .Bind(2, model.architecture())
+        .Bind(3, int64_t{model.weight_bits()})
+        .Bind(4, model.teacher_model())
+        .Bind(5, digest)
+        .Bind(6, model.size_bytes())
+        .BindBlob(7, model.SerializeAsString());
+    if (absl::Status s = stmt->Run(); !s.ok()) return s;
+    for (const v1::ModelArtifact& artifact : model.artifacts()) {
+      auto row = db_->Prepare("INSERT INTO artifacts(model_id, name, blob) VALUES(?1, ?2, ?3)");
+      if (!row.ok()) return row.status();
+      row->Bind(1, id).Bind(2, artifact.name()).Bind(3, artifact.sha256());
+      if (absl::Status s = row->Run(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  });
   if (status.ok()) return status;
   // Not stored: drop the file unless another model has the same bytes.
-  auto used = db_->Prepare("SELECT COUNT(*) FROM models WHERE blob=?1");
-  if (used.ok()) {
-    used->Bind(1, digest);
-    if (auto row = used->Step(); row.ok() && *row && used->ColumnInt(0) == 0) {
-      blobs_->Remove(digest).IgnoreError();
-    }
-  }
+  RemoveBlobIfUnusedLocked(digest);
   if (status.code() == absl::StatusCode::kAlreadyExists) {
     return absl::AlreadyExistsError(absl::StrCat("model models/", id, " already exists"));
   }
   return status;
+}
+
+void ModelRegistry::RemoveBlobIfUnusedLocked(const std::string& digest) {
+  auto used = db_->Prepare(
+      "SELECT (SELECT COUNT(*) FROM models WHERE blob=?1) + "
+      "(SELECT COUNT(*) FROM artifacts WHERE blob=?1)");
+  if (!used.ok()) return;
+  used->Bind(1, digest);
+  if (auto row = used->Step(); row.ok() && *row && used->ColumnInt(0) == 0) {
+    blobs_->Remove(digest).IgnoreError();
+  }
 }
 
 absl::StatusOr<v1::Model> ModelRegistry::GetLocked(const std::string& id) const {
@@ -276,6 +339,7 @@ absl::Status ModelRegistry::Delete(const std::string& name) {
         absl::StrCat("model ", name, " is in use by ", absl::StrJoin(users, ", ")));
   }
   std::string blob;
+  std::vector<std::string> artifact_blobs;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     absl::Status status = db_->Transaction([&]() -> absl::Status {
@@ -286,6 +350,19 @@ absl::Status ModelRegistry::Delete(const std::string& name) {
       if (!row.ok()) return row.status();
       if (!*row) return absl::NotFoundError(absl::StrCat("model ", name, " not found"));
       blob = select->ColumnText(0);
+      auto artifacts = db_->Prepare("SELECT blob FROM artifacts WHERE model_id=?1");
+      if (!artifacts.ok()) return artifacts.status();
+      artifacts->Bind(1, *id);
+      while (true) {
+        auto artifact = artifacts->Step();
+        if (!artifact.ok()) return artifact.status();
+        if (!*artifact) break;
+        artifact_blobs.push_back(artifacts->ColumnText(0));
+      }
+      auto remove_artifacts = db_->Prepare("DELETE FROM artifacts WHERE model_id=?1");
+      if (!remove_artifacts.ok()) return remove_artifacts.status();
+      remove_artifacts->Bind(1, *id);
+      if (absl::Status s = remove_artifacts->Run(); !s.ok()) return s;
       auto remove = db_->Prepare("DELETE FROM models WHERE id=?1");
       if (!remove.ok()) return remove.status();
       remove->Bind(1, *id);
@@ -303,6 +380,10 @@ absl::Status ModelRegistry::Delete(const std::string& name) {
   // The row is gone first, so a crash here leaves an orphan file, never a
   // row without its file.
   if (!blob.empty()) blobs_->Remove(blob).IgnoreError();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const std::string& artifact_blob : artifact_blobs) RemoveBlobIfUnusedLocked(artifact_blob);
+  }
   std::vector<std::function<void(const std::string&)>> listeners;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -353,6 +434,23 @@ absl::StatusOr<std::string> ModelRegistry::FilePath(const std::string& name) con
                      "scripts/fetch_assets.sh installs, not a registry file"));
   }
   return blobs_->PathOf(model->sha256());
+}
+
+absl::StatusOr<std::string> ModelRegistry::ArtifactPath(const std::string& name,
+                                                        const std::string& artifact,
+                                                        v1::ModelArtifact* description) const {
+  auto model = Get(name);
+  if (!model.ok()) return model.status();
+  std::vector<std::string> names;
+  for (const v1::ModelArtifact& entry : model->artifacts()) {
+    if (entry.name() == artifact) {
+      if (description != nullptr) *description = entry;
+      return blobs_->PathOf(entry.sha256());
+    }
+    names.push_back(entry.name());
+  }
+  return absl::NotFoundError(absl::StrCat("model ", name, " has no artifact '", artifact,
+                                          "'; it has [", absl::StrJoin(names, ", "), "]"));
 }
 
 absl::Status ModelRegistry::StoreDefaultLocked(const std::string& name) {

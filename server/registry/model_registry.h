@@ -13,6 +13,14 @@
 //    behind, and a crash between the two leaves at most an unreferenced blob.
 //  - Delete() is FAILED_PRECONDITION for built-ins, the default model, and a
 //    model any in-use check reports users for (galleries, jobs).
+//  - A model may carry artifacts (NewModel::artifacts: e.g. the ROC plot of
+//    its evaluation and the log of the job that made it), stored as blobs
+//    like the model file, listed in Model.artifacts, fetched with
+//    ArtifactPath(), and deleted with the model (unless another row shares
+//    the same bytes).
+//  - Generator uploads (MODEL_FORMAT_TORCHSCRIPT_GENERATOR) must be declared
+//    synthetic (INVALID_ARGUMENT naming metadata.declared_synthetic before
+//    anything is loaded); they get architecture "generator".
 //  - Ids are [a-z0-9][a-z0-9._-]{0,63}; names are "models/<id>".
 //  - Thread-safe.
 // No LibTorch here: validation is the inspector's job (model_inspector.h).
@@ -39,8 +47,10 @@ namespace v1 = ::quantface::v1;
 // Validates the file at `path` as `format` (with `architecture` for state
 // dicts) and fills what the file says about itself into `model`:
 // architecture, embedding_dim, input_size, bits, teacher_model,
-// synthetic_data, evaluations, compression_ratio. INVALID_ARGUMENT when the
-// file is not a valid model of that format.
+// synthetic_data, evaluations, compression_ratio, generator. For generators
+// `model->generator().latent_dim()` holds the uploader's latent size on entry
+// (0: unknown). INVALID_ARGUMENT when the file is not a valid model of that
+// format.
 using ModelInspector =
     std::function<absl::Status(v1::ModelFormat format, const std::string& architecture,
                                const std::string& path, v1::Model* model)>;
@@ -68,6 +78,16 @@ struct NewModel {
   std::string source_job;
   int64_t expected_size = 0;    // 0: not checked.
   std::string expected_sha256;  // Empty: not checked.
+  // MODEL_FORMAT_TORCHSCRIPT_GENERATOR only.
+  int latent_dim = 0;  // 0: the module's `latent_dim` attribute.
+  bool declared_synthetic = false;
+  // Files stored with the model.
+  struct Artifact {
+    std::string name;        // [a-z0-9_-]+, unique within the model.
+    std::string media_type;  // e.g. "image/png".
+    std::string content;
+  };
+  std::vector<Artifact> artifacts;
 };
 
 class ModelRegistry {
@@ -95,6 +115,10 @@ class ModelRegistry {
 
   // Path of a stored model's file; FAILED_PRECONDITION for built-ins.
   absl::StatusOr<std::string> FilePath(const std::string& name) const;
+  // Path of one of a model's artifacts, with its description; NOT_FOUND
+  // naming the artifacts the model has.
+  absl::StatusOr<std::string> ArtifactPath(const std::string& name, const std::string& artifact,
+                                           v1::ModelArtifact* description) const;
 
   void AddInUseCheck(ModelInUseCheck check);
   // Called with the model's name after it was deleted (e.g. to drop caches).
@@ -130,6 +154,8 @@ class ModelRegistry {
   std::vector<std::function<void(const std::string&)>> delete_listeners_;
   std::vector<std::function<void()>> change_listeners_;
   void NotifyChanged();
+  // Removes blob `digest` unless a model row still names it; mutex_ held.
+  void RemoveBlobIfUnusedLocked(const std::string& digest);
   absl::Status Insert(const std::string& id, const std::string& digest, const v1::Model& model);
 };
 

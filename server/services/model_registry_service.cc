@@ -89,6 +89,8 @@ grpc::Status ModelRegistryService::UploadModel(grpc::ServerContext*,
   request.architecture = metadata.architecture();
   request.expected_size = metadata.size_bytes();
   request.expected_sha256 = metadata.sha256();
+  request.latent_dim = metadata.latent_dim();
+  request.declared_synthetic = metadata.declared_synthetic();
   auto model = registry_.AddModel(request, **writer);
   if (!model.ok()) return ToGrpcStatus(model.status());
   if (changed_) changed_();
@@ -103,10 +105,16 @@ grpc::Status ModelRegistryService::DownloadModel(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("chunk_size must be in 0..", kMaxChunkBytes));
   }
-  auto path = registry_.FilePath(request->name());
-  if (!path.ok()) return ToGrpcStatus(path.status());
   auto model = registry_.Get(request->name());
   if (!model.ok()) return ToGrpcStatus(model.status());
+  v1::ModelArtifact artifact;
+  auto path = request->artifact().empty()
+                  ? registry_.FilePath(request->name())
+                  : registry_.ArtifactPath(request->name(), request->artifact(), &artifact);
+  if (!path.ok()) return ToGrpcStatus(path.status());
+  // What the bytes must hash to: the model file's or the artifact's digest.
+  const std::string expected_sha256 =
+      request->artifact().empty() ? model->sha256() : artifact.sha256();
   std::ifstream in(*path, std::ios::binary | std::ios::ate);
   if (!in) {
     return grpc::Status(grpc::StatusCode::DATA_LOSS,
@@ -132,10 +140,10 @@ grpc::Status ModelRegistryService::DownloadModel(
       // The digest of what was read must be the stored one: a file damaged
       // on disk is reported, not delivered.
       const std::string digest = hasher.HexDigest();
-      if (digest != model->sha256()) {
+      if (digest != expected_sha256) {
         return grpc::Status(grpc::StatusCode::DATA_LOSS,
                             absl::StrCat("the stored file of ", request->name(),
-                                         " is damaged: sha256 ", digest, " != ", model->sha256()));
+                                         " is damaged: sha256 ", digest, " != ", expected_sha256));
       }
       response.set_sha256(digest);
     }

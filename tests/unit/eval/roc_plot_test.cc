@@ -73,5 +73,32 @@ TEST(RocPlotTest, WritesFileAndRejectsBadInput) {
             absl::StatusCode::kPermissionDenied);
 }
 
+TEST(RocPlotTest, MarksOperatingPointsWithDots) {
+  const RocCurve a = Curve(0.0);
+  RocPlotOptions options;  // 800 x 600: plot area x 70..780, y 40..545.
+  options.min_tar = 0;
+  const auto decode = [](const std::string& png) {
+    return cv::imdecode(
+        cv::Mat(1, static_cast<int>(png.size()), CV_8UC1, const_cast<char*>(png.data())),
+        cv::IMREAD_COLOR);
+  };
+  const cv::Mat plain = decode(*RenderRocPng({{"model", &a}}, options));
+  options.marked_fars = {1e-2, 1e-3};
+  const absl::StatusOr<std::string> png = RenderRocPng({{"model", &a}}, options);
+  ASSERT_TRUE(png.ok()) << png.status();
+  const cv::Mat marked = decode(*png);
+  // The dot at FAR 1e-2 (half way along the 1e-4..1 axis) sits on the curve
+  // at TAR@FAR=1e-2: many more curve-coloured pixels there than the line has.
+  const double tar = ComputeTarAtFar(a, 1e-2).tar;
+  const cv::Rect around(70 + 355 - 5, 40 + static_cast<int>((1 - tar) * 505) - 5, 11, 11);
+  const int with_dot = CountColour(marked(around), cv::Vec3b(180, 119, 31));
+  const int without = CountColour(plain(around), cv::Vec3b(180, 119, 31));
+  EXPECT_GT(with_dot, 60);
+  EXPECT_LT(without, 45);
+  options.marked_fars = {2.0};
+  EXPECT_EQ(RenderRocPng({{"model", &a}}, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace qf::eval

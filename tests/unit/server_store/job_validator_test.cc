@@ -10,9 +10,14 @@ namespace {
 class JobValidatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto registry = ModelRegistry::Open(dir_.path(), [](auto, auto&, auto&, auto*) {
-      return absl::InvalidArgumentError("no uploads here");
-    });
+    // Generators are accepted unseen (their loading is the inspector's
+    // business, tested elsewhere); nothing else is.
+    auto registry =
+        ModelRegistry::Open(dir_.path(), [](v1::ModelFormat format, auto&, auto&, auto*) {
+          return format == v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR
+                     ? absl::OkStatus()
+                     : absl::InvalidArgumentError("no uploads here");
+        });
     ASSERT_TRUE(registry.ok());
     registry_ = *std::move(registry);
     for (const char* id : {"dlib-resnet", "faceres", "mobileface"}) {
@@ -116,6 +121,21 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   EXPECT_EQ(Check(c, "config.synthetic_data.generator_model"), absl::StatusCode::kInvalidArgument);
   c.mutable_synthetic_data()->set_generator_model("models/gen");
   EXPECT_EQ(Check(c, "config.synthetic_data.generator_model"), absl::StatusCode::kNotFound);
+  c.mutable_synthetic_data()->set_generator_model("models/faceres");  // Not a generator.
+  EXPECT_EQ(Check(c, "config.synthetic_data.generator_model"),
+            absl::StatusCode::kFailedPrecondition);
+  {
+    auto file = registry_->NewUpload();
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE((*file)->Append("a generator").ok());
+    NewModel gen;
+    gen.id = "gen";
+    gen.format = v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR;
+    gen.declared_synthetic = true;
+    ASSERT_TRUE(registry_->AddModel(gen, **file).ok());
+  }
+  c.mutable_synthetic_data()->set_generator_model("models/gen");
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
   c = Valid();
   c.set_evaluation_protocol("megaface");
   EXPECT_EQ(Check(c, "config.evaluation_protocol"), absl::StatusCode::kInvalidArgument);

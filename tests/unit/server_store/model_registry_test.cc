@@ -19,6 +19,10 @@ absl::Status FakeInspector(v1::ModelFormat format, const std::string&, const std
   std::ifstream in(path, std::ios::binary);
   std::string head(4, '\0');
   in.read(head.data(), 4);
+  if (format == v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR && head == "GOOD") {
+    model->mutable_generator()->set_image_height(64);  // latent_dim arrives filled in.
+    return absl::OkStatus();
+  }
   if (format != v1::MODEL_FORMAT_PACKED_QUANTIZED || head != "GOOD") {
     return absl::InvalidArgumentError("not a valid packed model file: bad magic");
   }
@@ -177,6 +181,73 @@ TEST_F(ModelRegistryTest, DefaultSurvivesReopen) {
 TEST_F(ModelRegistryTest, BuiltinsHaveNoDownloadableFile) {
   EXPECT_EQ(registry_->FilePath("models/faceres").status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ModelRegistryTest, ArtifactsAreStoredListedFetchedAndDeletedWithTheModel) {
+  auto writer = registry_->NewUpload();
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Append("GOOD student").ok());
+  NewModel request;
+  request.id = "student";
+  request.format = v1::MODEL_FORMAT_PACKED_QUANTIZED;
+  request.artifacts = {{"roc", "image/png", "png bytes"}, {"log", "text/plain", "phase training"}};
+  auto model = registry_->AddModel(request, **writer);
+  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_EQ(model->artifacts_size(), 2);
+  EXPECT_EQ(model->artifacts(0).name(), "roc");
+  EXPECT_EQ(model->artifacts(0).media_type(), "image/png");
+  EXPECT_EQ(model->artifacts(0).sha256(), Sha256Hex("png bytes"));
+  EXPECT_EQ(model->artifacts(0).size_bytes(), 9);
+  EXPECT_EQ(CountBlobs(dir_.path()), 3);
+  Reopen();  // Persisted with the model.
+  ASSERT_EQ(registry_->Get("models/student")->artifacts_size(), 2);
+  v1::ModelArtifact log;
+  auto path = registry_->ArtifactPath("models/student", "log", &log);
+  ASSERT_TRUE(path.ok()) << path.status();
+  std::ifstream in(*path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "phase training");
+  EXPECT_EQ(log.sha256(), Sha256Hex(text));
+  const auto missing = registry_->ArtifactPath("models/student", "weights", nullptr);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("roc, log"), std::string::npos) << missing.status();
+  ASSERT_TRUE(registry_->Delete("models/student").ok());
+  EXPECT_EQ(CountBlobs(dir_.path()), 0);
+
+  // Bad artifact names are refused before anything is stored.
+  {
+    auto again = registry_->NewUpload();
+    ASSERT_TRUE(again.ok());
+    ASSERT_TRUE((*again)->Append("GOOD").ok());
+    request.artifacts = {{"Bad Name", "text/plain", "x"}};
+    EXPECT_EQ(registry_->AddModel(request, **again).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(CountBlobs(dir_.path()), 0);
+}
+
+TEST_F(ModelRegistryTest, GeneratorsMustBeDeclaredSynthetic) {
+  const auto add = [&](bool declared) {
+    auto writer = registry_->NewUpload();
+    EXPECT_TRUE(writer.ok());
+    EXPECT_TRUE((*writer)->Append("GOOD generator").ok());
+    NewModel request;
+    request.id = "gen";
+    request.format = v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR;
+    request.latent_dim = 16;
+    request.declared_synthetic = declared;
+    return registry_->AddModel(request, **writer);
+  };
+  const auto refused = add(false);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("metadata.declared_synthetic"), std::string::npos);
+  EXPECT_EQ(CountBlobs(dir_.path()), 0);
+  const auto accepted = add(true);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ(accepted->architecture(), "generator");
+  EXPECT_EQ(accepted->generator().latent_dim(), 16);  // Passed to the inspector.
+  EXPECT_EQ(accepted->generator().image_height(), 64);
+  EXPECT_TRUE(accepted->generator().declared_synthetic());
 }
 
 }  // namespace

@@ -1,0 +1,397 @@
+// Issue 5's remaining parts over real gRPC against the real server:
+//  - CancelJob stops a job in every phase (synthetic generation, PTQ
+//    calibration, LFW evaluation), not only during QAT;
+//  - TorchScript generators: validated uploads (built here in C++ with
+//    torch::jit, no Python), never served by Embed, and jobs that train on
+//    them;
+//  - a finished job's ROC plot and log stored with its model and fetched with
+//    DownloadModel's artifact selector (and the CLI).
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "absl/strings/str_split.h"
+#include "core/util/sha256.h"
+#include "quantface/v1/quantization.grpc.pb.h"
+#include "quantface/v1/registry.grpc.pb.h"
+#include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/server_process.h"
+
+namespace qf {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = ::quantface::v1;
+using std::chrono::seconds;
+
+const std::string kLfw = std::string(QF_SHARED_DIR) + "/data/lfw";
+
+std::unique_ptr<grpc::ClientContext> Context(int timeout_seconds = 60) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + seconds(timeout_seconds));
+  return context;
+}
+
+v1::JobConfig TinyConfig(int steps) {
+  v1::JobConfig config;
+  config.set_teacher_model("models/dlib-resnet");
+  config.set_weight_bits(8);
+  config.set_activation_bits(8);
+  config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
+  config.mutable_synthetic_data()->set_seed(7);
+  config.set_steps(steps);
+  config.set_batch_size(2);
+  config.set_activation_warmup_steps(1);
+  config.set_device(v1::DEVICE_PREFERENCE_CPU);
+  return config;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// A small LFW-like protocol: 2 folds of 3 same + 3 different pairs taken from
+// the real LFW (evaluation data), with its images and side files linked.
+std::string MakeTinyLfw(const std::string& dir) {
+  fs::create_directories(dir);
+  const std::vector<std::string> lines = absl::StrSplit(ReadFile(kLfw + "/pairs.txt"), '\n');
+  std::ofstream pairs(dir + "/pairs.txt");
+  pairs << "2\t3\n";
+  for (int fold = 0; fold < 2; ++fold) {
+    for (int kind = 0; kind < 2; ++kind) {
+      for (int i = 0; i < 3; ++i) pairs << lines[1 + fold * 600 + kind * 300 + i] << "\n";
+    }
+  }
+  for (const char* name : {"images", "landmarks5.tsv", "people.txt"}) {
+    fs::create_symlink(kLfw + "/" + name, dir + "/" + name);
+  }
+  return dir;
+}
+
+// Tiny TorchScript generators: latents [N, 8] -> images.
+void SaveGenerator(const std::string& path, const std::string& body, bool with_latent_dim = true) {
+  torch::jit::Module module("Gen");
+  if (with_latent_dim) module.register_attribute("latent_dim", c10::IntType::get(), int64_t{8});
+  module.register_parameter("weight", torch::randn({8, 3 * 16 * 16}) * 0.5, false);
+  module.define(body);
+  module.save(path);
+}
+
+constexpr char kGoodGenerator[] = R"(
+def forward(self, z):
+    return torch.tanh(torch.matmul(z, self.weight)).reshape([z.size(0), 3, 16, 16])
+)";
+constexpr char kNoChannelsGenerator[] = R"(
+def forward(self, z):
+    return torch.tanh(torch.matmul(z, self.weight)).reshape([z.size(0), 48, 16])
+)";
+constexpr char kNanGenerator[] = R"(
+def forward(self, z):
+    return (torch.matmul(z, self.weight) * float('nan')).reshape([z.size(0), 3, 16, 16])
+)";
+
+class JobOutputsTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> args) {
+    server_ = std::make_unique<testing::ServerProcess>(std::move(args));
+    const absl::Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    channel_ = grpc::CreateChannel(server_->grpc_target(), grpc::InsecureChannelCredentials());
+    jobs_ = v1::QuantizationService::NewStub(channel_);
+    models_ = v1::ModelRegistry::NewStub(channel_);
+  }
+
+  grpc::Status Submit(const v1::JobConfig& config, v1::Job* job) {
+    v1::SubmitJobRequest request;
+    *request.mutable_config() = config;
+    return jobs_->SubmitJob(Context().get(), request, job);
+  }
+
+  v1::Job Get(const std::string& name) {
+    v1::GetJobRequest request;
+    request.set_name(name);
+    v1::Job job;
+    EXPECT_TRUE(jobs_->GetJob(Context().get(), request, &job).ok());
+    return job;
+  }
+
+  template <typename Done>
+  v1::Job WaitFor(const std::string& name, Done done, int timeout_seconds = 300) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(timeout_seconds);
+    v1::Job job;
+    while (std::chrono::steady_clock::now() < deadline) {
+      job = Get(name);
+      if (done(job)) return job;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "timed out waiting on " << name << " (state "
+                  << v1::Job::State_Name(job.state()) << ")";
+    return job;
+  }
+
+  v1::Job WaitUntilEnded(const std::string& name) {
+    return WaitFor(name, [](const v1::Job& j) {
+      return j.state() == v1::Job::STATE_SUCCEEDED || j.state() == v1::Job::STATE_FAILED ||
+             j.state() == v1::Job::STATE_CANCELLED;
+    });
+  }
+
+  // Submits `config`, waits until the job reports `phase`, cancels it and
+  // checks that it ends CANCELLED within 10 s of the request.
+  void CancelDuring(const v1::JobConfig& config, v1::JobProgress::Phase phase) {
+    v1::Job job;
+    const grpc::Status submitted = Submit(config, &job);
+    ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+    const v1::Job running = WaitFor(
+        job.name(), [&](const v1::Job& j) { return j.progress().phase() == phase; }, 600);
+    ASSERT_EQ(running.progress().phase(), phase);
+    const auto start = std::chrono::steady_clock::now();
+    v1::CancelJobRequest cancel;
+    cancel.set_name(job.name());
+    v1::Job cancelled;
+    ASSERT_TRUE(jobs_->CancelJob(Context().get(), cancel, &cancelled).ok());
+    const v1::Job ended = WaitUntilEnded(job.name());
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "cancel during " << v1::JobProgress::Phase_Name(phase) << ": " << waited
+              << " s from CancelJob to CANCELLED\n";
+    EXPECT_EQ(ended.state(), v1::Job::STATE_CANCELLED) << ended.error_message();
+    EXPECT_LT(waited, 10.0) << "cancel during " << v1::JobProgress::Phase_Name(phase);
+    EXPECT_TRUE(ended.output_model().empty());
+  }
+
+  grpc::Status Upload(const std::string& id, const std::string& bytes, v1::ModelFormat format,
+                      bool declared_synthetic, v1::Model* model) {
+    auto context = Context();
+    auto writer = models_->UploadModel(context.get(), model);
+    v1::UploadModelRequest request;
+    request.mutable_metadata()->set_model_id(id);
+    request.mutable_metadata()->set_format(format);
+    request.mutable_metadata()->set_declared_synthetic(declared_synthetic);
+    writer->Write(request);
+    request.set_chunk(bytes);
+    writer->Write(request);
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  grpc::Status Download(const std::string& name, const std::string& artifact, std::string* bytes,
+                        std::string* sha256) {
+    v1::DownloadModelRequest request;
+    request.set_name(name);
+    request.set_artifact(artifact);
+    auto context = Context();
+    auto reader = models_->DownloadModel(context.get(), request);
+    v1::DownloadModelResponse chunk;
+    while (reader->Read(&chunk)) {
+      *bytes += chunk.chunk();
+      if (!chunk.sha256().empty()) *sha256 = chunk.sha256();
+    }
+    return reader->Finish();
+  }
+
+  size_t CountModels() {
+    v1::ListModelsResponse response;
+    EXPECT_TRUE(models_->ListModels(Context().get(), v1::ListModelsRequest(), &response).ok());
+    return static_cast<size_t>(response.models_size());
+  }
+
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::QuantizationService::Stub> jobs_;
+  std::unique_ptr<v1::ModelRegistry::Stub> models_;
+};
+
+TEST_F(JobOutputsTest, CancelDuringLfwEvaluationEndsCancelledQuickly) {
+  Start({"--lfw-dir=" + kLfw});  // The full LFW: minutes of evaluation on a CPU.
+  v1::JobConfig config = TinyConfig(1);
+  config.set_evaluation_protocol("lfw");
+  CancelDuring(config, v1::JobProgress::PHASE_EVALUATING);
+}
+
+TEST_F(JobOutputsTest, CancelDuringPtqCalibrationEndsCancelledQuickly) {
+  Start({});
+  v1::JobConfig config = TinyConfig(100000);  // 200,000 calibration images.
+  config.set_method(v1::JobConfig::METHOD_PTQ);
+  CancelDuring(config, v1::JobProgress::PHASE_TRAINING);
+}
+
+TEST_F(JobOutputsTest, CancelDuringSyntheticGenerationEndsCancelledQuickly) {
+  Start({});
+  v1::JobConfig config = TinyConfig(1);
+  config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_BUILTIN);
+  config.mutable_synthetic_data()->set_num_images(4096);  // Minutes of model inversion.
+  CancelDuring(config, v1::JobProgress::PHASE_GENERATING_DATA);
+}
+
+TEST_F(JobOutputsTest, GeneratorUploadsAreValidatedAndJobsTrainOnThem) {
+  Start({});
+  const std::string dir = server_->data_dir() + "/../generators";
+  fs::create_directories(dir);
+  SaveGenerator(dir + "/good.pt", kGoodGenerator);
+  SaveGenerator(dir + "/no-latent-dim.pt", kGoodGenerator, false);
+  SaveGenerator(dir + "/no-channels.pt", kNoChannelsGenerator);
+  SaveGenerator(dir + "/nan.pt", kNanGenerator);
+  const size_t before = CountModels();
+
+  struct Bad {
+    std::string file;
+    bool declared;
+    std::string says;
+  };
+  const std::vector<Bad> bad = {
+      {"", true, "not a TorchScript module"},  // Corrupt bytes.
+      {"no-channels.pt", true, "[N, 3, H, W]"}, {"nan.pt", true, "non-finite"},
+      {"no-latent-dim.pt", true, "latent_dim"}, {"good.pt", false, "metadata.declared_synthetic"},
+  };
+  for (const Bad& b : bad) {
+    const std::string bytes =
+        b.file.empty() ? std::string(4000, 'x') : ReadFile(dir + "/" + b.file);
+    v1::Model model;
+    const grpc::Status status =
+        Upload("gen", bytes, v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR, b.declared, &model);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << b.file;
+    EXPECT_NE(status.error_message().find(b.says), std::string::npos)
+        << b.file << ": " << status.error_message();
+  }
+  EXPECT_EQ(CountModels(), before);  // Nothing stored.
+
+  v1::Model generator;
+  const grpc::Status uploaded = Upload("gen", ReadFile(dir + "/good.pt"),
+                                       v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR, true, &generator);
+  ASSERT_TRUE(uploaded.ok()) << uploaded.error_message();
+  EXPECT_EQ(generator.name(), "models/gen");
+  EXPECT_EQ(generator.format(), v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR);
+  EXPECT_EQ(generator.architecture(), "generator");
+  EXPECT_EQ(generator.generator().latent_dim(), 8);  // From the module's attribute.
+  EXPECT_EQ(generator.generator().image_height(), 16);
+  EXPECT_EQ(generator.generator().image_width(), 16);
+  EXPECT_TRUE(generator.generator().declared_synthetic());
+
+  // Never an embedding model.
+  auto verification = v1::VerificationService::NewStub(channel_);
+  v1::EmbedRequest embed;
+  embed.set_model(generator.name());
+  auto* face = embed.mutable_face()->mutable_landmarked_image();
+  face->set_image(ReadFile(kLfw + "/images/Abel_Pacheco/Abel_Pacheco_0001.jpg"));
+  const std::vector<float> points = {58.2, 64.8, 84.0, 63.0, 68.4, 80.4, 64.8, 92.4, 87.0, 91.8};
+  for (size_t i = 0; i < points.size(); i += 2) {
+    v1::Point* point = face->add_landmarks();
+    point->set_x(points[i]);
+    point->set_y(points[i + 1]);
+  }
+  v1::EmbedResponse embedding;
+  const grpc::Status refused = verification->Embed(Context().get(), embed, &embedding);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+
+  // Jobs: the generator must exist and be a generator.
+  v1::JobConfig config = TinyConfig(3);
+  config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL);
+  v1::Job job;
+  config.mutable_synthetic_data()->set_generator_model("models/no-such-generator");
+  EXPECT_EQ(Submit(config, &job).error_code(), grpc::StatusCode::NOT_FOUND);
+  config.mutable_synthetic_data()->set_generator_model("models/faceres");
+  const grpc::Status not_generator = Submit(config, &job);
+  EXPECT_EQ(not_generator.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(not_generator.error_message().find("config.synthetic_data.generator_model"),
+            std::string::npos);
+
+  config.mutable_synthetic_data()->set_generator_model(generator.name());
+  const auto start = std::chrono::steady_clock::now();
+  const grpc::Status submitted = Submit(config, &job);
+  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  // In use by a queued or running job: not deletable.
+  v1::DeleteModelRequest remove;
+  remove.set_name(generator.name());
+  google::protobuf::Empty empty;
+  const grpc::Status in_use = models_->DeleteModel(Context().get(), remove, &empty);
+  const v1::Job done = WaitUntilEnded(job.name());
+  std::cout << "tiny generator job: "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            << " s from SubmitJob to SUCCEEDED\n";
+  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
+  if (in_use.ok()) {
+    ADD_FAILURE() << "the generator was deleted while its job was "
+                  << v1::Job::State_Name(Get(job.name()).state());
+  } else {
+    EXPECT_EQ(in_use.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+
+  v1::GetModelRequest get;
+  get.set_name(done.output_model());
+  v1::Model student;
+  ASSERT_TRUE(models_->GetModel(Context().get(), get, &student).ok());
+  EXPECT_EQ(student.synthetic_data().source(), v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL);
+  EXPECT_EQ(student.synthetic_data().generator_model(), generator.name());
+  std::string log, sha256;
+  ASSERT_TRUE(Download(student.name(), "log", &log, &sha256).ok());
+  EXPECT_NE(log.find("phase training"), std::string::npos) << log;
+  EXPECT_NE(log.find("qat 3/3"), std::string::npos) << log;
+}
+
+TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
+  const std::string lfw =
+      MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-" + std::to_string(::getpid()));
+  Start({"--lfw-dir=" + lfw});
+  v1::JobConfig config = TinyConfig(2);
+  config.set_evaluation_protocol("lfw");
+  v1::Job job;
+  const grpc::Status submitted = Submit(config, &job);
+  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  const v1::Job done = WaitUntilEnded(job.name());
+  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
+
+  v1::GetModelRequest get;
+  get.set_name(done.output_model());
+  v1::Model model;
+  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  ASSERT_EQ(model.artifacts_size(), 2);
+  EXPECT_EQ(model.artifacts(0).name(), "roc");
+  EXPECT_EQ(model.artifacts(0).media_type(), "image/png");
+  EXPECT_EQ(model.artifacts(1).name(), "log");
+  EXPECT_EQ(model.artifacts(1).media_type(), "text/plain");
+
+  std::string png, png_sha256;
+  ASSERT_TRUE(Download(model.name(), "roc", &png, &png_sha256).ok());
+  EXPECT_EQ(static_cast<int64_t>(png.size()), model.artifacts(0).size_bytes());
+  EXPECT_EQ(Sha256Hex(png), model.artifacts(0).sha256());
+  EXPECT_EQ(png_sha256, model.artifacts(0).sha256());
+  const cv::Mat image =
+      cv::imdecode(cv::Mat(1, static_cast<int>(png.size()), CV_8UC1, png.data()), cv::IMREAD_COLOR);
+  ASSERT_FALSE(image.empty());
+  EXPECT_EQ(image.cols, 800);
+  EXPECT_EQ(image.rows, 600);
+
+  std::string log, log_sha256;
+  ASSERT_TRUE(Download(model.name(), "log", &log, &log_sha256).ok());
+  for (const char* phase : {"phase training", "phase evaluating", "phase exporting"}) {
+    EXPECT_NE(log.find(phase), std::string::npos) << phase << " not in:\n" << log;
+  }
+  EXPECT_NE(log.find("lfw accuracy teacher"), std::string::npos) << log;
+
+  std::string bytes, sha256;
+  EXPECT_EQ(Download(model.name(), "weights", &bytes, &sha256).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // The CLI fetches the same bytes.
+  const std::string out = server_->data_dir() + "/../roc.png";
+  const testing::CommandResult cli =
+      testing::RunCommand({QF_CLI_BINARY, "--server", server_->grpc_target(), "model", "download",
+                           model.name(), "--artifact", "roc", "-o", out});
+  ASSERT_EQ(cli.exit_status, 0) << cli.err;
+  EXPECT_EQ(ReadFile(out), png);
+}
+
+}  // namespace
+}  // namespace qf
