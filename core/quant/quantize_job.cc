@@ -12,6 +12,7 @@
 #include "core/eval/lfw_dataset.h"
 #include "core/nn/model_zoo.h"
 #include "core/quant/lfw_student_eval.h"
+#include "core/quant/qat_checkpoint.h"
 #include "core/synth/folder_source.h"
 #include "core/synth/generator_source.h"
 #include "core/synth/noise_source.h"
@@ -205,11 +206,39 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     report["training"]["last_loss"] = qat_report.last_loss;
     report["training"]["resumed_from_step"] = qat_report.resumed_from_step;
   } else {
-    report_progress({"ptq", 0, config.ptq.num_images, 0, 0});
-    QF_RETURN_IF_ERROR(CalibratePtq(*result.student, *result.hooks, *source, ptq, device));
+    // The ranges are PTQ's whole result: a run that finds them saved by an
+    // earlier run of this job (killed later, e.g. while evaluating) skips
+    // calibration. The SGD optimizer only satisfies the checkpoint format.
+    bool restored = false;
+    if (!config.ptq_checkpoint_path.empty()) {
+      torch::optim::SGD no_optimizer(result.student->parameters(), torch::optim::SGDOptions(0));
+      const absl::StatusOr<int64_t> loaded = LoadQatCheckpoint(
+          config.ptq_checkpoint_path, *result.student, *result.hooks, no_optimizer, device);
+      restored = loaded.ok() && *loaded == config.ptq.num_images;
+      if (!restored && !absl::IsNotFound(loaded.status())) {
+        // Unusable or incomplete: start over from a fresh student.
+        QF_ASSIGN_OR_RETURN(result.student, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
+        QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
+      }
+    }
+    if (restored) {
+      result.hooks->set_observing(false);
+      result.student->to(device);
+    } else {
+      report_progress({"ptq", 0, config.ptq.num_images, 0, 0});
+      QF_RETURN_IF_ERROR(CalibratePtq(*result.student, *result.hooks, *source, ptq, device));
+      if (!config.ptq_checkpoint_path.empty()) {
+        torch::optim::SGD no_optimizer(result.student->parameters(), torch::optim::SGDOptions(0));
+        // A failed save costs only a recalibration after a restart.
+        SaveQatCheckpoint(config.ptq_checkpoint_path, config.ptq.num_images, *result.student,
+                          *result.hooks, no_optimizer)
+            .IgnoreError();
+      }
+    }
     report["method"] = "ptq";
     report["training"] = {{"calibration_images", config.ptq.num_images},
-                          {"batch_size", config.ptq.batch_size}};
+                          {"batch_size", config.ptq.batch_size},
+                          {"restored_from_checkpoint", restored}};
   }
   report["training"]["seconds"] = SecondsSince(train_start);
   report["quantization"] = LayersToJson(*result.hooks);

@@ -53,6 +53,11 @@ struct QuantizeJobConfig {
   std::string cache_dir;  // Generated synthetic sets; empty: no caching.
   QatOptions qat;
   PtqOptions ptq;
+  // PTQ: where the calibrated ranges are saved once calibration finished
+  // (atomically, core/quant/qat_checkpoint.h); a later run of the same job
+  // finding a complete file restores them instead of calibrating again.
+  // Empty: not saved.
+  std::string ptq_checkpoint_path;
   uint64_t seed = 1;
   std::string lfw_dir;  // Empty: no LFW evaluation.
   bool lfw_flip = false;

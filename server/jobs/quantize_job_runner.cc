@@ -95,6 +95,7 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.qat.checkpoint_every = options.checkpoint_every;
   engine.ptq.num_images = int64_t{config.steps()} * config.batch_size();
   engine.ptq.batch_size = config.batch_size();
+  engine.ptq_checkpoint_path = (std::filesystem::path(context.work_dir) / "ptq_ranges.pt").string();
   if (!config.evaluation_protocol().empty()) {
     engine.lfw_dir = options.protocols.at(config.evaluation_protocol());
   }
@@ -207,6 +208,17 @@ absl::StatusOr<std::string> RunJob(const v1::Job& job, const JobRunContext& cont
       quant::RunQuantizeJob(*engine, [&](const quant::JobProgress& p) { tracker.Report(p); });
   if (!result.ok()) return result.status();
   if (context.should_stop()) return absl::CancelledError("job cancelled before export");
+  // What this run took over from earlier work instead of redoing it.
+  if (result->report["synthetic"].value("cache_hit", false)) {
+    tracker.Log("synthetic set reused from the cache (content-addressed), not generated again");
+  }
+  if (result->report["training"].value("restored_from_checkpoint", false)) {
+    tracker.Log("calibration restored from this job's checkpoint, not run again");
+  }
+  if (result->report["training"].value("resumed_from_step", int64_t{0}) > 0) {
+    tracker.Log(absl::StrCat("training resumed from the checkpoint at step ",
+                             result->report["training"]["resumed_from_step"].get<int64_t>()));
+  }
 
   tracker.Exporting();
   nlohmann::json metadata = result->report;

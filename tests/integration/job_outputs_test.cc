@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -391,6 +392,54 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
                            model.name(), "--artifact", "roc", "-o", out});
   ASSERT_EQ(cli.exit_status, 0) << cli.err;
   EXPECT_EQ(ReadFile(out), png);
+}
+
+TEST_F(JobOutputsTest, PtqJobKilledWhileEvaluatingResumesWithoutRedoingFinishedPhases) {
+  // First run: the full LFW, so that the job is surely still evaluating when
+  // it is killed; the restarted server points the protocol at a tiny LFW so
+  // the resumed evaluation takes seconds.
+  Start({"--lfw-dir=" + kLfw});
+  v1::JobConfig config = TinyConfig(4);
+  config.set_method(v1::JobConfig::METHOD_PTQ);
+  config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_BUILTIN);
+  config.mutable_synthetic_data()->set_num_images(8);
+  config.set_evaluation_protocol("lfw");
+  v1::Job job;
+  const grpc::Status submitted = Submit(config, &job);
+  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  const v1::Job evaluating = WaitFor(
+      job.name(),
+      [](const v1::Job& j) { return j.progress().phase() == v1::JobProgress::PHASE_EVALUATING; },
+      600);
+  ASSERT_EQ(evaluating.progress().phase(), v1::JobProgress::PHASE_EVALUATING);
+  server_->Stop(SIGKILL);
+
+  const std::string data_dir = server_->data_dir();
+  const std::string lfw =
+      MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-resume-" + std::to_string(::getpid()));
+  auto restarted =
+      std::make_unique<testing::ServerProcess>(std::vector<std::string>{"--lfw-dir=" + lfw});
+  restarted->set_data_dir(data_dir);
+  const absl::Status started = restarted->Start();
+  ASSERT_TRUE(started.ok()) << started;
+  channel_ = grpc::CreateChannel(restarted->grpc_target(), grpc::InsecureChannelCredentials());
+  jobs_ = v1::QuantizationService::NewStub(channel_);
+  models_ = v1::ModelRegistry::NewStub(channel_);
+  const v1::Job done = WaitUntilEnded(job.name());
+  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
+
+  // The resumed run's log: the synthetic set came from the cache and the
+  // calibration from the checkpoint; neither ran again.
+  std::string log, sha256;
+  ASSERT_TRUE(Download(done.output_model(), "log", &log, &sha256).ok());
+  EXPECT_NE(log.find("synthetic set reused from the cache"), std::string::npos) << log;
+  EXPECT_NE(log.find("calibration restored from this job's checkpoint"), std::string::npos) << log;
+  EXPECT_EQ(log.find("synth 8/8"), std::string::npos) << log;
+  EXPECT_EQ(log.find("phase training"), std::string::npos) << log;
+  EXPECT_NE(log.find("phase evaluating"), std::string::npos) << log;
+  v1::ListJobsResponse listed;
+  ASSERT_TRUE(jobs_->ListJobs(Context().get(), v1::ListJobsRequest(), &listed).ok());
+  EXPECT_EQ(listed.jobs_size(), 1);
 }
 
 }  // namespace
