@@ -339,6 +339,26 @@ TEST_F(JobOutputsTest, GeneratorUploadsAreValidatedAndJobsTrainOnThem) {
   ASSERT_TRUE(Download(student.name(), "log", &log, &sha256).ok());
   EXPECT_NE(log.find("phase training"), std::string::npos) << log;
   EXPECT_NE(log.find("qat 3/3"), std::string::npos) << log;
+
+  // The same through the CLI: upload (refused without the declaration) and
+  // a job on the generator, watched to its end.
+  const auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {QF_CLI_BINARY, "--server", server_->grpc_target()});
+    return testing::RunCommand(args);
+  };
+  const std::string good = dir + "/good.pt";
+  EXPECT_NE(cli({"model", "upload", good, "--id", "gen-cli", "--format", "generator"}).exit_status,
+            0);
+  const testing::CommandResult uploaded_cli =
+      cli({"model", "upload", good, "--id", "gen-cli", "--format", "generator",
+           "--declared-synthetic"});
+  ASSERT_EQ(uploaded_cli.exit_status, 0) << uploaded_cli.err;
+  const testing::CommandResult job_cli =
+      cli({"job", "submit", "--teacher", "dlib-resnet", "--bits", "w8a8", "--source", "generator",
+           "--generator", "gen-cli", "--steps", "2", "--batch-size", "2", "--device", "cpu",
+           "--watch"});
+  EXPECT_EQ(job_cli.exit_status, 0) << job_cli.out << job_cli.err;
+  EXPECT_NE(job_cli.out.find("succeeded"), std::string::npos) << job_cli.out << job_cli.err;
 }
 
 TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
