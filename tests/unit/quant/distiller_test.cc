@@ -45,7 +45,7 @@ TEST(RunQatTest, ReducesDistillationLossBelowPtq) {
   const torch::Device cpu(torch::kCPU);
 
   synth::NoiseSource calibration(teacher.spec().input, 7);
-  ASSERT_TRUE(CalibratePtq(student, **hooks, calibration, {64, 16, {}}, cpu).ok());
+  ASSERT_TRUE(CalibratePtq(student, **hooks, calibration, {64, 16, {}, {}}, cpu).ok());
   synth::NoiseSource held_out(teacher.spec().input, 99);
   const absl::StatusOr<double> ptq_loss =
       MeasureDistillationLoss(teacher, student, held_out, 4, 32, cpu);

@@ -25,7 +25,7 @@ PackedModel PackAndLoad(nn::Backbone& model, QuantBits bits, const std::string& 
   auto hooks = FakeQuantHooks::Attach(model, options);
   EXPECT_TRUE(hooks.ok());
   synth::NoiseSource noise(model.spec().input, 1);
-  EXPECT_TRUE(CalibratePtq(model, **hooks, noise, {4, 2, {}}, torch::kCPU).ok());
+  EXPECT_TRUE(CalibratePtq(model, **hooks, noise, {4, 2, {}, {}}, torch::kCPU).ok());
   const std::string path =
       (fs::temp_directory_path() / (name + std::to_string(::getpid()) + ".qfp")).string();
   EXPECT_TRUE(WritePackedModel(path, model, **hooks, {}).ok());

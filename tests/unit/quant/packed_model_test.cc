@@ -72,7 +72,7 @@ class PackedModelTest : public ::testing::Test {
     ASSERT_TRUE(hooks.ok());
     hooks_ = *hooks;
     synth::NoiseSource noise(student_->spec().input, 1);
-    ASSERT_TRUE(CalibratePtq(*student_, *hooks_, noise, {4, 2, {}}, torch::kCPU).ok());
+    ASSERT_TRUE(CalibratePtq(*student_, *hooks_, noise, {4, 2, {}, {}}, torch::kCPU).ok());
     input_ = synth::NoiseSource(student_->spec().input, 2).NextBatch(2);
     ASSERT_TRUE(WritePackedModel(path_, *student_, *hooks_, {{"note", "test"}}).ok());
   }
