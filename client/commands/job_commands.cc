@@ -38,6 +38,7 @@ struct SubmitOptions {
   double learning_rate = 0;
   std::string schedule = "cosine";
   bool keep_first_last_8bit = false;
+  std::string weight_scheme = "asymmetric";
   std::string protocol;
   std::string device = "any";
   int priority = 0;
@@ -127,6 +128,10 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       ->capture_default_str();
   submit->add_flag("--keep-first-last-8bit", submit_options->keep_first_last_8bit,
                    "Keep the first and last layer at 8 bits");
+  submit
+      ->add_option("--weight-scheme", submit_options->weight_scheme,
+                   "asymmetric (the paper) or symmetric (8-bit weights run on oneDNN)")
+      ->capture_default_str();
   submit->add_option("--protocol", submit_options->protocol, "Evaluation protocol, e.g. lfw");
   submit->add_option("--device", submit_options->device, "any, cpu or gpu")->capture_default_str();
   submit->add_option("--priority", submit_options->priority, "Higher runs first");
@@ -148,6 +153,12 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     config.set_weight_bits(weight_bits);
     config.set_activation_bits(activation_bits);
     config.set_keep_first_last_8bit(o.keep_first_last_8bit);
+    if (o.weight_scheme == "symmetric") {
+      config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC);
+    } else if (o.weight_scheme != "asymmetric") {
+      exit_status = context.Fail("--weight-scheme must be asymmetric or symmetric");
+      return;
+    }
     if (o.method == "qat") {
       config.set_method(v1::JobConfig::METHOD_QAT);
     } else if (o.method == "ptq") {

@@ -23,6 +23,7 @@ namespace {
 struct QuantizeFlags {
   quant::QuantizeJobConfig job;
   std::string bits = "w8a8";
+  std::string weight_scheme = "asymmetric";
   std::string method = "qat";
   std::string schedule = "cosine";
   std::string out;
@@ -77,6 +78,12 @@ int RunQuantize(QuantizeFlags flags) {
     return kExitUsage;
   }
   flags.job.bits = *bits;
+  auto scheme = quant::ParseWeightScheme(flags.weight_scheme);
+  if (!scheme.ok()) {
+    std::cerr << "error: --weight-scheme: " << scheme.status().message() << "\n";
+    return kExitUsage;
+  }
+  flags.job.weight_scheme = *scheme;
   if (flags.method != "qat" && flags.method != "ptq") {
     std::cerr << "error: --method must be qat or ptq\n";
     return kExitUsage;
@@ -153,6 +160,10 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_option("--bits", flags->bits, "Bit widths w<W>a<A>, 2..8 each")->capture_default_str();
   cmd->add_flag("--keep-first-last-8bit", job.keep_first_last_8bit,
                 "Keep the first and last layer at 8 bits");
+  cmd->add_option("--weight-scheme", flags->weight_scheme,
+                  "Weight grid per channel: asymmetric (min/max, the paper) or symmetric "
+                  "(max|w|; 8-bit weights then run on oneDNN's int8 kernels)")
+      ->capture_default_str();
   cmd->add_option("--method", flags->method, "qat or ptq")->capture_default_str();
   cmd->add_option("--source", job.source, "Training data: noise, builtin or folder")
       ->capture_default_str();

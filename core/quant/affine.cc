@@ -1,5 +1,7 @@
 #include "core/quant/affine.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace qf::quant {
 
 AffineParams ComputeAffineParams(const torch::Tensor& lo, const torch::Tensor& hi, int bits) {
@@ -13,14 +15,33 @@ AffineParams ComputeAffineParams(const torch::Tensor& lo, const torch::Tensor& h
   return params;
 }
 
-AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits) {
-  torch::NoGradGuard no_grad;
-  const torch::Tensor flat = weight.detach().flatten(1);
-  return ComputeAffineParams(std::get<0>(flat.min(1)), std::get<0>(flat.max(1)), bits);
+absl::StatusOr<WeightScheme> ParseWeightScheme(const std::string& text) {
+  if (text == "asymmetric") return WeightScheme::kAsymmetric;
+  if (text == "symmetric") return WeightScheme::kSymmetric;
+  return absl::InvalidArgumentError(
+      absl::StrCat("weight scheme '", text, "': expected asymmetric or symmetric"));
 }
 
-torch::Tensor FakeQuantizeWeight(const torch::Tensor& weight, int bits) {
-  const AffineParams params = PerChannelWeightParams(weight, bits);
+std::string WeightSchemeName(WeightScheme scheme) {
+  return scheme == WeightScheme::kSymmetric ? "symmetric" : "asymmetric";
+}
+
+AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor flat = weight.detach().flatten(1);
+  if (scheme == WeightScheme::kAsymmetric) {
+    return ComputeAffineParams(std::get<0>(flat.min(1)), std::get<0>(flat.max(1)), bits);
+  }
+  const int64_t half = (int64_t{1} << (bits - 1)) - 1;
+  AffineParams params;
+  params.scale = torch::clamp_min(
+      std::get<0>(flat.abs().max(1)).to(torch::kFloat) / static_cast<double>(half), kMinScale);
+  params.zero_point = torch::full_like(params.scale, half, torch::kInt);
+  return params;
+}
+
+torch::Tensor FakeQuantizeWeight(const torch::Tensor& weight, int bits, WeightScheme scheme) {
+  const AffineParams params = PerChannelWeightParams(weight, bits, scheme);
   return torch::fake_quantize_per_channel_affine(weight, params.scale, params.zero_point,
                                                  /*axis=*/0, 0, QuantMax(bits));
 }

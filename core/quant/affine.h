@@ -8,6 +8,14 @@
 // (q - zero_point) * scale. Scales never drop below kMinScale, so a constant
 // or all-zero range quantizes to exact zeros instead of dividing by zero.
 //
+// Weights can instead use a symmetric grid per output channel:
+// scale = max|w| / (2^(b-1) - 1) and zero_point = 2^(b-1) - 1, so codes run
+// over [0, 2^b - 2] and q - zero_point over [-(2^(b-1) - 1), 2^(b-1) - 1].
+// One code of the b-bit range goes unused, but at b = 8 the integer values
+// fit int8 with zero point 0, which is what oneDNN's int8 convolutions take
+// (8-bit asymmetric weights need |q - zero_point| up to 255 and run on the
+// much slower QNNPACK here).
+//
 // Fake quantization uses LibTorch's fake_quantize_* ops: their gradient is
 // the straight-through estimator (identity inside the range, zero for inputs
 // clipped by it).
@@ -17,6 +25,9 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
 
 namespace qf::quant {
 
@@ -32,11 +43,23 @@ struct AffineParams {
 // Parameters for ranges lo..hi (same shape, any float dtype); no gradient.
 AffineParams ComputeAffineParams(const torch::Tensor& lo, const torch::Tensor& hi, int bits);
 
-// Per-output-channel (dim 0) min/max parameters of a conv/linear weight.
-AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits);
+// How a layer's weights map onto their b-bit grid.
+enum class WeightScheme {
+  kAsymmetric,  // Per-channel min/max (the QuantFace paper's choice).
+  kSymmetric,   // Per-channel max|w|, zero point in the middle (see above).
+};
 
-// Fake-quantizes a weight per output channel with its own min/max range.
-torch::Tensor FakeQuantizeWeight(const torch::Tensor& weight, int bits);
+// "asymmetric" / "symmetric"; InvalidArgumentError otherwise.
+absl::StatusOr<WeightScheme> ParseWeightScheme(const std::string& text);
+std::string WeightSchemeName(WeightScheme scheme);
+
+// Per-output-channel (dim 0) parameters of a conv/linear weight.
+AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits,
+                                    WeightScheme scheme = WeightScheme::kAsymmetric);
+
+// Fake-quantizes a weight per output channel with its own range.
+torch::Tensor FakeQuantizeWeight(const torch::Tensor& weight, int bits,
+                                 WeightScheme scheme = WeightScheme::kAsymmetric);
 
 // Fake-quantizes x per tensor with scalar params (shape []).
 torch::Tensor FakeQuantizePerTensor(const torch::Tensor& x, const AffineParams& params, int bits);

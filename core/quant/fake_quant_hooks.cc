@@ -14,8 +14,10 @@ nn::Hookable* AsHookable(nn::Backbone& backbone) { return dynamic_cast<nn::Hooka
 
 bool ValidBits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
-torch::Tensor QuantizeWeight(const FakeQuantHooks::Layer& layer, const torch::Tensor& weight) {
-  if (!layer.frozen_weight_params.has_value()) return FakeQuantizeWeight(weight, layer.weight_bits);
+torch::Tensor QuantizeWeight(const FakeQuantHooks::Layer& layer, const torch::Tensor& weight,
+                             WeightScheme scheme) {
+  if (!layer.frozen_weight_params.has_value())
+    return FakeQuantizeWeight(weight, layer.weight_bits, scheme);
   const AffineParams& p = *layer.frozen_weight_params;
   return torch::fake_quantize_per_channel_affine(weight, p.scale.to(weight.device()),
                                                  p.zero_point.to(weight.device()), 0, 0,
@@ -78,7 +80,7 @@ FakeQuantHooks::Layer& FakeQuantHooks::Find(const torch::nn::Module* module, con
 torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) {
   Layer& layer = Find(&conv, "conv");
   const torch::Tensor x = layer.input->Apply(input);
-  const torch::Tensor w = QuantizeWeight(layer, conv.weight);
+  const torch::Tensor w = QuantizeWeight(layer, conv.weight, options_.weight_scheme);
   const auto& o = conv.options;
   return F::conv2d(x, w,
                    F::Conv2dFuncOptions()
@@ -92,7 +94,7 @@ torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::T
 torch::Tensor FakeQuantHooks::Linear(torch::nn::LinearImpl& linear, const torch::Tensor& input) {
   Layer& layer = Find(&linear, "linear");
   const torch::Tensor x = layer.input->Apply(input);
-  return F::linear(x, QuantizeWeight(layer, linear.weight), linear.bias);
+  return F::linear(x, QuantizeWeight(layer, linear.weight, options_.weight_scheme), linear.bias);
 }
 
 torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::Tensor& x) {

@@ -37,6 +37,7 @@ namespace qf::quant {
 struct FakeQuantOptions {
   QuantBits bits;
   bool keep_first_last_8bit = false;
+  WeightScheme weight_scheme = WeightScheme::kAsymmetric;
   double ema_beta = 0.9;
 };
 

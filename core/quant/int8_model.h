@@ -1,9 +1,10 @@
 // Int8Model: integer inference of a packed low-bit model with LibTorch's
 // quantized kernels (quantized::conv2d_prepack + apply), on the oneDNN
 // engine when every layer's weights fit its symmetric int8 format (always
-// for w <= 7 bits), else on FBGEMM or QNNPACK, which take per-channel zero
-// points (8-bit asymmetric weights; this Debian LibTorch has QNNPACK and
-// oneDNN, no FBGEMM).
+// for w <= 7 bits, and for 8-bit weights on the symmetric weight scheme),
+// else on FBGEMM or QNNPACK, which take per-channel zero points (8-bit
+// asymmetric weights; this Debian LibTorch has QNNPACK and oneDNN, no
+// FBGEMM).
 //
 // Why exact: weight codes (q - zero_point) are integers in
 // [-(2^w - 1), 2^w - 1], activations are quint8 tensors whose values are

@@ -113,15 +113,17 @@ absl::Status WritePackedModel(const std::string& path, nn::Backbone& student,
     header["input_size"] = student.spec().input.size;
     header["bits"] = QuantBitsName(hooks.options().bits);
     header["keep_first_last_8bit"] = hooks.options().keep_first_last_8bit;
+    header["weight_scheme"] = WeightSchemeName(hooks.options().weight_scheme);
     header["metadata"] = metadata;
     nlohmann::json layers = nlohmann::json::array();
     for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
       const torch::Tensor* weight = params.find(layer->name + ".weight");
       if (weight == nullptr)
         return absl::InternalError(absl::StrCat("no weight for ", layer->name));
-      const AffineParams p = layer->frozen_weight_params.has_value()
-                                 ? *layer->frozen_weight_params
-                                 : PerChannelWeightParams(*weight, layer->weight_bits);
+      const AffineParams p =
+          layer->frozen_weight_params.has_value()
+              ? *layer->frozen_weight_params
+              : PerChannelWeightParams(*weight, layer->weight_bits, hooks.options().weight_scheme);
       const torch::Tensor w = weight->detach().to(torch::kCPU).flatten(1);
       const torch::Tensor scale = p.scale.to(torch::kCPU).view({-1, 1});
       const torch::Tensor zp = p.zero_point.to(torch::kCPU).to(torch::kFloat).view({-1, 1});
@@ -216,6 +218,9 @@ absl::StatusOr<PackedModel> LoadPackedModel(const std::string& path) {
     FakeQuantOptions options;
     options.bits = bits;
     options.keep_first_last_8bit = header.value("keep_first_last_8bit", false);
+    // Files written before the option existed are asymmetric.
+    QF_ASSIGN_OR_RETURN(options.weight_scheme,
+                        ParseWeightScheme(header.value("weight_scheme", "asymmetric")));
     QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.model, options));
     auto params = result.model->named_parameters();
     const nlohmann::json& layers = header.at("layers");

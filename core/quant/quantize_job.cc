@@ -182,12 +182,14 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   FakeQuantOptions fq;
   fq.bits = config.bits;
   fq.keep_first_last_8bit = config.keep_first_last_8bit;
+  fq.weight_scheme = config.weight_scheme;
   QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
 
   nlohmann::json& report = result.report;
   report["teacher"] = {{"name", config.teacher}, {"id", teacher_id}};
   report["bits"] = QuantBitsName(config.bits);
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
+  report["weight_scheme"] = WeightSchemeName(config.weight_scheme);
   report["device"] = cuda ? absl::StrCat("cuda:", config.cuda_device) : "cpu";
   report["threads"] = torch::get_num_threads();
   report["synthetic"] = {

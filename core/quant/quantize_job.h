@@ -38,6 +38,7 @@ struct QuantizeJobConfig {
   std::string asset_dir;
   QuantBits bits;
   bool keep_first_last_8bit = false;
+  WeightScheme weight_scheme = WeightScheme::kAsymmetric;
   QuantMethod method = QuantMethod::kQat;
   std::string source = "builtin";  // "noise", "builtin", "folder" or "generator".
   std::string folder;

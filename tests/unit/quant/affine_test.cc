@@ -57,6 +57,42 @@ TEST(FakeQuantizeWeightTest, ConvWeightsAreQuantizedPerOutputChannel) {
   }
 }
 
+TEST(FakeQuantizeWeightTest, SymmetricGridKnownValues) {
+  // 3 bits symmetric: zero point 3, codes 0..6, scale max|w| / 3.
+  // Channel 0: max|w| = 3 (from -3), step 1. Channel 1: max|w| = 0.6, step 0.2.
+  const torch::Tensor w = torch::tensor({{-3.f, 0.4f, 1.6f, 2.f},  //
+                                         {0.f, 0.25f, 0.5f, 0.6f}});
+  const AffineParams p = PerChannelWeightParams(w, 3, WeightScheme::kSymmetric);
+  EXPECT_TRUE(torch::allclose(p.scale, torch::tensor({1.f, 0.2f})));
+  EXPECT_TRUE(torch::equal(p.zero_point, torch::tensor({3, 3}, torch::kInt)));
+  const torch::Tensor q = FakeQuantizeWeight(w, 3, WeightScheme::kSymmetric);
+  const torch::Tensor expected = torch::tensor({{-3.f, 0.f, 2.f, 2.f},  //
+                                                {0.f, 0.2f, 0.4f, 0.6f}});
+  EXPECT_TRUE(torch::allclose(q, expected)) << q;
+}
+
+TEST(FakeQuantizeWeightTest, SymmetricEightBitIntegersFitInt8) {
+  // The point of the scheme: round(w / scale) stays in [-127, 127], while
+  // the asymmetric grid of a one-sided channel reaches 255.
+  torch::manual_seed(1);
+  torch::Tensor w = torch::randn({8, 16, 3, 3});
+  w[3] = w[3].abs();  // One-sided channel.
+  const AffineParams sym = PerChannelWeightParams(w, 8, WeightScheme::kSymmetric);
+  const torch::Tensor ints = torch::round(w / sym.scale.view({-1, 1, 1, 1}));
+  EXPECT_LE(ints.abs().max().item<float>(), 127.f);
+  EXPECT_EQ(ints.abs().max().item<float>(), 127.f);  // The range is used fully.
+  const AffineParams asym = PerChannelWeightParams(w, 8);
+  const torch::Tensor asym_ints = torch::round(w / asym.scale.view({-1, 1, 1, 1}));
+  EXPECT_GT(asym_ints.abs().max().item<float>(), 127.f);
+}
+
+TEST(WeightSchemeTest, ParsesNamesAndRejectsOthers) {
+  EXPECT_EQ(*ParseWeightScheme("symmetric"), WeightScheme::kSymmetric);
+  EXPECT_EQ(*ParseWeightScheme("asymmetric"), WeightScheme::kAsymmetric);
+  EXPECT_EQ(WeightSchemeName(WeightScheme::kSymmetric), "symmetric");
+  EXPECT_FALSE(ParseWeightScheme("sym").ok());
+}
+
 TEST(FakeQuantizeWeightTest, StraightThroughGradientIsIdentity) {
   torch::Tensor w = torch::randn({5, 7}).set_requires_grad(true);
   FakeQuantizeWeight(w, 3).mul(torch::arange(35).view({5, 7}).to(torch::kFloat)).sum().backward();

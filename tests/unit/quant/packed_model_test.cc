@@ -91,6 +91,8 @@ TEST_F(PackedModelTest, RoundTripReproducesTheStudent) {
   EXPECT_EQ(loaded->header["architecture"], "dlib-resnet");
   EXPECT_EQ(loaded->header["bits"], "w4a4");
   EXPECT_EQ(loaded->header["metadata"]["note"], "test");
+  EXPECT_EQ(loaded->header["weight_scheme"], "asymmetric");
+  EXPECT_EQ(loaded->hooks->options().weight_scheme, WeightScheme::kAsymmetric);
   torch::NoGradGuard no_grad;
   const torch::Tensor expected = student_->forward(input_);
   const torch::Tensor actual = loaded->model->forward(input_);
