@@ -60,6 +60,16 @@ absl::StatusOr<std::unique_ptr<QuantFaceServer>> QuantFaceServer::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("default_model '", config.default_model, "' is not a known model"));
   }
+  MicroBatchOptions batching;
+  batching.max_wait = std::chrono::microseconds(config.micro_batch_max_wait_us);
+  batching.max_batch = config.micro_batch_max_size;
+  batching.max_queue = config.micro_batch_max_queue;
+  server->models_->SetBatching(
+      batching, &prometheus::BuildHistogram()
+                     .Name("quantface_embed_batch_size")
+                     .Help("Faces per model forward pass, by model (several requests' faces "
+                           "when micro-batching is on).")
+                     .Register(server->metrics_->registry()));
   if (absl::Status s = server->StartJobsAndRegistry(config, evaluations_dir); !s.ok()) return s;
   const std::string gallery_db =
       config.gallery_db.empty() ? config.data_dir + "/galleries.db" : config.gallery_db;

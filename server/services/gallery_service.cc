@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
+#include "server/call_control.h"
 #include "server/face_batch.h"
 #include "server/gallery_names.h"
 #include "server/grpc_status.h"
@@ -112,10 +113,11 @@ absl::Status GalleryService::EnrollChecked(grpc::ServerContext& context,
     return absl::FailedPreconditionError(
         absl::StrCat("gallery's model ", model, " is not served: ", model_id.status().message()));
   }
-  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(*model_id));
+  QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(*model_id));
   std::vector<const v1::FaceInput*> faces;
   for (const auto& face : request.faces()) faces.push_back(&face);
-  const auto results = EmbedFaces(faces, *embedder, model, decoder_, /*flip=*/false);
+  const auto results =
+      EmbedFaces(faces, served, model, decoder_, /*flip=*/false, ControlOf(context));
   gallery::EnrollItem item;
   item.identity_id = request.identity_id();
   item.display_name = request.display_name();
