@@ -38,6 +38,12 @@ void ModelHub::Forget(const std::string& id) {
   }
 }
 
+absl::StatusOr<v1::Model> ModelHub::Describe(const std::string& id) const {
+  if (registry_ == nullptr)
+    return absl::FailedPreconditionError("this server has no model registry");
+  return registry_->Get(ResourceName(id));
+}
+
 void ModelHub::SetBatching(MicroBatchOptions options,
                            prometheus::Family<prometheus::Histogram>* batch_sizes) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -55,6 +55,9 @@ class ModelHub {
 
   absl::StatusOr<std::shared_ptr<const match::FaceEmbedder>> Embedder(const std::string& id);
 
+  // The registry entry of `id` (FAILED_PRECONDITION without a registry).
+  absl::StatusOr<v1::Model> Describe(const std::string& id) const;
+
   // The embedder of `id` with its batcher (see above).
   absl::StatusOr<ServedModel> Serve(const std::string& id);
 

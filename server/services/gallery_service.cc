@@ -143,6 +143,51 @@ grpc::Status GalleryService::Enroll(grpc::ServerContext* context, const v1::Enro
   return ToGrpcStatus(EnrollChecked(*context, *request, *response));
 }
 
+absl::StatusOr<gallery::GalleryRecord> GalleryService::SwitchChecked(
+    const v1::SwitchGalleryModelRequest& request) {
+  QF_ASSIGN_OR_RETURN(const std::string gallery_id, ParseGalleryName(request.name(), "name"));
+  if (request.model().empty()) {
+    return absl::InvalidArgumentError("model is required: the models/{model} to switch to");
+  }
+  QF_ASSIGN_OR_RETURN(const gallery::GalleryRecord current, galleries_.Get(gallery_id));
+  QF_ASSIGN_OR_RETURN(const std::string target_id, models_.Resolve(request.model()));
+  const std::string target = ModelHub::ResourceName(target_id);
+  if (target == current.model) return current;
+  QF_ASSIGN_OR_RETURN(const v1::Model target_entry, models_.Describe(target_id));
+  std::string current_teacher;  // Of the gallery's model, if still registered.
+  if (auto current_id = models_.Resolve(current.model); current_id.ok()) {
+    if (auto entry = models_.Describe(*current_id); entry.ok()) {
+      current_teacher = entry->teacher_model();
+    }
+  }
+  // Embeddings of a student distilled from a teacher stay comparable with the
+  // teacher's (that is what distillation trained for); nothing else is.
+  if (target_entry.teacher_model() != current.model && current_teacher != target) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "gallery galleries/", gallery_id, " holds templates of ", current.model, "; ", target,
+        " was not distilled from it (its teacher: ",
+        target_entry.teacher_model().empty() ? "none" : target_entry.teacher_model(),
+        "), so its embeddings cannot be compared with them: create a new gallery and re-enrol"));
+  }
+  // Loading proves the model can serve and gives its dimension.
+  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(target_id));
+  if (embedder->spec().embedding_dim != current.dimension) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(target, " embeddings have ", embedder->spec().embedding_dim,
+                     " values; the gallery's templates have ", current.dimension));
+  }
+  return galleries_.SwitchModel(gallery_id, target);
+}
+
+grpc::Status GalleryService::SwitchGalleryModel(grpc::ServerContext*,
+                                                const v1::SwitchGalleryModelRequest* request,
+                                                v1::Gallery* response) {
+  auto switched = SwitchChecked(*request);
+  if (!switched.ok()) return ToGrpcStatus(switched.status());
+  ToProto(*switched, *response);
+  return grpc::Status::OK;
+}
+
 grpc::Status GalleryService::RemoveIdentity(grpc::ServerContext*,
                                             const v1::RemoveIdentityRequest* request,
                                             google::protobuf::Empty*) {
