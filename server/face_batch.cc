@@ -76,9 +76,10 @@ absl::StatusOr<std::vector<float>> CheckedEmbedding(const v1::Embedding& embeddi
 }  // namespace
 
 std::vector<FaceResult> EmbedFaces(const std::vector<const v1::FaceInput*>& faces,
-                                   const match::FaceEmbedder& embedder,
-                                   const std::string& model_name, const image::Decoder& decoder,
-                                   bool flip) {
+                                   const ServedModel& served, const std::string& model_name,
+                                   const image::Decoder& decoder, bool flip,
+                                   const CallControl& control) {
+  const match::FaceEmbedder& embedder = *served.embedder;
   std::vector<FaceResult> results(faces.size());
   std::vector<cv::Mat> crops;
   std::vector<size_t> crop_owner;
@@ -108,6 +109,19 @@ std::vector<FaceResult> EmbedFaces(const std::vector<const v1::FaceInput*>& face
     crop_owner.push_back(i);
   }
   if (crops.empty()) return results;
+  if (served.batcher != nullptr && !flip) {
+    auto rows = served.batcher->Submit(std::move(crops), control);
+    for (size_t k = 0; k < crop_owner.size(); ++k) {
+      FaceResult& result = results[crop_owner[k]];
+      if (rows.ok()) {
+        result.embedding = std::move((*rows)[k]);
+      } else {
+        result.status = rows.status();
+      }
+    }
+    return results;
+  }
+  if (served.batch_sizes != nullptr) served.batch_sizes->Observe(static_cast<double>(crops.size()));
   auto embeddings = embedder.EmbedCrops(crops, flip);
   for (size_t k = 0; k < crop_owner.size(); ++k) {
     FaceResult& result = results[crop_owner[k]];

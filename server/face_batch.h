@@ -7,7 +7,9 @@
 // inputs are checked to come from the same model and to have its dimension,
 // then normalized. A bad input fails only its own entry (INVALID_ARGUMENT with
 // the reason, FAILED_PRECONDITION for an embedding of another model); an
-// error of the model itself fails every image entry.
+// error of the model itself fails every image entry, and so does a deadline
+// or cancellation (`control`) while the faces wait for a micro-batch. `flip`
+// (mirror averaging) bypasses the batcher: its forward differs.
 #ifndef QUANTFACE_SERVER_FACE_BATCH_H_
 #define QUANTFACE_SERVER_FACE_BATCH_H_
 
@@ -18,6 +20,8 @@
 #include "core/image/decoder.h"
 #include "core/match/face_embedder.h"
 #include "quantface/v1/common.pb.h"
+#include "server/micro_batcher.h"
+#include "server/model_hub.h"
 
 namespace qf::server {
 
@@ -28,9 +32,9 @@ struct FaceResult {
 };
 
 std::vector<FaceResult> EmbedFaces(const std::vector<const quantface::v1::FaceInput*>& faces,
-                                   const match::FaceEmbedder& embedder,
-                                   const std::string& model_name, const image::Decoder& decoder,
-                                   bool flip);
+                                   const ServedModel& served, const std::string& model_name,
+                                   const image::Decoder& decoder, bool flip,
+                                   const CallControl& control);
 
 // Cosine similarity of two L2-normalized vectors of equal length.
 float Cosine(const std::vector<float>& a, const std::vector<float>& b);

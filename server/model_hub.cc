@@ -29,8 +29,62 @@ void ModelHub::AttachRegistry(ModelRegistry* registry, bool int8_engine) {
 }
 
 void ModelHub::Forget(const std::string& id) {
+  ServedModel dropped;  // Its batcher, if last, shuts down after the unlock.
   std::lock_guard<std::mutex> lock(mutex_);
   embedders_.erase(id);
+  if (auto it = served_.find(id); it != served_.end()) {
+    dropped = std::move(it->second);
+    served_.erase(it);
+  }
+}
+
+absl::StatusOr<v1::Model> ModelHub::Describe(const std::string& id) const {
+  if (registry_ == nullptr)
+    return absl::FailedPreconditionError("this server has no model registry");
+  return registry_->Get(ResourceName(id));
+}
+
+void ModelHub::SetBatching(MicroBatchOptions options,
+                           prometheus::Family<prometheus::Histogram>* batch_sizes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  batching_ = options;
+  batch_size_family_ = batch_sizes;
+}
+
+absl::StatusOr<ServedModel> ModelHub::Serve(const std::string& id) {
+  auto embedder = Embedder(id);
+  if (!embedder.ok()) return embedder.status();
+  std::lock_guard<std::mutex> lock(mutex_);
+  ServedModel& served = served_[id];
+  if (served.embedder == *embedder) return served;
+  // First use, or the model was reloaded after Forget().
+  served.embedder = *embedder;
+  if (batch_size_family_ != nullptr) {
+    served.batch_sizes = &batch_size_family_->Add(
+        {{"model", ResourceName(id)}},
+        prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
+  }
+  served.batcher = nullptr;
+  if (batching_.max_wait.count() > 0) {
+    served.batcher = std::make_shared<MicroBatcher>(
+        [embedder = *embedder](
+            const std::vector<cv::Mat>& crops) -> absl::StatusOr<std::vector<MicroBatcher::Row>> {
+          auto embeddings = embedder->EmbedCrops(crops, /*flip=*/false);
+          if (!embeddings.ok()) return embeddings.status();
+          const torch::Tensor rows = embeddings->contiguous();
+          std::vector<MicroBatcher::Row> out(static_cast<size_t>(rows.size(0)));
+          const float* data = rows.data_ptr<float>();
+          for (size_t i = 0; i < out.size(); ++i) {
+            out[i].assign(data + i * rows.size(1), data + (i + 1) * rows.size(1));
+          }
+          return out;
+        },
+        batching_,
+        [histogram = served.batch_sizes](int faces) {
+          if (histogram != nullptr) histogram->Observe(faces);
+        });
+  }
+  return served;
 }
 
 absl::StatusOr<std::string> ModelHub::Resolve(const std::string& name) const {

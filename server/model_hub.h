@@ -11,11 +11,19 @@
 // evaluation report "<evaluations_dir>/<id>.json" when one exists, those of
 // other models from the evaluation stored with them in the registry.
 //
+// Serve() gives the embedder together with what runs its forward passes: with
+// SetBatching() max_wait > 0, a MicroBatcher per model that joins the faces of
+// concurrent requests into one forward (off: each request runs its own); and
+// the histogram of faces per forward pass, labelled by model.
+//
 // Resolve() maps "" to the default model (the registry's, once attached), and
 // answers INVALID_ARGUMENT for a name that is not "models/<id>" and NOT_FOUND
 // for an unknown id. Thread-safe.
 #ifndef QUANTFACE_SERVER_MODEL_HUB_H_
 #define QUANTFACE_SERVER_MODEL_HUB_H_
+
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
 
 #include <map>
 #include <memory>
@@ -25,9 +33,17 @@
 #include "absl/status/statusor.h"
 #include "core/match/face_embedder.h"
 #include "core/match/operating_points.h"
+#include "server/micro_batcher.h"
 #include "server/registry/model_registry.h"
 
 namespace qf::server {
+
+// One model ready to embed with.
+struct ServedModel {
+  std::shared_ptr<const match::FaceEmbedder> embedder;
+  std::shared_ptr<MicroBatcher> batcher;         // Null: micro-batching is off.
+  prometheus::Histogram* batch_sizes = nullptr;  // Faces per forward; may be null.
+};
 
 class ModelHub {
  public:
@@ -38,6 +54,17 @@ class ModelHub {
   absl::StatusOr<std::string> Resolve(const std::string& name) const;
 
   absl::StatusOr<std::shared_ptr<const match::FaceEmbedder>> Embedder(const std::string& id);
+
+  // The registry entry of `id` (FAILED_PRECONDITION without a registry).
+  absl::StatusOr<v1::Model> Describe(const std::string& id) const;
+
+  // The embedder of `id` with its batcher (see above).
+  absl::StatusOr<ServedModel> Serve(const std::string& id);
+
+  // Micro-batching (on when options.max_wait > 0) and the family of the
+  // faces-per-forward histogram (may be null). Call before serving.
+  void SetBatching(MicroBatchOptions options,
+                   prometheus::Family<prometheus::Histogram>* batch_sizes);
 
   absl::StatusOr<match::OperatingPoints> OperatingPointsFor(const std::string& id) const;
 
@@ -59,6 +86,9 @@ class ModelHub {
   bool int8_engine_ = true;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const match::FaceEmbedder>> embedders_;
+  MicroBatchOptions batching_;
+  prometheus::Family<prometheus::Histogram>* batch_size_family_ = nullptr;
+  std::map<std::string, ServedModel> served_;
 };
 
 }  // namespace qf::server

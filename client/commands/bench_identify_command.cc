@@ -13,6 +13,12 @@
 //   same search with its own identity left out: the best other candidate.
 //   The threshold is chosen here on these searches, not taken from the
 //   model's 1:1 operating points.
+//
+// Cross-model mode (--gallery-model TEACHER --model STUDENT): the gallery is
+// created with and enrolled by the teacher, then rebound to the student with
+// SwitchGalleryModel (templates kept), so the probes are embedded by the
+// student: what a client gets after switching a gallery without
+// re-enrolment.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -36,6 +42,7 @@ namespace v1 = ::quantface::v1;
 struct IdentifyBenchOptions {
   std::string data;
   std::string model = "dlib-resnet";
+  std::string gallery_model;  // Empty: --model.
   std::string gallery;
   int batch = 64;
   bool keep = false;
@@ -90,6 +97,8 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
     }
   }
   const std::string model = ResourceName("models", o.model);
+  const std::string gallery_model =
+      o.gallery_model.empty() ? model : ResourceName("models", o.gallery_model);
   const std::string gallery_id = o.gallery.empty() ? "lfw-identify-" + o.model : o.gallery;
   const std::string gallery_name = "galleries/" + gallery_id;
   auto galleries = v1::GalleryService::NewStub(context.Channel());
@@ -106,7 +115,7 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
     }
     v1::CreateGalleryRequest create;
     create.set_gallery_id(gallery_id);
-    create.mutable_gallery()->set_model(model);
+    create.mutable_gallery()->set_model(gallery_model);
     create.mutable_gallery()->set_display_name("LFW identification benchmark");
     v1::Gallery gallery;
     const grpc::Status created =
@@ -122,7 +131,7 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
   for (size_t first = 0; first < gallery_images.size(); first += o.batch) {
     const size_t last = std::min(gallery_images.size(), first + o.batch);
     v1::BatchEmbedRequest request;
-    request.set_model(model);
+    request.set_model(gallery_model);
     std::vector<size_t> sent;
     for (size_t i = first; i < last; ++i) {
       auto face = FaceOf(*dataset, gallery_images[i]);
@@ -159,6 +168,15 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
     context.Note(absl::StrCat("enrolled ", enrolled, "/", gallery_images.size()));
   }
   const std::chrono::duration<double> enroll_seconds = std::chrono::steady_clock::now() - start;
+  if (gallery_model != model) {
+    v1::SwitchGalleryModelRequest request;
+    request.set_name(gallery_name);
+    request.set_model(model);
+    v1::Gallery switched;
+    const grpc::Status status =
+        galleries->SwitchGalleryModel(context.NewCallContext().get(), request, &switched);
+    if (!status.ok()) return context.Fail(status);
+  }
 
   // Search: top 2, no rejection, so both the best and the best other
   // candidate are known for every probe.
@@ -211,6 +229,7 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
   const double total = static_cast<double>(correct.size());
   const double rank1 = std::count(correct.begin(), correct.end(), true) / total;
   nlohmann::json report = {{"model", model},
+                           {"gallery_model", gallery_model},
                            {"gallery", gallery_name},
                            {"gallery_size", enrolled},
                            {"probes", correct.size()},
@@ -231,9 +250,10 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
   if (context.json) {
     std::cout << report.dump() << "\n";
   } else {
-    std::cout << "model " << model << ", gallery " << enrolled << " identities, " << correct.size()
-              << " probes (" << failed << " failed, " << missing
-              << " images missing from the data)\n"
+    std::cout << "model " << model;
+    if (gallery_model != model) std::cout << " (gallery enrolled by " << gallery_model << ")";
+    std::cout << ", gallery " << enrolled << " identities, " << correct.size() << " probes ("
+              << failed << " failed, " << missing << " images missing from the data)\n"
               << "rank-1 accuracy: " << 100 * rank1 << " %\n";
     for (const auto& point : report["dir_at_far"]) {
       std::cout << "DIR at FAR " << point["far"].get<double>() << ": "
@@ -262,6 +282,9 @@ void AddBenchIdentifyCommand(CLI::App& bench, CliContext& context, int& exit_sta
       ->required()
       ->check(CLI::ExistingDirectory);
   identify->add_option("--model", o->model, "Model the gallery is bound to")->capture_default_str();
+  identify->add_option("--gallery-model", o->gallery_model,
+                       "Enrol the gallery with this model, then switch it to --model "
+                       "(cross-model: teacher gallery, student probes)");
   identify->add_option("--gallery", o->gallery,
                        "Gallery id to (re)create (default lfw-identify-<model>)");
   identify->add_option("--batch", o->batch, "Faces per BatchEmbed/BatchIdentify call")

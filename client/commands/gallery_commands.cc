@@ -41,6 +41,20 @@ void AddGalleryCommands(CLI::App& app, CliContext& context, int& exit_status) {
     exit_status = CallAndPrint(context, *stub, &v1::GalleryService::Stub::CreateGallery, request);
   });
 
+  auto* switch_model = gallery->add_subcommand(
+      "switch-model",
+      "Rebind a gallery to a student of its model (or back to the teacher), keeping templates");
+  switch_model->add_option("name", o->name, "Gallery name or id")->required();
+  switch_model->add_option("--model", o->model, "Model to switch to")->required();
+  switch_model->callback([&context, &exit_status, o] {
+    v1::SwitchGalleryModelRequest request;
+    request.set_name(ResourceName("galleries", o->name));
+    request.set_model(ResourceName("models", o->model));
+    auto stub = v1::GalleryService::NewStub(context.Channel());
+    exit_status =
+        CallAndPrint(context, *stub, &v1::GalleryService::Stub::SwitchGalleryModel, request);
+  });
+
   auto* get = gallery->add_subcommand("get", "Show a gallery");
   get->add_option("name", o->name, "Gallery name or id")->required();
   get->callback([&context, &exit_status, o] {

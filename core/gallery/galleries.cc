@@ -92,6 +92,18 @@ absl::StatusOr<std::vector<std::string>> Galleries::GalleriesUsingModel(
   return store_->GalleriesUsingModel(model);
 }
 
+absl::StatusOr<GalleryRecord> Galleries::SwitchModel(const std::string& gallery_id,
+                                                     const std::string& model) {
+  std::lock_guard writer(writer_);
+  QF_ASSIGN_OR_RETURN(GalleryRecord switched, store_->SetGalleryModel(gallery_id, model));
+  // A fresh index rather than a mutable binding: searches in flight keep the
+  // old one, new ones see the new model, never a mix.
+  QF_ASSIGN_OR_RETURN(auto index, Build(switched));
+  std::unique_lock lock(map_mutex_);
+  indexes_[gallery_id] = std::move(index);
+  return switched;
+}
+
 absl::StatusOr<std::vector<EnrollResult>> Galleries::Enroll(const std::string& gallery_id,
                                                             const std::vector<EnrollItem>& items) {
   std::lock_guard writer(writer_);

@@ -37,6 +37,11 @@ class Galleries {
   absl::StatusOr<std::vector<GalleryRecord>> List(const std::string& after, int limit) const;
   absl::Status Delete(const std::string& gallery_id);
   absl::StatusOr<std::vector<std::string>> GalleriesUsingModel(const std::string& model) const;
+  // Rebinds the gallery to `model` (same dimension) with its templates, and
+  // rebuilds its index under the new binding. The caller decides whether the
+  // templates stay comparable (see GalleryService::SwitchGalleryModel).
+  absl::StatusOr<GalleryRecord> SwitchModel(const std::string& gallery_id,
+                                            const std::string& model);
 
   absl::StatusOr<std::vector<EnrollResult>> Enroll(const std::string& gallery_id,
                                                    const std::vector<EnrollItem>& items);

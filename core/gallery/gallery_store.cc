@@ -255,6 +255,20 @@ absl::Status GalleryStore::DeleteGallery(const std::string& gallery_id) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<GalleryRecord> GalleryStore::SetGalleryModel(const std::string& gallery_id,
+                                                            const std::string& model) {
+  if (model.empty()) return absl::InvalidArgumentError("model is required");
+  std::lock_guard lock(mutex_);
+  QF_ASSIGN_OR_RETURN(auto update, SqliteStatement::Prepare(
+                                       db_, "UPDATE galleries SET model = ? WHERE gallery_id = ?"));
+  update.Bind(1, model).Bind(2, gallery_id);
+  QF_RETURN_IF_ERROR(update.Run());
+  if (sqlite3_changes(db_) == 0) {
+    return absl::NotFoundError(absl::StrCat("gallery galleries/", gallery_id, " not found"));
+  }
+  return GetGalleryLocked(gallery_id);
+}
+
 absl::StatusOr<std::vector<std::string>> GalleryStore::GalleriesUsingModel(
     const std::string& model) const {
   std::lock_guard lock(mutex_);

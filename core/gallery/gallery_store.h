@@ -55,6 +55,10 @@ class GalleryStore {
   absl::StatusOr<std::vector<GalleryRecord>> ListGalleries(const std::string& after,
                                                            int limit) const;
   absl::Status DeleteGallery(const std::string& gallery_id);
+  // Binds the gallery to `model` (a resource name), keeping its templates.
+  // The caller has checked that the templates stay comparable.
+  absl::StatusOr<GalleryRecord> SetGalleryModel(const std::string& gallery_id,
+                                                const std::string& model);
   // Gallery ids bound to `model` (a resource name), e.g. to refuse deleting it.
   absl::StatusOr<std::vector<std::string>> GalleriesUsingModel(const std::string& model) const;
 

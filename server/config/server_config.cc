@@ -122,6 +122,13 @@ const std::vector<ConfigField>& ConfigFields() {
                   &ServerConfig::quantized_engine),
       IntField("max_upload_bytes", "Largest model file UploadModel accepts",
                &ServerConfig::max_upload_bytes),
+      IntField("micro_batch_max_wait_us",
+               "Longest wait (us) for concurrent requests to share a forward (0 = off)",
+               &ServerConfig::micro_batch_max_wait_us),
+      IntField("micro_batch_max_size", "Most faces in one shared forward",
+               &ServerConfig::micro_batch_max_size),
+      IntField("micro_batch_max_queue", "Most faces waiting for a forward per model",
+               &ServerConfig::micro_batch_max_queue),
   };
   return fields;
 }
@@ -215,6 +222,15 @@ absl::Status Validate(const ServerConfig& config) {
   if (config.quantized_engine != "int8" && config.quantized_engine != "fake_quant") {
     return absl::InvalidArgumentError(
         absl::StrCat("quantized_engine '", config.quantized_engine, "' is not int8 or fake_quant"));
+  }
+  if (config.micro_batch_max_wait_us < 0) {
+    return absl::InvalidArgumentError("micro_batch_max_wait_us must be >= 0 (0 = off)");
+  }
+  if (config.micro_batch_max_size < 1) {
+    return absl::InvalidArgumentError("micro_batch_max_size must be >= 1");
+  }
+  if (config.micro_batch_max_queue < 1) {
+    return absl::InvalidArgumentError("micro_batch_max_queue must be >= 1");
   }
   static const std::vector<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                    "error", "critical", "off"};

@@ -73,6 +73,15 @@ struct ServerConfig {
   std::string quantized_engine = "int8";
   // Largest model file UploadModel accepts.
   int max_upload_bytes = 1 << 30;
+
+  // Micro-batching (issue 6): concurrent requests for the same model share
+  // one forward pass. The oldest waiting face waits at most this long for
+  // others to join (0 = off: each request runs its own forward).
+  int micro_batch_max_wait_us = 0;
+  // Most faces in one shared forward pass.
+  int micro_batch_max_size = 32;
+  // Most faces waiting for a forward per model; more get RESOURCE_EXHAUSTED.
+  int micro_batch_max_queue = 1024;
 };
 
 // One setting: its names in each layer and how to read/write it as text.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
+#include "server/call_control.h"
 #include "server/face_batch.h"
 #include "server/gallery_names.h"
 #include "server/grpc_status.h"
@@ -112,10 +113,11 @@ absl::Status GalleryService::EnrollChecked(grpc::ServerContext& context,
     return absl::FailedPreconditionError(
         absl::StrCat("gallery's model ", model, " is not served: ", model_id.status().message()));
   }
-  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(*model_id));
+  QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(*model_id));
   std::vector<const v1::FaceInput*> faces;
   for (const auto& face : request.faces()) faces.push_back(&face);
-  const auto results = EmbedFaces(faces, *embedder, model, decoder_, /*flip=*/false);
+  const auto results =
+      EmbedFaces(faces, served, model, decoder_, /*flip=*/false, ControlOf(context));
   gallery::EnrollItem item;
   item.identity_id = request.identity_id();
   item.display_name = request.display_name();
@@ -139,6 +141,51 @@ absl::Status GalleryService::EnrollChecked(grpc::ServerContext& context,
 grpc::Status GalleryService::Enroll(grpc::ServerContext* context, const v1::EnrollRequest* request,
                                     v1::EnrollResponse* response) {
   return ToGrpcStatus(EnrollChecked(*context, *request, *response));
+}
+
+absl::StatusOr<gallery::GalleryRecord> GalleryService::SwitchChecked(
+    const v1::SwitchGalleryModelRequest& request) {
+  QF_ASSIGN_OR_RETURN(const std::string gallery_id, ParseGalleryName(request.name(), "name"));
+  if (request.model().empty()) {
+    return absl::InvalidArgumentError("model is required: the models/{model} to switch to");
+  }
+  QF_ASSIGN_OR_RETURN(const gallery::GalleryRecord current, galleries_.Get(gallery_id));
+  QF_ASSIGN_OR_RETURN(const std::string target_id, models_.Resolve(request.model()));
+  const std::string target = ModelHub::ResourceName(target_id);
+  if (target == current.model) return current;
+  QF_ASSIGN_OR_RETURN(const v1::Model target_entry, models_.Describe(target_id));
+  std::string current_teacher;  // Of the gallery's model, if still registered.
+  if (auto current_id = models_.Resolve(current.model); current_id.ok()) {
+    if (auto entry = models_.Describe(*current_id); entry.ok()) {
+      current_teacher = entry->teacher_model();
+    }
+  }
+  // Embeddings of a student distilled from a teacher stay comparable with the
+  // teacher's (that is what distillation trained for); nothing else is.
+  if (target_entry.teacher_model() != current.model && current_teacher != target) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "gallery galleries/", gallery_id, " holds templates of ", current.model, "; ", target,
+        " was not distilled from it (its teacher: ",
+        target_entry.teacher_model().empty() ? "none" : target_entry.teacher_model(),
+        "), so its embeddings cannot be compared with them: create a new gallery and re-enrol"));
+  }
+  // Loading proves the model can serve and gives its dimension.
+  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(target_id));
+  if (embedder->spec().embedding_dim != current.dimension) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(target, " embeddings have ", embedder->spec().embedding_dim,
+                     " values; the gallery's templates have ", current.dimension));
+  }
+  return galleries_.SwitchModel(gallery_id, target);
+}
+
+grpc::Status GalleryService::SwitchGalleryModel(grpc::ServerContext*,
+                                                const v1::SwitchGalleryModelRequest* request,
+                                                v1::Gallery* response) {
+  auto switched = SwitchChecked(*request);
+  if (!switched.ok()) return ToGrpcStatus(switched.status());
+  ToProto(*switched, *response);
+  return grpc::Status::OK;
 }
 
 grpc::Status GalleryService::RemoveIdentity(grpc::ServerContext*,

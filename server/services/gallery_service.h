@@ -7,7 +7,9 @@
 // embeddings, and replies after the store has committed them. All faces of
 // an Enroll are stored or none: the first bad face fails the call with its
 // index and reason (INVALID_ARGUMENT; FAILED_PRECONDITION for an embedding of
-// another model).
+// another model). SwitchGalleryModel rebinds a gallery to a model related to
+// its own by distillation (the registry's teacher_model, either way round),
+// keeping the templates; unrelated models are FAILED_PRECONDITION.
 #ifndef QUANTFACE_SERVER_SERVICES_GALLERY_SERVICE_H_
 #define QUANTFACE_SERVER_SERVICES_GALLERY_SERVICE_H_
 
@@ -44,8 +46,13 @@ class GalleryService final : public v1::GalleryService::Service {
   grpc::Status ListIdentities(grpc::ServerContext* context,
                               const v1::ListIdentitiesRequest* request,
                               v1::ListIdentitiesResponse* response) override;
+  grpc::Status SwitchGalleryModel(grpc::ServerContext* context,
+                                  const v1::SwitchGalleryModelRequest* request,
+                                  v1::Gallery* response) override;
 
  private:
+  absl::StatusOr<gallery::GalleryRecord> SwitchChecked(
+      const v1::SwitchGalleryModelRequest& request);
   absl::Status EnrollChecked(grpc::ServerContext& context, const v1::EnrollRequest& request,
                              v1::EnrollResponse& response);
   void UpdateSize(const std::string& gallery_id);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
+#include "server/call_control.h"
 #include "server/decision_policy.h"
 #include "server/face_batch.h"
 #include "server/gallery_names.h"
@@ -66,24 +67,25 @@ VerificationService::VerificationService(ModelHub& models, gallery::Galleries& g
                   .Add({}, prometheus::Histogram::BucketBoundaries{
                                -0.2, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0})) {}
 
-grpc::Status VerificationService::Embed(grpc::ServerContext*, const v1::EmbedRequest* request,
+grpc::Status VerificationService::Embed(grpc::ServerContext* context,
+                                        const v1::EmbedRequest* request,
                                         v1::EmbedResponse* response) {
   auto id = models_.Resolve(request->model());
   if (!id.ok()) return ToGrpcStatus(id.status());
-  auto embedder = models_.Embedder(*id);
-  if (!embedder.ok()) return ToGrpcStatus(embedder.status());
+  auto served = models_.Serve(*id);
+  if (!served.ok()) return ToGrpcStatus(served.status());
   if (request->face().has_embedding()) {
     return ToGrpcStatus(absl::InvalidArgumentError("Embed needs an image, not an embedding"));
   }
   const std::string model = ModelHub::ResourceName(*id);
-  const auto results =
-      EmbedFaces({&request->face()}, **embedder, model, decoder_, request->flip_average());
+  const auto results = EmbedFaces({&request->face()}, *served, model, decoder_,
+                                  request->flip_average(), ControlOf(*context));
   if (!results[0].status.ok()) return ToGrpcStatus(results[0].status);
   FillEmbed(results[0], model, *response);
   return grpc::Status::OK;
 }
 
-grpc::Status VerificationService::BatchEmbed(grpc::ServerContext*,
+grpc::Status VerificationService::BatchEmbed(grpc::ServerContext* context,
                                              const v1::BatchEmbedRequest* request,
                                              v1::BatchEmbedResponse* response) {
   if (request->faces_size() > max_batch_items_) {
@@ -91,12 +93,13 @@ grpc::Status VerificationService::BatchEmbed(grpc::ServerContext*,
   }
   auto id = models_.Resolve(request->model());
   if (!id.ok()) return ToGrpcStatus(id.status());
-  auto embedder = models_.Embedder(*id);
-  if (!embedder.ok()) return ToGrpcStatus(embedder.status());
+  auto served = models_.Serve(*id);
+  if (!served.ok()) return ToGrpcStatus(served.status());
   const std::string model = ModelHub::ResourceName(*id);
   std::vector<const v1::FaceInput*> faces;
   for (const auto& face : request->faces()) faces.push_back(&face);
-  const auto results = EmbedFaces(faces, **embedder, model, decoder_, request->flip_average());
+  const auto results =
+      EmbedFaces(faces, *served, model, decoder_, request->flip_average(), ControlOf(*context));
   for (size_t i = 0; i < results.size(); ++i) {
     v1::EmbedResult* out = response->add_results();
     absl::Status status = results[i].status;
@@ -121,21 +124,22 @@ void VerificationService::Answer(const std::string& model, float score, bool is_
 }
 
 absl::Status VerificationService::MatchOne(const v1::MatchRequest& request,
-                                           v1::MatchResponse& response) {
+                                           v1::MatchResponse& response,
+                                           const CallControl& control) {
   if (request.probe().source_case() == v1::FaceInput::SOURCE_NOT_SET) {
     return absl::InvalidArgumentError("Match needs a probe face");
   }
-  if (request.has_reference_identity()) return MatchIdentity(request, response);
+  if (request.has_reference_identity()) return MatchIdentity(request, response, control);
   if (!request.has_reference_face()) {
     return absl::InvalidArgumentError("Match needs reference_face or reference_identity");
   }
   QF_ASSIGN_OR_RETURN(const std::string id, models_.Resolve(request.model()));
   // Decide how before the expensive part, so a bad policy costs nothing.
   QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(request.decision(), models_, id));
-  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(id));
+  QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(id));
   const std::string model = ModelHub::ResourceName(id);
-  const auto results = EmbedFaces({&request.probe(), &request.reference_face()}, *embedder, model,
-                                  decoder_, /*flip=*/false);
+  const auto results = EmbedFaces({&request.probe(), &request.reference_face()}, served, model,
+                                  decoder_, /*flip=*/false, control);
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].status.ok()) {
       return absl::Status(
@@ -150,7 +154,8 @@ absl::Status VerificationService::MatchOne(const v1::MatchRequest& request,
 }
 
 absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
-                                                v1::MatchResponse& response) {
+                                                v1::MatchResponse& response,
+                                                const CallControl& control) {
   const v1::IdentityReference& reference = request.reference_identity();
   QF_ASSIGN_OR_RETURN(const std::string gallery_id,
                       ParseGalleryName(reference.gallery(), "reference_identity.gallery"));
@@ -168,8 +173,8 @@ absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
   QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(request.decision(), models_, id));
   QF_ASSIGN_OR_RETURN(auto templates,
                       galleries_.IdentityTemplates(gallery_id, reference.identity_id()));
-  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(id));
-  const auto results = EmbedFaces({&request.probe()}, *embedder, model, decoder_, false);
+  QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(id));
+  const auto results = EmbedFaces({&request.probe()}, served, model, decoder_, false, control);
   if (!results[0].status.ok()) {
     return absl::Status(results[0].status.code(),
                         absl::StrCat("probe: ", results[0].status.message()));
@@ -183,9 +188,10 @@ absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status VerificationService::Match(grpc::ServerContext*, const v1::MatchRequest* request,
+grpc::Status VerificationService::Match(grpc::ServerContext* context,
+                                        const v1::MatchRequest* request,
                                         v1::MatchResponse* response) {
-  return ToGrpcStatus(MatchOne(*request, *response));
+  return ToGrpcStatus(MatchOne(*request, *response, ControlOf(*context)));
 }
 
 grpc::Status VerificationService::BatchMatch(grpc::ServerContext* context,
@@ -194,10 +200,11 @@ grpc::Status VerificationService::BatchMatch(grpc::ServerContext* context,
   if (request->requests_size() > max_batch_items_) {
     return ToGrpcStatus(TooMany(request->requests_size(), max_batch_items_));
   }
+  const CallControl control = ControlOf(*context);
   for (const v1::MatchRequest& pair : request->requests()) {
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
     v1::MatchResult* result = response->add_results();
-    const absl::Status status = MatchOne(pair, *result->mutable_response());
+    const absl::Status status = MatchOne(pair, *result->mutable_response(), control);
     FillItemStatus(status, *result->mutable_status());
     if (!status.ok()) result->clear_response();
   }
@@ -224,9 +231,10 @@ absl::Status VerificationService::IdentifyProbes(
                      ", which is not served: ", id.status().message()));
   }
   QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(policy, models_, *id));
-  QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(*id));
+  QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(*id));
   if (context.IsCancelled()) return absl::CancelledError("cancelled");
-  const auto embedded = EmbedFaces(probes, *embedder, model, decoder_, /*flip=*/false);
+  const auto embedded =
+      EmbedFaces(probes, served, model, decoder_, /*flip=*/false, ControlOf(context));
   statuses.assign(probes.size(), absl::OkStatus());
   responses.assign(probes.size(), v1::IdentifyResponse());
   std::vector<std::vector<float>> queries;

@@ -49,8 +49,10 @@ class VerificationService final : public v1::VerificationService::Service {
                              v1::BatchIdentifyResponse* response) override;
 
  private:
-  absl::Status MatchOne(const v1::MatchRequest& request, v1::MatchResponse& response);
-  absl::Status MatchIdentity(const v1::MatchRequest& request, v1::MatchResponse& response);
+  absl::Status MatchOne(const v1::MatchRequest& request, v1::MatchResponse& response,
+                        const CallControl& control);
+  absl::Status MatchIdentity(const v1::MatchRequest& request, v1::MatchResponse& response,
+                             const CallControl& control);
   // Fills a Match reply and records its decision and score metrics.
   void Answer(const std::string& model, float score, bool is_match, const Decision& decision,
               v1::MatchResponse& response);

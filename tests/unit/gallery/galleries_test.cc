@@ -142,6 +142,37 @@ TEST_P(GalleriesTest, ConcurrentEnrollAndIdentifyStayConsistent) {
   }
 }
 
+TEST_P(GalleriesTest, SwitchModelKeepsTemplatesAcrossReopen) {
+  testing::TempDb db;
+  const auto rows = RandomUnitRows(3, kDim, 24);
+  {
+    auto galleries = *Galleries::Open(db.path(), GetParam());
+    ASSERT_TRUE(galleries->Create(Gallery("g")).ok());
+    ASSERT_TRUE(galleries->Create(Gallery("other")).ok());
+    ASSERT_TRUE(
+        galleries->Enroll("g", {Item("a", {Row(rows, 0, kDim)}), Item("b", {Row(rows, 1, kDim)})})
+            .ok());
+    auto switched = galleries->SwitchModel("g", "models/student");
+    ASSERT_TRUE(switched.ok()) << switched.status();
+    EXPECT_EQ(switched->model, "models/student");
+    EXPECT_EQ(switched->template_count, 2);
+    auto index = *galleries->Index("g");
+    EXPECT_EQ(index->gallery().model, "models/student");
+    EXPECT_EQ(index->template_count(), 2);
+    EXPECT_EQ((*index->Identify({Row(rows, 1, kDim)}, 1, {}))[0][0].identity_id, "b");
+    EXPECT_EQ(*galleries->GalleriesUsingModel("models/student"), std::vector<std::string>{"g"});
+    EXPECT_EQ(*galleries->GalleriesUsingModel("models/dlib-resnet"),
+              std::vector<std::string>{"other"});
+    EXPECT_EQ(galleries->SwitchModel("missing", "models/student").status().code(),
+              absl::StatusCode::kNotFound);
+  }
+  auto galleries = *Galleries::Open(db.path(), GetParam());
+  EXPECT_EQ(galleries->Get("g")->model, "models/student");
+  auto index = *galleries->Index("g");
+  EXPECT_EQ(index->gallery().model, "models/student");
+  EXPECT_EQ((*index->Identify({Row(rows, 0, kDim)}, 1, {}))[0][0].identity_id, "a");
+}
+
 INSTANTIATE_TEST_SUITE_P(IndexKinds, GalleriesTest, ::testing::Values("flat", "hnsw"));
 
 TEST(GalleriesOpenTest, UnknownIndexKindIsInvalidArgument) {

@@ -1,0 +1,216 @@
+// SwitchGalleryModel over real gRPC: a gallery enrolled by dlib-resnet is
+// rebound to a student distilled from it (a tiny real QAT job), keeps its
+// templates, identifies probes embedded by the student, survives a restart,
+// and switches back; unrelated or unknown models are refused.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "quantface/v1/gallery.grpc.pb.h"
+#include "quantface/v1/quantization.grpc.pb.h"
+#include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/server_process.h"
+
+namespace qf {
+namespace {
+
+namespace v1 = ::quantface::v1;
+using std::chrono::seconds;
+
+std::unique_ptr<grpc::ClientContext> Context(int timeout_seconds = 120) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + seconds(timeout_seconds));
+  return context;
+}
+
+v1::FaceInput Landmarked(const std::string& key, const std::vector<float>& points) {
+  std::ifstream in(std::string(QF_SHARED_DIR) + "/data/lfw/images/" + key, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  v1::FaceInput face;
+  face.mutable_landmarked_image()->set_image(bytes.str());
+  for (size_t i = 0; i < points.size(); i += 2) {
+    auto* point = face.mutable_landmarked_image()->add_landmarks();
+    point->set_x(points[i]);
+    point->set_y(points[i + 1]);
+  }
+  return face;
+}
+
+v1::FaceInput PachecoA() {
+  return Landmarked("Abel_Pacheco/Abel_Pacheco_0001.jpg",
+                    {58.2, 64.8, 84.0, 63.0, 68.4, 80.4, 64.8, 92.4, 87.0, 91.8});
+}
+v1::FaceInput PachecoB() {
+  return Landmarked("Abel_Pacheco/Abel_Pacheco_0004.jpg",
+                    {61.8, 67.2, 87.0, 66.6, 75.0, 82.2, 64.2, 93.6, 87.6, 96.0});
+}
+v1::FaceInput Zakayev() {
+  return Landmarked("Akhmed_Zakayev/Akhmed_Zakayev_0001.jpg",
+                    {64.8, 64.8, 87.6, 66.6, 73.2, 83.4, 64.2, 90.6, 79.2, 91.8});
+}
+
+class GallerySwitchTest : public ::testing::Test {
+ protected:
+  void Connect(testing::ServerProcess& server) {
+    const absl::Status started = server.Start();
+    ASSERT_TRUE(started.ok()) << started;
+    auto channel = grpc::CreateChannel(server.grpc_target(), grpc::InsecureChannelCredentials());
+    galleries_ = v1::GalleryService::NewStub(channel);
+    verification_ = v1::VerificationService::NewStub(channel);
+    jobs_ = v1::QuantizationService::NewStub(channel);
+  }
+
+  // A w8a8 student of dlib-resnet from a 3-step QAT job on noise images.
+  std::string MakeStudent() {
+    v1::SubmitJobRequest request;
+    v1::JobConfig& config = *request.mutable_config();
+    config.set_teacher_model("models/dlib-resnet");
+    config.set_weight_bits(8);
+    config.set_activation_bits(8);
+    config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
+    config.mutable_synthetic_data()->set_seed(7);
+    config.set_steps(3);
+    config.set_batch_size(2);
+    config.set_activation_warmup_steps(1);
+    config.set_device(v1::DEVICE_PREFERENCE_CPU);
+    v1::Job job;
+    const grpc::Status submitted = jobs_->SubmitJob(Context().get(), request, &job);
+    EXPECT_TRUE(submitted.ok()) << submitted.error_message();
+    const auto deadline = std::chrono::steady_clock::now() + seconds(300);
+    while (std::chrono::steady_clock::now() < deadline) {
+      v1::GetJobRequest get;
+      get.set_name(job.name());
+      EXPECT_TRUE(jobs_->GetJob(Context().get(), get, &job).ok());
+      if (job.state() == v1::Job::STATE_SUCCEEDED) return job.output_model();
+      if (job.state() == v1::Job::STATE_FAILED) {
+        ADD_FAILURE() << job.error_message();
+        return "";
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    ADD_FAILURE() << "student job did not finish";
+    return "";
+  }
+
+  grpc::Status Switch(const std::string& gallery, const std::string& model,
+                      v1::Gallery* out = nullptr) {
+    v1::SwitchGalleryModelRequest request;
+    request.set_name(gallery);
+    request.set_model(model);
+    v1::Gallery response;
+    const grpc::Status status = galleries_->SwitchGalleryModel(Context().get(), request, &response);
+    if (out != nullptr) *out = response;
+    return status;
+  }
+
+  v1::Gallery Get(const std::string& gallery) {
+    v1::GetGalleryRequest request;
+    request.set_name(gallery);
+    v1::Gallery response;
+    EXPECT_TRUE(galleries_->GetGallery(Context().get(), request, &response).ok());
+    return response;
+  }
+
+  v1::IdentifyResponse IdentifyPacheco(const std::string& gallery) {
+    v1::IdentifyRequest request;
+    request.set_gallery(gallery);
+    *request.mutable_probe() = PachecoB();
+    request.set_top_k(2);
+    request.mutable_decision()->set_threshold(-1.0f);
+    v1::IdentifyResponse response;
+    const grpc::Status status = verification_->Identify(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  testing::ServerProcess server_;
+  std::unique_ptr<v1::GalleryService::Stub> galleries_;
+  std::unique_ptr<v1::VerificationService::Stub> verification_;
+  std::unique_ptr<v1::QuantizationService::Stub> jobs_;
+};
+
+TEST_F(GallerySwitchTest, StudentTakesOverTheTeachersTemplatesAndUnrelatedModelsAreRefused) {
+  Connect(server_);
+  const std::string student = MakeStudent();
+  ASSERT_FALSE(student.empty());
+
+  v1::CreateGalleryRequest create;
+  create.set_gallery_id("switch");
+  create.mutable_gallery()->set_model("models/dlib-resnet");
+  v1::Gallery gallery;
+  ASSERT_TRUE(galleries_->CreateGallery(Context().get(), create, &gallery).ok());
+  for (const auto& [id, face] : std::vector<std::pair<std::string, v1::FaceInput>>{
+           {"pacheco", PachecoA()}, {"zakayev", Zakayev()}}) {
+    v1::EnrollRequest enroll;
+    enroll.set_gallery(gallery.name());
+    enroll.set_identity_id(id);
+    *enroll.add_faces() = face;
+    v1::EnrollResponse enrolled;
+    const grpc::Status status = galleries_->Enroll(Context().get(), enroll, &enrolled);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  const v1::IdentifyResponse by_teacher = IdentifyPacheco(gallery.name());
+  ASSERT_EQ(by_teacher.candidates_size(), 2);
+  EXPECT_EQ(by_teacher.candidates(0).identity_id(), "pacheco");
+
+  // Unrelated, unknown or malformed: refused, and the gallery is unchanged.
+  const grpc::Status unrelated = Switch(gallery.name(), "models/mobileface");
+  EXPECT_EQ(unrelated.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(unrelated.error_message().find("not distilled from"), std::string::npos)
+      << unrelated.error_message();
+  EXPECT_EQ(Switch(gallery.name(), "models/nope").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Switch("galleries/nope", student).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Switch(gallery.name(), "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Switch("switch", student).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get(gallery.name()).model(), "models/dlib-resnet");
+
+  // The student of the gallery's model: templates kept, probes by the student.
+  v1::Gallery switched;
+  const grpc::Status status = Switch(gallery.name(), student, &switched);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(switched.model(), student);
+  EXPECT_EQ(switched.identity_count(), 2);
+  EXPECT_EQ(switched.template_count(), 2);
+  const v1::IdentifyResponse by_student = IdentifyPacheco(gallery.name());
+  ASSERT_EQ(by_student.candidates_size(), 2);
+  EXPECT_EQ(by_student.candidates(0).identity_id(), "pacheco");
+  // The probe embedding changed (another model), the templates did not.
+  EXPECT_NE(by_student.candidates(0).score(), by_teacher.candidates(0).score());
+  EXPECT_NEAR(by_student.candidates(0).score(), by_teacher.candidates(0).score(), 0.05);
+  // Match against an enrolled identity now needs the student's embeddings.
+  v1::MatchRequest match;
+  *match.mutable_probe() = PachecoB();
+  match.mutable_reference_identity()->set_gallery(gallery.name());
+  match.mutable_reference_identity()->set_identity_id("pacheco");
+  match.set_model("models/dlib-resnet");
+  match.mutable_decision()->set_threshold(0.5f);
+  v1::MatchResponse matched;
+  EXPECT_EQ(verification_->Match(Context().get(), match, &matched).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  // The binding is durable.
+  server_.Stop();
+  testing::ServerProcess restarted;
+  restarted.set_data_dir(server_.data_dir());
+  Connect(restarted);
+  EXPECT_EQ(Get(gallery.name()).model(), student);
+  EXPECT_EQ(IdentifyPacheco(gallery.name()).candidates(0).identity_id(), "pacheco");
+
+  // Back to the teacher (the student's teacher_model), with the CLI.
+  const testing::CommandResult back =
+      testing::RunCommand({QF_CLI_BINARY, "--server", restarted.grpc_target(), "gallery",
+                           "switch-model", "switch", "--model", "dlib-resnet"});
+  EXPECT_EQ(back.exit_status, 0) << back.out << back.err;
+  EXPECT_NE(back.out.find("models/dlib-resnet"), std::string::npos) << back.out;
+  EXPECT_EQ(Get(gallery.name()).model(), "models/dlib-resnet");
+  const v1::IdentifyResponse again = IdentifyPacheco(gallery.name());
+  ASSERT_EQ(again.candidates_size(), 2);
+  EXPECT_NEAR(again.candidates(0).score(), by_teacher.candidates(0).score(), 1e-4);
+}
+
+}  // namespace
+}  // namespace qf

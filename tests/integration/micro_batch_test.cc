@@ -1,0 +1,129 @@
+// Micro-batching over real gRPC: concurrent Match calls to a server with
+// micro-batching on share forward passes (the batch-size histogram shows
+// fewer forwards than calls) and get the same scores as a server with it off.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+#include <regex>
+#include <sstream>
+
+#include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/server_process.h"
+
+namespace qf {
+namespace {
+
+namespace v1 = ::quantface::v1;
+
+std::string ReadLfw(const std::string& key) {
+  std::ifstream in(std::string(QF_SHARED_DIR) + "/data/lfw/images/" + key, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// Images with their five points from ../shared/data/lfw/landmarks5.tsv.
+v1::FaceInput Landmarked(const std::string& key, const std::vector<float>& points) {
+  v1::FaceInput face;
+  face.mutable_landmarked_image()->set_image(ReadLfw(key));
+  for (size_t i = 0; i < points.size(); i += 2) {
+    auto* point = face.mutable_landmarked_image()->add_landmarks();
+    point->set_x(points[i]);
+    point->set_y(points[i + 1]);
+  }
+  return face;
+}
+
+std::vector<v1::FaceInput> Faces() {
+  return {Landmarked("Abel_Pacheco/Abel_Pacheco_0001.jpg",
+                     {58.2, 64.8, 84.0, 63.0, 68.4, 80.4, 64.8, 92.4, 87.0, 91.8}),
+          Landmarked("Abel_Pacheco/Abel_Pacheco_0004.jpg",
+                     {61.8, 67.2, 87.0, 66.6, 75.0, 82.2, 64.2, 93.6, 87.6, 96.0}),
+          Landmarked("Akhmed_Zakayev/Akhmed_Zakayev_0001.jpg",
+                     {64.8, 64.8, 87.6, 66.6, 73.2, 83.4, 64.2, 90.6, 79.2, 91.8})};
+}
+
+// Pairs (i, j) of Faces(), cycled so every call differs from its neighbours.
+std::vector<std::pair<int, int>> Pairs(int count) {
+  const std::vector<std::pair<int, int>> base = {{0, 1}, {0, 2}, {1, 2}, {1, 0}, {2, 0}, {2, 1}};
+  std::vector<std::pair<int, int>> pairs;
+  for (int i = 0; i < count; ++i) pairs.push_back(base[i % base.size()]);
+  return pairs;
+}
+
+float MatchScore(v1::VerificationService::Stub& stub, const v1::FaceInput& a,
+                 const v1::FaceInput& b) {
+  v1::MatchRequest request;
+  *request.mutable_probe() = a;
+  *request.mutable_reference_face() = b;
+  request.mutable_decision()->set_threshold(0.5f);
+  v1::MatchResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  const grpc::Status status = stub.Match(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.score();
+}
+
+// quantface_embed_batch_size_<suffix>{model="models/dlib-resnet"...} from /metrics.
+double HistogramValue(int metrics_port, const std::string& suffix) {
+  const std::string text = testing::HttpGet(metrics_port, "/metrics");
+  const std::regex line("quantface_embed_batch_size_" + suffix +
+                        "\\{model=\"models/dlib-resnet\"\\} ([0-9.e+]+)");
+  std::smatch match;
+  if (!std::regex_search(text, match, line)) return -1;
+  return std::stod(match[1]);
+}
+
+TEST(MicroBatchTest, ConcurrentMatchesShareForwardsAndScoreAsWithoutBatching) {
+  constexpr int kCalls = 12;
+  const auto faces = Faces();
+  const auto pairs = Pairs(kCalls);
+
+  // Reference: micro-batching off, one call at a time.
+  std::vector<float> expected;
+  {
+    testing::ServerProcess plain({"--micro-batch-max-wait-us=0"});
+    ASSERT_TRUE(plain.Start().ok());
+    auto stub = v1::VerificationService::NewStub(
+        grpc::CreateChannel(plain.grpc_target(), grpc::InsecureChannelCredentials()));
+    for (const auto& [a, b] : pairs) expected.push_back(MatchScore(*stub, faces[a], faces[b]));
+    // Off: every call ran its own forward of its two faces.
+    EXPECT_EQ(HistogramValue(plain.metrics_port(), "count"), kCalls);
+    EXPECT_EQ(HistogramValue(plain.metrics_port(), "sum"), 2 * kCalls);
+  }
+
+  // Batching on (a generous window, so the calls surely meet), all at once.
+  testing::ServerProcess batched({"--micro-batch-max-wait-us=200000", "--micro-batch-max-size=64"});
+  ASSERT_TRUE(batched.Start().ok());
+  auto stub = v1::VerificationService::NewStub(
+      grpc::CreateChannel(batched.grpc_target(), grpc::InsecureChannelCredentials()));
+  MatchScore(*stub, faces[0], faces[1]);  // Loads the model before the race.
+  std::vector<std::future<float>> calls;
+  for (const auto& [a, b] : pairs) {
+    calls.push_back(std::async(std::launch::async, [&stub, &faces, a = a, b = b] {
+      return MatchScore(*stub, faces[a], faces[b]);
+    }));
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_NEAR(calls[i].get(), expected[i], 1e-4) << "call " << i;
+  }
+  // All faces went through the batcher (1 warm-up call + kCalls), in fewer
+  // forwards than calls: some calls shared one.
+  EXPECT_EQ(HistogramValue(batched.metrics_port(), "sum"), 2 * (kCalls + 1));
+  const double forwards = HistogramValue(batched.metrics_port(), "count");
+  EXPECT_GE(forwards, 2);
+  EXPECT_LT(forwards, kCalls + 1);
+}
+
+TEST(MicroBatchTest, BadBatchSettingsAreRefusedAtStartUp) {
+  testing::ServerProcess bad({"--micro-batch-max-wait-us=-1"});
+  EXPECT_FALSE(bad.Start(std::chrono::seconds(20)).ok());
+  testing::ServerProcess bad_size({"--micro-batch-max-size=0"});
+  EXPECT_FALSE(bad_size.Start(std::chrono::seconds(20)).ok());
+}
+
+}  // namespace
+}  // namespace qf
