@@ -12,6 +12,7 @@
 #include "quantface/v1/gallery.grpc.pb.h"
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
 
 namespace qf {
@@ -19,38 +20,14 @@ namespace {
 
 namespace v1 = ::quantface::v1;
 using std::chrono::seconds;
+using testing::PachecoA;
+using testing::PachecoB;
+using testing::Zakayev;
 
 std::unique_ptr<grpc::ClientContext> Context(int timeout_seconds = 120) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + seconds(timeout_seconds));
   return context;
-}
-
-v1::FaceInput Landmarked(const std::string& key, const std::vector<float>& points) {
-  std::ifstream in(std::string(QF_SHARED_DIR) + "/data/lfw/images/" + key, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  v1::FaceInput face;
-  face.mutable_landmarked_image()->set_image(bytes.str());
-  for (size_t i = 0; i < points.size(); i += 2) {
-    auto* point = face.mutable_landmarked_image()->add_landmarks();
-    point->set_x(points[i]);
-    point->set_y(points[i + 1]);
-  }
-  return face;
-}
-
-v1::FaceInput PachecoA() {
-  return Landmarked("Abel_Pacheco/Abel_Pacheco_0001.jpg",
-                    {58.2, 64.8, 84.0, 63.0, 68.4, 80.4, 64.8, 92.4, 87.0, 91.8});
-}
-v1::FaceInput PachecoB() {
-  return Landmarked("Abel_Pacheco/Abel_Pacheco_0004.jpg",
-                    {61.8, 67.2, 87.0, 66.6, 75.0, 82.2, 64.2, 93.6, 87.6, 96.0});
-}
-v1::FaceInput Zakayev() {
-  return Landmarked("Akhmed_Zakayev/Akhmed_Zakayev_0001.jpg",
-                    {64.8, 64.8, 87.6, 66.6, 73.2, 83.4, 64.2, 90.6, 79.2, 91.8});
 }
 
 class GallerySwitchTest : public ::testing::Test {

@@ -13,6 +13,7 @@
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/registry.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
 
 namespace qf {
@@ -39,13 +40,6 @@ v1::JobConfig TinyConfig(int steps = 3) {
   config.set_activation_warmup_steps(1);
   config.set_device(v1::DEVICE_PREFERENCE_CPU);
   return config;
-}
-
-std::string ReadLfw(const std::string& key) {
-  std::ifstream in(std::string(QF_SHARED_DIR) + "/data/lfw/images/" + key, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 class JobsTest : public ::testing::Test {
@@ -218,7 +212,7 @@ TEST_F(JobsTest, SubmitWatchSucceedDownloadAndServeTheStudent) {
   v1::EmbedRequest embed;
   embed.set_model(model.name());
   auto* face = embed.mutable_face()->mutable_landmarked_image();
-  face->set_image(ReadLfw("Abel_Pacheco/Abel_Pacheco_0001.jpg"));
+  face->set_image(testing::ReadLfwImage("Abel_Pacheco/Abel_Pacheco_0001.jpg"));
   const std::vector<float> points = {58.2, 64.8, 84.0, 63.0, 68.4, 80.4, 64.8, 92.4, 87.0, 91.8};
   for (size_t i = 0; i < points.size(); i += 2) {
     v1::Point* point = face->add_landmarks();

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
 
 namespace qf {
@@ -17,32 +18,8 @@ namespace {
 
 namespace v1 = ::quantface::v1;
 
-std::string ReadLfw(const std::string& key) {
-  std::ifstream in(std::string(QF_SHARED_DIR) + "/data/lfw/images/" + key, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-// Images with their five points from ../shared/data/lfw/landmarks5.tsv.
-v1::FaceInput Landmarked(const std::string& key, const std::vector<float>& points) {
-  v1::FaceInput face;
-  face.mutable_landmarked_image()->set_image(ReadLfw(key));
-  for (size_t i = 0; i < points.size(); i += 2) {
-    auto* point = face.mutable_landmarked_image()->add_landmarks();
-    point->set_x(points[i]);
-    point->set_y(points[i + 1]);
-  }
-  return face;
-}
-
 std::vector<v1::FaceInput> Faces() {
-  return {Landmarked("Abel_Pacheco/Abel_Pacheco_0001.jpg",
-                     {58.2, 64.8, 84.0, 63.0, 68.4, 80.4, 64.8, 92.4, 87.0, 91.8}),
-          Landmarked("Abel_Pacheco/Abel_Pacheco_0004.jpg",
-                     {61.8, 67.2, 87.0, 66.6, 75.0, 82.2, 64.2, 93.6, 87.6, 96.0}),
-          Landmarked("Akhmed_Zakayev/Akhmed_Zakayev_0001.jpg",
-                     {64.8, 64.8, 87.6, 66.6, 73.2, 83.4, 64.2, 90.6, 79.2, 91.8})};
+  return {testing::PachecoA(), testing::PachecoB(), testing::Zakayev()};
 }
 
 // Pairs (i, j) of Faces(), cycled so every call differs from its neighbours.

@@ -9,44 +9,17 @@
 #include <sstream>
 
 #include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
 
 namespace qf {
 namespace {
 
 namespace v1 = ::quantface::v1;
-
-std::string ReadLfw(const std::string& key) {
-  std::ifstream in(std::string(QF_SHARED_DIR) + "/data/lfw/images/" + key, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-// Five points from ../shared/data/lfw/landmarks5.tsv for the images used here.
-v1::FaceInput Landmarked(const std::string& key, const std::vector<float>& points) {
-  v1::FaceInput face;
-  face.mutable_landmarked_image()->set_image(ReadLfw(key));
-  for (size_t i = 0; i < points.size(); i += 2) {
-    auto* point = face.mutable_landmarked_image()->add_landmarks();
-    point->set_x(points[i]);
-    point->set_y(points[i + 1]);
-  }
-  return face;
-}
-
-v1::FaceInput PachecoA() {
-  return Landmarked("Abel_Pacheco/Abel_Pacheco_0001.jpg",
-                    {58.2, 64.8, 84.0, 63.0, 68.4, 80.4, 64.8, 92.4, 87.0, 91.8});
-}
-v1::FaceInput PachecoB() {
-  return Landmarked("Abel_Pacheco/Abel_Pacheco_0004.jpg",
-                    {61.8, 67.2, 87.0, 66.6, 75.0, 82.2, 64.2, 93.6, 87.6, 96.0});
-}
-v1::FaceInput Zakayev() {
-  return Landmarked("Akhmed_Zakayev/Akhmed_Zakayev_0001.jpg",
-                    {64.8, 64.8, 87.6, 66.6, 73.2, 83.4, 64.2, 90.6, 79.2, 91.8});
-}
+using testing::PachecoA;
+using testing::PachecoB;
+using testing::ReadLfwImage;
+using testing::Zakayev;
 
 class VerificationTest : public ::testing::Test {
  protected:
@@ -102,7 +75,7 @@ TEST_F(VerificationTest, EmbedReturnsNormalizedEmbeddingOfTheDefaultModel) {
 
 TEST_F(VerificationTest, EmbedDetectsTheFaceInARawImage) {
   v1::EmbedRequest request;
-  request.mutable_face()->set_image(ReadLfw("Abel_Pacheco/Abel_Pacheco_0001.jpg"));
+  request.mutable_face()->set_image(ReadLfwImage("Abel_Pacheco/Abel_Pacheco_0001.jpg"));
   v1::EmbedResponse response;
   const grpc::Status status = stub_->Embed(Context().get(), request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -209,7 +182,7 @@ TEST_F(VerificationTest, BadInputsGetClearErrors) {
   }
   {
     Case c{"wrong crop size", {}, grpc::StatusCode::INVALID_ARGUMENT, "150x150"};
-    c.request.mutable_face()->set_aligned_crop(ReadLfw("Abel_Pacheco/Abel_Pacheco_0001.jpg"));
+    c.request.mutable_face()->set_aligned_crop(ReadLfwImage("Abel_Pacheco/Abel_Pacheco_0001.jpg"));
     // The LFW file is 150x150, which is right for dlib-resnet: use faceres (224).
     c.request.set_model("models/faceres");
     c.message = "224x224";
