@@ -91,6 +91,8 @@ int RunQuantize(QuantizeFlags flags) {
   flags.job.method = flags.method == "qat" ? quant::QuantMethod::kQat : quant::QuantMethod::kPtq;
   flags.job.qat.schedule =
       flags.schedule == "step" ? quant::LrSchedule::kStep : quant::LrSchedule::kCosine;
+  // One declaration flag for both user-supplied sources.
+  flags.job.generator_declared_synthetic = flags.job.folder_declared_synthetic;
   flags.job.inversion.seed = flags.job.seed;
   if (flags.job.threads == 0) {
     flags.job.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -165,11 +167,17 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "(max|w|; 8-bit weights then run on oneDNN's int8 kernels)")
       ->capture_default_str();
   cmd->add_option("--method", flags->method, "qat or ptq")->capture_default_str();
-  cmd->add_option("--source", job.source, "Training data: noise, builtin or folder")
+  cmd->add_option("--source", job.source, "Training data: noise, builtin, folder or generator")
       ->capture_default_str();
   cmd->add_option("--folder", job.folder, "Folder of synthetic face crops (--source folder)");
+  cmd->add_option("--generator", job.generator_path,
+                  "TorchScript generator, latents -> images in [-1, 1] (--source generator)");
+  cmd->add_option("--latent-dim", job.generator_latent_dim,
+                  "Generator latent size (0: the module's latent_dim attribute)")
+      ->capture_default_str();
   cmd->add_flag("--declare-synthetic", job.folder_declared_synthetic,
-                "Declare that every image in --folder is synthetic (no real person)");
+                "Declare that every image in --folder, or from --generator, is synthetic (no "
+                "real person)");
   cmd->add_option("--cache-dir", job.cache_dir, "Cache of generated synthetic sets")
       ->capture_default_str();
   cmd->add_option("--synth-images", job.inversion.num_images, "Built-in generator: images")

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "absl/strings/str_split.h"
@@ -359,6 +360,35 @@ TEST_F(JobOutputsTest, GeneratorUploadsAreValidatedAndJobsTrainOnThem) {
            "--watch"});
   EXPECT_EQ(job_cli.exit_status, 0) << job_cli.out << job_cli.err;
   EXPECT_NE(job_cli.out.find("succeeded"), std::string::npos) << job_cli.out << job_cli.err;
+}
+
+// The offline CLI (`quantface quantize`, no server) takes the same generator
+// file, and refuses it without the synthetic declaration.
+TEST(OfflineQuantizeTest, CalibratesOnADeclaredGeneratorOnly) {
+  const std::string dir =
+      (fs::temp_directory_path() / ("qf_offline_gen_" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  SaveGenerator(dir + "/gen.pt", kGoodGenerator);
+  const std::vector<std::string> base = {
+      QF_CLI_BINARY,  "quantize",    "--asset-dir", QF_ASSET_DIR,    "--cache-dir",    dir,
+      "--teacher",    "dlib-resnet", "--bits",      "w8a8",          "--method",       "ptq",
+      "--source",     "generator",   "--generator", dir + "/gen.pt", "--calib-images", "4",
+      "--threads",    "2",           "--cpu",       "--out",         dir + "/s.qfp",   "--report",
+      dir + "/r.json"};
+
+  const testing::CommandResult refused = testing::RunCommand(base);
+  EXPECT_NE(refused.exit_status, 0);
+  EXPECT_NE(refused.err.find("declared synthetic"), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(dir + "/s.qfp"));
+
+  std::vector<std::string> declared = base;
+  declared.push_back("--declare-synthetic");
+  const testing::CommandResult done = testing::RunCommand(declared);
+  ASSERT_EQ(done.exit_status, 0) << done.err;
+  EXPECT_GT(fs::file_size(dir + "/s.qfp"), 1000u);
+  const nlohmann::json report = nlohmann::json::parse(ReadFile(dir + "/r.json"));
+  EXPECT_EQ(report["synthetic"]["spec"]["kind"], "generator") << report["synthetic"].dump();
+  fs::remove_all(dir);
 }
 
 TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
