@@ -12,6 +12,7 @@
 #include "quantface/v1/gallery.grpc.pb.h"
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/job_polling.h"
 #include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
 
@@ -57,20 +58,14 @@ class GallerySwitchTest : public ::testing::Test {
     v1::Job job;
     const grpc::Status submitted = jobs_->SubmitJob(Context().get(), request, &job);
     EXPECT_TRUE(submitted.ok()) << submitted.error_message();
-    const auto deadline = std::chrono::steady_clock::now() + seconds(300);
-    while (std::chrono::steady_clock::now() < deadline) {
-      v1::GetJobRequest get;
-      get.set_name(job.name());
-      EXPECT_TRUE(jobs_->GetJob(Context().get(), get, &job).ok());
-      if (job.state() == v1::Job::STATE_SUCCEEDED) return job.output_model();
-      if (job.state() == v1::Job::STATE_FAILED) {
-        ADD_FAILURE() << job.error_message();
-        return "";
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    ADD_FAILURE() << "student job did not finish";
-    return "";
+    job = testing::WaitForJob(
+        *jobs_, job.name(),
+        [](const v1::Job& j) {
+          return j.state() == v1::Job::STATE_SUCCEEDED || j.state() == v1::Job::STATE_FAILED;
+        },
+        300);
+    if (job.state() == v1::Job::STATE_FAILED) ADD_FAILURE() << job.error_message();
+    return job.state() == v1::Job::STATE_SUCCEEDED ? job.output_model() : "";
   }
 
   grpc::Status Switch(const std::string& gallery, const std::string& model,

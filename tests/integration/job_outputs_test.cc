@@ -25,6 +25,7 @@
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/registry.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/job_polling.h"
 #include "tests/integration/server_process.h"
 
 namespace qf {
@@ -120,26 +121,11 @@ class JobOutputsTest : public ::testing::Test {
     return jobs_->SubmitJob(Context().get(), request, job);
   }
 
-  v1::Job Get(const std::string& name) {
-    v1::GetJobRequest request;
-    request.set_name(name);
-    v1::Job job;
-    EXPECT_TRUE(jobs_->GetJob(Context().get(), request, &job).ok());
-    return job;
-  }
+  v1::Job Get(const std::string& name) { return testing::GetJob(*jobs_, name); }
 
   template <typename Done>
   v1::Job WaitFor(const std::string& name, Done done, int timeout_seconds = 300) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(timeout_seconds);
-    v1::Job job;
-    while (std::chrono::steady_clock::now() < deadline) {
-      job = Get(name);
-      if (done(job)) return job;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "timed out waiting on " << name << " (state "
-                  << v1::Job::State_Name(job.state()) << ")";
-    return job;
+    return testing::WaitForJob(*jobs_, name, done, timeout_seconds);
   }
 
   v1::Job WaitUntilEnded(const std::string& name) {

@@ -13,6 +13,7 @@
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/registry.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
+#include "tests/integration/job_polling.h"
 #include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
 
@@ -85,26 +86,12 @@ class JobsTest : public ::testing::Test {
     return events;
   }
 
-  v1::Job Get(const std::string& name) {
-    v1::GetJobRequest request;
-    request.set_name(name);
-    v1::Job job;
-    EXPECT_TRUE(jobs_->GetJob(Context().get(), request, &job).ok());
-    return job;
-  }
+  v1::Job Get(const std::string& name) { return testing::GetJob(*jobs_, name); }
 
   // Polls until `done(job)` or the timeout.
   template <typename Done>
   v1::Job WaitFor(const std::string& name, Done done, int timeout_seconds = 120) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(timeout_seconds);
-    v1::Job job;
-    while (std::chrono::steady_clock::now() < deadline) {
-      job = Get(name);
-      if (done(job)) return job;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "timed out waiting on " << name;
-    return job;
+    return testing::WaitForJob(*jobs_, name, done, timeout_seconds);
   }
 
   std::string Download(const std::string& name, std::string* sha256) {
