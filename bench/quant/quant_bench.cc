@@ -5,7 +5,11 @@
 //       float32 vs integer (int8 kernels) throughput, and their agreement
 //   quant_bench int8-lfw --model FILE.qfp --lfw DIR
 //       LFW of the fake-quant model vs the integer model (cosine, accuracy)
+//   quant_bench synth-preview --teacher NAME --source procedural|noise --out FILE.png
+//       a contact sheet of a synthetic source's images, and how spread out
+//       the teacher's embeddings of them are
 #include <CLI/CLI.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -19,9 +23,12 @@
 #include "client/commands/commands.h"
 #include "core/eval/lfw_dataset.h"
 #include "core/eval/verification_report.h"
+#include "core/nn/model_zoo.h"
 #include "core/quant/int8_model.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/packed_model.h"
+#include "core/synth/noise_source.h"
+#include "core/synth/procedural_face_source.h"
 
 namespace {
 
@@ -130,6 +137,59 @@ int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads) {
 
 }  // namespace
 
+// Renders `count` images of a synthetic source into a contact sheet (8 per
+// row) and prints the mean pairwise cosine of the teacher's embeddings of
+// them: near 1 means the teacher sees them all as one "identity".
+int SynthPreview(const std::string& teacher_name, const std::string& source_name, int64_t count,
+                 uint64_t seed, const std::string& out) {
+  auto teacher = qf::nn::LoadBuiltinModel(teacher_name, ".cache/assets");
+  if (!teacher.ok()) {
+    std::cerr << teacher.status().message() << "\n";
+    return qf::cli::kExitRpcError;
+  }
+  const qf::nn::InputSpec& input = (*teacher)->spec().input;
+  std::unique_ptr<qf::synth::ImageSource> source;
+  if (source_name == "procedural") {
+    source = std::make_unique<qf::synth::ProceduralFaceSource>(input, seed);
+  } else if (source_name == "noise") {
+    source = std::make_unique<qf::synth::NoiseSource>(input, seed);
+  } else {
+    std::cerr << "--source must be procedural or noise\n";
+    return qf::cli::kExitUsage;
+  }
+  torch::NoGradGuard no_grad;
+  const torch::Tensor batch = source->NextBatch(count);
+  (*teacher)->eval();
+  const torch::Tensor embeddings = torch::nn::functional::normalize(
+      (*teacher)->forward(batch), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const torch::Tensor cosines = embeddings.matmul(embeddings.t());
+  const double mean_cos =
+      ((cosines.sum() - cosines.diagonal().sum()) / static_cast<double>(count * (count - 1)))
+          .item<double>();
+  // Back to pixels: undo the normalization, RGB to BGR for OpenCV.
+  torch::Tensor pixels = batch.clone();
+  for (int c = 0; c < 3; ++c) pixels.select(1, c).div_(input.scale[c]).add_(input.mean[c]);
+  if (input.channel_order == qf::nn::ChannelOrder::kRgb) pixels = pixels.flip({1});
+  const int64_t cols = 8, rows = (count + cols - 1) / cols, s = input.size;
+  torch::Tensor sheet = torch::zeros({rows * s, cols * s, 3}, torch::kByte);
+  for (int64_t i = 0; i < count; ++i) {
+    sheet.narrow(0, (i / cols) * s, s)
+        .narrow(1, (i % cols) * s, s)
+        .copy_(pixels[i].permute({1, 2, 0}).clamp(0, 255).round().to(torch::kByte));
+  }
+  sheet = sheet.contiguous();
+  const cv::Mat image(static_cast<int>(rows * s), static_cast<int>(cols * s), CV_8UC3,
+                      sheet.data_ptr());
+  if (!cv::imwrite(out, image)) {
+    std::cerr << "cannot write " << out << "\n";
+    return qf::cli::kExitRpcError;
+  }
+  std::cout << absl::StrFormat(
+      "%s: %d images -> %s; teacher embeddings: mean pairwise cosine %.4f\n", source_name, count,
+      out, mean_cos);
+  return qf::cli::kExitOk;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"QuantFace offline quantization benchmark", "quant_bench"};
   app.require_subcommand(1);
@@ -155,6 +215,20 @@ int main(int argc, char** argv) {
   lfw->add_option("--lfw", lfw_dir, "LFW directory")->required();
   lfw->add_option("--threads", threads)->capture_default_str();
   lfw->callback([&] { exit_status = Int8Lfw(model_path, lfw_dir, threads); });
+
+  std::string teacher_name = "dlib-resnet", source_name = "procedural", out = "synth.png";
+  int64_t count = 32;
+  uint64_t seed = 1;
+  CLI::App* preview = app.add_subcommand("synth-preview", "Contact sheet of a synthetic source");
+  preview->add_option("--teacher", teacher_name)->capture_default_str();
+  preview->add_option("--source", source_name, "procedural or noise")->capture_default_str();
+  preview->add_option("--count", count)->capture_default_str()->check(CLI::Range(2, 4096));
+  preview->add_option("--seed", seed)->capture_default_str();
+  preview->add_option("--out", out, "PNG file")->capture_default_str();
+  preview->callback([&] {
+    torch::set_num_threads(threads);
+    exit_status = SynthPreview(teacher_name, source_name, count, seed, out);
+  });
 
   try {
     app.parse(argc, argv);

@@ -15,7 +15,9 @@
 #include "core/quant/qat_checkpoint.h"
 #include "core/synth/folder_source.h"
 #include "core/synth/generator_source.h"
+#include "core/synth/mixed_source.h"
 #include "core/synth/noise_source.h"
+#include "core/synth/procedural_face_source.h"
 #include "core/synth/synthetic_cache.h"
 #include "core/synth/tensor_set_source.h"
 #include "core/util/sha256.h"
@@ -138,6 +140,13 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   bool cache_hit = false;
   if (config.source == "noise") {
     source = std::make_unique<synth::NoiseSource>(input, config.seed);
+  } else if (config.source == "procedural") {
+    source = std::make_unique<synth::ProceduralFaceSource>(input, config.seed);
+  } else if (config.source == "procedural+noise") {
+    std::vector<std::unique_ptr<synth::ImageSource>> parts;
+    parts.push_back(std::make_unique<synth::ProceduralFaceSource>(input, config.seed));
+    parts.push_back(std::make_unique<synth::NoiseSource>(input, config.seed + 1));
+    source = std::make_unique<synth::MixedSource>(std::move(parts));
   } else if (config.source == "builtin") {
     const nlohmann::json spec = synth::InversionSpec(teacher_id, input, config.inversion);
     const auto generate = [&]() {
@@ -173,8 +182,9 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     source = std::make_unique<synth::GeneratorSource>(std::move(generator), input, config.seed,
                                                       config.generator_description);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("unknown source '", config.source,
-                                                   "': use noise, builtin, folder or generator"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown source '", config.source,
+                     "': use noise, procedural, procedural+noise, builtin, folder or generator"));
   }
   const double synth_seconds = SecondsSince(synth_start);
   QF_RETURN_IF_ERROR(check_stop("training"));

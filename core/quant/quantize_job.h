@@ -40,7 +40,9 @@ struct QuantizeJobConfig {
   bool keep_first_last_8bit = false;
   WeightScheme weight_scheme = WeightScheme::kAsymmetric;
   QuantMethod method = QuantMethod::kQat;
-  std::string source = "builtin";  // "noise", "builtin", "folder" or "generator".
+  // "noise", "procedural" (rendered faces), "procedural+noise" (half of
+  // each batch each), "builtin" (teacher inversion), "folder" or "generator".
+  std::string source = "builtin";
   std::string folder;
   bool folder_declared_synthetic = false;
   // source "generator": a TorchScript generator file (core/synth/

@@ -3,12 +3,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/synth/folder_source.h"
 #include "core/synth/inversion_generator.h"
+#include "core/synth/mixed_source.h"
 #include "core/synth/noise_source.h"
 #include "core/synth/synthetic_cache.h"
 #include "core/synth/tensor_set_source.h"
@@ -143,6 +145,22 @@ TEST(NoiseSourceTest, DeterministicAndPixelScaled) {
   EXPECT_NEAR(x.std().item<double>(), 0.93, 0.05);
   EXPECT_LE(x.max().item<double>(), 127.0 / 64.0 + 1e-6);
   EXPECT_EQ(a.spec()["kind"], "noise");
+}
+
+TEST(MixedSourceTest, SplitsEachBatchBetweenItsPartsInOrder) {
+  std::vector<std::unique_ptr<ImageSource>> parts;
+  parts.push_back(std::make_unique<NoiseSource>(SmallSpec(), 1));
+  parts.push_back(std::make_unique<NoiseSource>(SmallSpec(), 2));
+  MixedSource mixed(std::move(parts));
+  NoiseSource first(SmallSpec(), 1);
+  NoiseSource second(SmallSpec(), 2);
+  const torch::Tensor batch = mixed.NextBatch(5);  // 3 + 2.
+  ASSERT_EQ(batch.size(0), 5);
+  EXPECT_TRUE(torch::equal(batch.narrow(0, 0, 3), first.NextBatch(3)));
+  EXPECT_TRUE(torch::equal(batch.narrow(0, 3, 2), second.NextBatch(2)));
+  EXPECT_EQ(mixed.NextBatch(1).size(0), 1);  // All from the first part.
+  EXPECT_EQ(mixed.spec()["kind"], "mixed");
+  EXPECT_EQ(mixed.spec()["parts"][1]["seed"], 2);
 }
 
 TEST(TensorSetSourceTest, VisitsEveryImageEachEpoch) {
