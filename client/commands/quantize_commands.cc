@@ -167,7 +167,10 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "(max|w|; 8-bit weights then run on oneDNN's int8 kernels)")
       ->capture_default_str();
   cmd->add_option("--method", flags->method, "qat or ptq")->capture_default_str();
-  cmd->add_option("--source", job.source, "Training data: noise, builtin, folder or generator")
+  cmd->add_option(
+         "--source", job.source,
+         "Training data: noise, procedural (rendered faces), builtin (teacher inversion), folder "
+         "or generator")
       ->capture_default_str();
   cmd->add_option("--folder", job.folder, "Folder of synthetic face crops (--source folder)");
   cmd->add_option("--generator", job.generator_path,
@@ -191,6 +194,9 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_option("--schedule", flags->schedule, "cosine or step")->capture_default_str();
   cmd->add_option("--warmup-steps", job.qat.warmup_steps, "Steps tracking activation ranges")
       ->capture_default_str();
+  cmd->add_flag("--learn-activation-ranges", job.qat.learn_activation_ranges,
+                "QAT: learn activation scales (LSQ) after the warm-up instead of freezing them "
+                "(not the paper's method; helps at 4 bits)");
   cmd->add_option("--calib-images", job.ptq.num_images, "PTQ calibration images")
       ->capture_default_str();
   cmd->add_option("--seed", job.seed, "Random seed")->capture_default_str();

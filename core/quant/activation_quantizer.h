@@ -8,6 +8,16 @@
 // with the stored range and never changes it. Apply() before any
 // observation returns x unchanged (nothing is known about its range yet).
 // The range lives on the device of the last observed batch.
+//
+// Optionally the range is then learned instead of frozen (StartLearning):
+// the scale becomes a trainable parameter initialized from the range, the
+// zero point stays fixed, and Apply() uses ATen's learnable fake quantizer,
+// whose scale gradient is LSQ's (Esser et al., "Learned Step Size
+// Quantization", ICLR 2020), scaled by 1 / sqrt(features * qmax) as LSQ
+// prescribes. lo()/hi() then follow the learned scale, so saving a model
+// needs nothing new. This is not the QuantFace paper's method (it freezes
+// the EMA range): min/max ranges spend most of a 4-bit grid on rare large
+// activations, and a learned clip trades that for resolution.
 #ifndef QUANTFACE_CORE_QUANT_ACTIVATION_QUANTIZER_H_
 #define QUANTFACE_CORE_QUANT_ACTIVATION_QUANTIZER_H_
 
@@ -31,12 +41,19 @@ class ActivationQuantizer {
   int bits() const { return bits_; }
   int64_t num_observed() const { return num_observed_; }
 
-  // The tracked range (scalars); undefined before the first observation.
-  const torch::Tensor& lo() const { return lo_; }
-  const torch::Tensor& hi() const { return hi_; }
-  // Sets a frozen range, e.g. loaded from a model file.
+  // The range (scalars); undefined before the first observation. While
+  // learning: the range the learned scale and fixed zero point span.
+  torch::Tensor lo() const;
+  torch::Tensor hi() const;
+  // Sets a frozen range, e.g. loaded from a model file; ends learning.
   void SetRange(const torch::Tensor& lo, const torch::Tensor& hi);
-  AffineParams Params() const { return ComputeAffineParams(lo_, hi_, bits_); }
+  AffineParams Params() const;
+
+  // Stops observing and makes the scale trainable, starting from the
+  // current range (which must exist). Returns the scale parameter ([1],
+  // requires_grad) for the optimizer.
+  torch::Tensor StartLearning();
+  bool learning() const { return learned_scale_.defined(); }
 
  private:
   const int bits_;
@@ -45,6 +62,8 @@ class ActivationQuantizer {
   int64_t num_observed_ = 0;
   torch::Tensor lo_;
   torch::Tensor hi_;
+  torch::Tensor learned_scale_;  // [1], trainable; defined while learning.
+  torch::Tensor zero_point_;     // [1] float, fixed; defined while learning.
 };
 
 }  // namespace qf::quant

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +51,8 @@ nlohmann::json QatOptionsToJson(const QatOptions& options) {
           {"schedule", options.schedule == LrSchedule::kCosine ? "cosine" : "step"},
           {"grad_clip_norm", options.grad_clip_norm},
           {"warmup_steps", options.warmup_steps},
+          {"activation_ranges", options.learn_activation_ranges ? "ema warm-up, then learned (LSQ)"
+                                                                : "ema warm-up, then frozen"},
           {"loss", "mse(l2norm(student), l2norm(teacher))"}};
 }
 
@@ -120,6 +123,19 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
         return resumed.status();
       }
     }
+    // Learned activation scales get their own optimizer, created when the
+    // warm-up ends (or at once when resuming after it).
+    std::unique_ptr<torch::optim::SGD> range_optimizer;
+    const auto start_learning_ranges = [&] {
+      std::vector<torch::Tensor> scales = hooks.StartLearningRanges();
+      if (scales.empty()) return;
+      range_optimizer = std::make_unique<torch::optim::SGD>(
+          scales,
+          torch::optim::SGDOptions(base_lr).momentum(options.momentum).nesterov(options.nesterov));
+    };
+    if (options.learn_activation_ranges && first_step > 0 && first_step >= options.warmup_steps) {
+      start_learning_ranges();
+    }
     double tail_sum = 0;
     int64_t tail_count = 0;
     const int64_t tail_start = options.steps - std::max<int64_t>(1, options.steps / 10);
@@ -127,10 +143,19 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
       if (options.should_stop && options.should_stop()) {
         return absl::CancelledError(absl::StrCat("QAT cancelled after ", step, " steps"));
       }
-      if (step == options.warmup_steps) hooks.set_observing(false);
+      if (step == options.warmup_steps) {
+        hooks.set_observing(false);
+        if (options.learn_activation_ranges) start_learning_ranges();
+      }
       const double lr = LearningRateAt(options, base_lr, step);
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+      }
+      if (range_optimizer) {
+        for (auto& group : range_optimizer->param_groups()) {
+          static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+        }
+        range_optimizer->zero_grad();
       }
       const torch::Tensor batch = source.NextBatch(options.batch_size).to(device);
       torch::Tensor target;
@@ -145,6 +170,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
         torch::nn::utils::clip_grad_norm_(params, options.grad_clip_norm);
       }
       optimizer.step();
+      if (range_optimizer) range_optimizer->step();
       const double value = loss.item<double>();
       if (step == first_step) report.first_loss = value;
       if (step >= tail_start) {

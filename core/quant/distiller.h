@@ -6,7 +6,8 @@
 // momentum 0.9, weight decay 5e-4, lr 0.1 * batch / 512 with cosine (or step:
 // x0.1 at 50 % and 75 % of the steps) decay, gradient-norm clipping at 5.
 // Activation ranges are EMA-tracked during the first warmup_steps steps and
-// frozen after (the hooks' observing flag).
+// frozen after (the hooks' observing flag), or learned after
+// (QatOptions::learn_activation_ranges).
 //
 // Contract: teacher and student must have the same spec; the teacher is not
 // modified (eval mode, no gradients). Both are moved to `device`. Errors from
@@ -42,6 +43,12 @@ struct QatOptions {
   LrSchedule schedule = LrSchedule::kCosine;
   double grad_clip_norm = 5.0;
   int64_t warmup_steps = 50;  // Activation ranges tracked, then frozen.
+  // Not the paper's method: after the warm-up, learn the activation scales
+  // (LSQ, see activation_quantizer.h) with their own SGD (same schedule and
+  // momentum, no weight decay) instead of freezing them. The scales are
+  // saved with the model; their momentum is not checkpointed (a resumed job
+  // restarts it).
+  bool learn_activation_ranges = false;
   // Polled before every step; returning true stops training with CANCELLED
   // (the job system's cooperative cancellation). Not part of the report.
   std::function<bool()> should_stop;

@@ -125,6 +125,18 @@ void FakeQuantHooks::set_observing(bool observing) {
   for (auto& [site, quantizer] : add_operands_) quantizer->set_observing(observing);
 }
 
+std::vector<torch::Tensor> FakeQuantHooks::StartLearningRanges() {
+  set_observing(false);
+  std::vector<torch::Tensor> scales;
+  for (auto& layer : ordered_) {
+    if (layer->input->initialized()) scales.push_back(layer->input->StartLearning());
+  }
+  for (auto& [site, quantizer] : add_operands_) {
+    if (quantizer->initialized()) scales.push_back(quantizer->StartLearning());
+  }
+  return scales;
+}
+
 std::vector<const FakeQuantHooks::Layer*> FakeQuantHooks::layers() const {
   std::vector<const Layer*> out;
   for (const auto& layer : ordered_) out.push_back(layer.get());

@@ -75,6 +75,9 @@ class FakeQuantHooks : public nn::LayerHooks {
 
   // Observing: activation ranges follow the EMA; otherwise frozen.
   void set_observing(bool observing);
+  // Stops observing and makes every observed activation scale trainable
+  // (ActivationQuantizer::StartLearning); returns the scale parameters.
+  std::vector<torch::Tensor> StartLearningRanges();
   const FakeQuantOptions& options() const { return options_; }
 
   // Layers in registration order, and add-operand quantizers by site.

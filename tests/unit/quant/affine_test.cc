@@ -128,6 +128,49 @@ TEST(ActivationQuantizerTest, GradientPassesInsideRangeOnly) {
   EXPECT_TRUE(torch::equal(x.grad(), torch::tensor({0.f, 1.f, 1.f, 0.f})));
 }
 
+TEST(ActivationQuantizerTest, LearnedScaleStartsAtTheRangeAndGrowsToStopClipping) {
+  ActivationQuantizer q(4);
+  q.SetRange(torch::tensor(0.f), torch::tensor(15.f));               // Scale 1, zero point 0.
+  EXPECT_THROW(ActivationQuantizer(4).StartLearning(), c10::Error);  // Never observed.
+  torch::Tensor scale = q.StartLearning();
+  ASSERT_TRUE(q.learning());
+  EXPECT_TRUE(scale.requires_grad());
+  EXPECT_FLOAT_EQ(scale.item<float>(), 1.f);
+  EXPECT_FLOAT_EQ(q.lo().item<float>(), 0.f);
+  EXPECT_FLOAT_EQ(q.hi().item<float>(), 15.f);
+  // Same grid as before learning: integers 0..15.
+  EXPECT_TRUE(
+      torch::allclose(q.Apply(torch::tensor({0.4f, 2.6f, 20.f})), torch::tensor({0.f, 3.f, 15.f})));
+
+  // Activations spread over [0, 3] on a grid that ends at 1.5 (a range
+  // observed on other data): clipping dominates the error. Learning the
+  // scale (LSQ) on that error must widen the grid and cut the error.
+  torch::manual_seed(3);
+  q.SetRange(torch::tensor(0.f), torch::tensor(1.5f));
+  scale = q.StartLearning();
+  const torch::Tensor x = (torch::rand({4000}) * 3).view({1, -1});
+  const auto error = [&] { return (q.Apply(x) - x).square().mean(); };
+  const double before = error().item<double>();
+  EXPECT_NEAR(before, 0.375, 0.03);  // E[(x - 1.5)^2; x > 1.5] for x ~ U(0, 3).
+  torch::optim::SGD optimizer({scale}, torch::optim::SGDOptions(0.05).momentum(0.9));
+  for (int step = 0; step < 200; ++step) {
+    optimizer.zero_grad();
+    error().backward();
+    optimizer.step();
+  }
+  EXPECT_GT(q.hi().item<float>(), 2.7f);
+  EXPECT_LT(error().item<double>(), before * 0.1) << "scale " << scale.item<float>();
+  // lo/hi and Params() follow the learned scale; the zero point stays.
+  const AffineParams p = q.Params();
+  EXPECT_FLOAT_EQ(p.scale.item<float>(), scale.item<float>());
+  EXPECT_EQ(p.zero_point.item<int>(), 0);
+  EXPECT_NEAR(q.hi().item<float>(), 15 * scale.item<float>(), 1e-5);
+  // A frozen copy built from lo/hi (what a model file stores) quantizes alike.
+  ActivationQuantizer frozen(4);
+  frozen.SetRange(q.lo(), q.hi());
+  EXPECT_TRUE(torch::allclose(frozen.Apply(x), q.Apply(x).detach(), 0, 1e-5));
+}
+
 TEST(ActivationQuantizerTest, NothingObservedIsIdentity) {
   ActivationQuantizer q(2);
   q.set_observing(false);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "core/synth/noise_source.h"
@@ -74,6 +75,51 @@ TEST(RunQatTest, ReducesDistillationLossBelowPtq) {
   // Ranges froze after warm-up.
   for (const auto* layer : (*hooks)->layers()) EXPECT_FALSE(layer->input->observing());
   for (const auto* layer : (*hooks)->layers()) EXPECT_EQ(layer->input->num_observed(), 4 + 5);
+}
+
+// With learned activation ranges the scales move after the warm-up and the
+// student still trains (the loss falls); the scales stay on the same grid
+// kind (zero point fixed).
+TEST(RunQatTest, LearnsActivationScalesAfterWarmup) {
+  torch::manual_seed(4);
+  TinyBackbone teacher;
+  TinyBackbone student;
+  ASSERT_TRUE(CopyWeights(teacher, student).ok());
+  FakeQuantOptions fq;
+  fq.bits = {3, 3};
+  auto hooks = FakeQuantHooks::Attach(student, fq);
+  ASSERT_TRUE(hooks.ok());
+  synth::NoiseSource train(teacher.spec().input, 8);
+  QatOptions options;
+  options.steps = 60;
+  options.batch_size = 16;
+  options.learning_rate = 0.5;
+  options.warmup_steps = 5;
+  options.learn_activation_ranges = true;
+  std::vector<float> warmup_scales;
+  std::vector<int> warmup_zero_points;
+  const absl::StatusOr<QatReport> report =
+      RunQat(teacher, student, **hooks, train, options, torch::Device(torch::kCPU),
+             [&](const QatProgress& p) {
+               if (p.step != options.warmup_steps) return;
+               for (const auto* layer : (*hooks)->layers()) {
+                 warmup_scales.push_back(layer->input->Params().scale.item<float>());
+                 warmup_zero_points.push_back(layer->input->Params().zero_point.item<int>());
+               }
+             });
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_LT(report->last_loss, report->first_loss);
+  ASSERT_EQ(warmup_scales.size(), (*hooks)->layers().size());
+  int moved = 0;
+  for (size_t i = 0; i < warmup_scales.size(); ++i) {
+    const ActivationQuantizer& q = *(*hooks)->layers()[i]->input;
+    EXPECT_TRUE(q.learning());
+    EXPECT_EQ(q.num_observed(), 5);  // Observed during the warm-up only.
+    EXPECT_EQ(q.Params().zero_point.item<int>(), warmup_zero_points[i]);
+    if (std::abs(q.Params().scale.item<float>() / warmup_scales[i] - 1) > 1e-3) ++moved;
+  }
+  EXPECT_GT(moved, 0);
+  EXPECT_EQ(QatOptionsToJson(options)["activation_ranges"], "ema warm-up, then learned (LSQ)");
 }
 
 TEST(RunQatTest, RejectsMismatchedModels) {
