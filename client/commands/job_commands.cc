@@ -39,6 +39,7 @@ struct SubmitOptions {
   std::string schedule = "cosine";
   bool keep_first_last_8bit = false;
   std::string weight_scheme = "asymmetric";
+  bool learn_activation_ranges = false;
   std::string protocol;
   std::string device = "any";
   int priority = 0;
@@ -109,8 +110,10 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       ->capture_default_str();
   submit->add_option("--method", submit_options->method, "qat or ptq")->capture_default_str();
   submit
-      ->add_option("--source", submit_options->source,
-                   "Synthetic data: builtin, noise, generator or folder")
+      ->add_option(
+          "--source", submit_options->source,
+          "Synthetic data: builtin (teacher inversion), procedural (rendered faces), noise, "
+          "generator or folder")
       ->capture_default_str();
   submit->add_option("--image-folder", submit_options->image_folder,
                      "Server path of synthetic images (--source folder)");
@@ -132,6 +135,9 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       ->add_option("--weight-scheme", submit_options->weight_scheme,
                    "asymmetric (the paper) or symmetric (8-bit weights run on oneDNN)")
       ->capture_default_str();
+  submit->add_flag("--learn-activation-ranges", submit_options->learn_activation_ranges,
+                   "QAT: learn activation scales (LSQ) after the warm-up instead of freezing "
+                   "them (not the paper's method; helps at 4 bits)");
   submit->add_option("--protocol", submit_options->protocol, "Evaluation protocol, e.g. lfw");
   submit->add_option("--device", submit_options->device, "any, cpu or gpu")->capture_default_str();
   submit->add_option("--priority", submit_options->priority, "Higher runs first");
@@ -172,12 +178,15 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       data.set_source(v1::SyntheticDataConfig::SOURCE_BUILTIN);
     } else if (o.source == "noise") {
       data.set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
+    } else if (o.source == "procedural") {
+      data.set_source(v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES);
     } else if (o.source == "generator") {
       data.set_source(v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL);
     } else if (o.source == "folder") {
       data.set_source(v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER);
     } else {
-      exit_status = context.Fail("--source must be builtin, noise, generator or folder");
+      exit_status =
+          context.Fail("--source must be builtin, procedural, noise, generator or folder");
       return;
     }
     data.set_num_images(o.num_images);
@@ -188,6 +197,7 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     config.set_steps(o.steps);
     config.set_batch_size(o.batch_size);
     config.set_activation_warmup_steps(o.warmup_steps);
+    config.set_learn_activation_ranges(o.learn_activation_ranges);
     config.mutable_optimizer()->set_learning_rate(o.learning_rate);
     config.mutable_optimizer()->set_schedule(o.schedule == "step"
                                                  ? v1::OptimizerConfig::SCHEDULE_STEP

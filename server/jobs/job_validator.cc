@@ -60,6 +60,9 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
     config.set_method(v1::JobConfig::METHOD_QAT);
   }
   const bool qat = config.method() == v1::JobConfig::METHOD_QAT;
+  if (!qat && config.learn_activation_ranges()) {
+    return Invalid("learn_activation_ranges", "applies to METHOD_QAT only: PTQ does not train");
+  }
 
   // Steps and batches.
   if (config.steps() == 0) config.set_steps(qat ? 600 : 8);
@@ -98,6 +101,7 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
       break;
     }
     case v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE:
+    case v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES:
       break;
     case v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL: {
       if (data.generator_model().empty()) {
@@ -142,8 +146,8 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
     }
     default:
       return Invalid("synthetic_data.source",
-                     "must be set: SOURCE_BUILTIN, SOURCE_GAUSSIAN_NOISE, SOURCE_GENERATOR_MODEL "
-                     "or SOURCE_IMAGE_FOLDER");
+                     "must be set: SOURCE_BUILTIN, SOURCE_PROCEDURAL_FACES, "
+                     "SOURCE_GAUSSIAN_NOISE, SOURCE_GENERATOR_MODEL or SOURCE_IMAGE_FOLDER");
   }
   if (data.seed() == 0) {
     std::random_device random;

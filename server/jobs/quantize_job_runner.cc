@@ -56,6 +56,9 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
     case v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE:
       engine.source = "noise";
       break;
+    case v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES:
+      engine.source = "procedural";
+      break;
     case v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER:
       engine.source = "folder";
       engine.folder = data.image_folder();
@@ -86,6 +89,7 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.qat.steps = config.steps();
   engine.qat.batch_size = config.batch_size();
   engine.qat.warmup_steps = config.activation_warmup_steps();
+  engine.qat.learn_activation_ranges = config.learn_activation_ranges();
   engine.qat.learning_rate = config.optimizer().learning_rate();
   engine.qat.momentum = config.optimizer().momentum();
   engine.qat.nesterov = config.optimizer().nesterov();

@@ -34,6 +34,9 @@ void DescribeSynthetic(const nlohmann::json& metadata, v1::SyntheticDataConfig* 
     data->set_seed(spec.value("seed", uint64_t{0}));
   } else if (kind == "noise") {
     data->set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
+  } else if (kind == "procedural-faces") {
+    data->set_source(v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES);
+    data->set_seed(spec.value("seed", uint64_t{0}));
   } else if (kind == "folder") {
     data->set_source(v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER);
     data->set_declared_synthetic(true);

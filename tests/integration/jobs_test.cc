@@ -243,6 +243,30 @@ TEST_F(JobsTest, SubmitWatchSucceedDownloadAndServeTheStudent) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// The rendered built-in faces as the source, with learned activation
+// ranges: the job trains past its warm-up and the student records where its
+// data came from.
+TEST_F(JobsTest, ProceduralFacesJobWithLearnedRangesSucceeds) {
+  v1::JobConfig config = TinyConfig(4);
+  config.set_weight_bits(4);
+  config.set_activation_bits(4);
+  config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES);
+  config.set_learn_activation_ranges(true);
+  const v1::Job job = Submit(config);
+  EXPECT_TRUE(job.config().learn_activation_ranges());
+  const v1::Job done = testing::WaitForJob(
+      *jobs_, job.name(), [](const v1::Job& j) { return j.state() >= v1::Job::STATE_SUCCEEDED; },
+      300);
+  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
+  v1::GetModelRequest get;
+  get.set_name(done.output_model());
+  v1::Model model;
+  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  EXPECT_EQ(model.activation_bits(), 4);
+  EXPECT_EQ(model.synthetic_data().source(), v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES);
+  EXPECT_EQ(model.synthetic_data().seed(), 7u);
+}
+
 TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
   struct Case {
     std::string field;
@@ -277,6 +301,11 @@ TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
        }},
       {"config.evaluation_protocol", grpc::StatusCode::INVALID_ARGUMENT,
        [](v1::JobConfig& c) { c.set_evaluation_protocol("megaface"); }},
+      {"config.learn_activation_ranges", grpc::StatusCode::INVALID_ARGUMENT,
+       [](v1::JobConfig& c) {
+         c.set_method(v1::JobConfig::METHOD_PTQ);
+         c.set_learn_activation_ranges(true);
+       }},
   };
   for (const Case& c : cases) {
     v1::JobConfig config = TinyConfig();

@@ -137,6 +137,12 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   c.mutable_synthetic_data()->set_generator_model("models/gen");
   EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
   c = Valid();
+  c.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES);
+  c.set_learn_activation_ranges(true);
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
+  c.set_method(v1::JobConfig::METHOD_PTQ);
+  EXPECT_EQ(Check(c, "config.learn_activation_ranges"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
   c.set_evaluation_protocol("megaface");
   EXPECT_EQ(Check(c, "config.evaluation_protocol"), absl::StatusCode::kInvalidArgument);
   c.set_evaluation_protocol("gone");
