@@ -77,6 +77,8 @@ class Int8Model {
  private:
   // Float -> quint8 on `grid`, clamped to its range first.
   static torch::Tensor Quantize(const torch::Tensor& x, const Grid& grid);
+  // quint8 -> float, the values of the codes.
+  static torch::Tensor Dequantize(const torch::Tensor& q);
   // Clamps quint8 codes to `grid`'s top code and to `max_value`.
   static torch::Tensor ClampToGrid(const torch::Tensor& q, const Grid& grid,
                                    double max_value = std::numeric_limits<double>::infinity());
@@ -84,10 +86,18 @@ class Int8Model {
   torch::Tensor RunConv(const Conv& conv, const torch::Tensor& qx, const Grid& out, bool relu,
                         double max_value = std::numeric_limits<double>::infinity()) const;
   Grid InputGrid(size_t conv) const;
-  // Whether the dlib block starting at conv `conv1` exists, is not a
-  // down-sampling block, and quantizes its shortcut on its conv1 input grid
-  // (so its input can stay an integer tensor).
-  bool TakesIntegerShortcut(size_t conv1) const;
+  // The operands of a dlib residual add, each on its add quantizer's grid;
+  // the block's output is relu(residual + shortcut).
+  struct AddOperands {
+    torch::Tensor residual;
+    torch::Tensor shortcut;
+  };
+  // relu(residual + shortcut) rounded once onto `grid` (integer kernel).
+  static torch::Tensor AddReluOnto(const AddOperands& sum, const Grid& grid);
+  // relu(residual + shortcut) in float, exact.
+  static torch::Tensor AddReluFloat(const AddOperands& sum);
+  // nn::AlignDownBlockOperands for a quint8 residual and a float shortcut.
+  static void AlignDownBlockOperands(torch::Tensor& residual, torch::Tensor& shortcut);
   torch::Tensor ForwardDlib(const torch::Tensor& input) const;
   torch::Tensor ForwardFaceRes(const torch::Tensor& input) const;
 
