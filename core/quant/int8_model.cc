@@ -176,7 +176,9 @@ torch::Tensor Int8Model::Quantize(const torch::Tensor& x, const Grid& grid) {
                                   .round_()
                                   .add_(static_cast<double>(grid.zero_point))
                                   .clamp_(0.0, static_cast<double>(grid.qmax))
-                                  .to(torch::kByte);
+                                  .to(torch::TensorOptions(torch::kByte).memory_format(
+                                      x.dim() == 4 ? torch::MemoryFormat::ChannelsLast
+                                                   : torch::MemoryFormat::Contiguous));
   return at::_make_per_tensor_quantized_tensor(codes, grid.scale, grid.zero_point);
 }
 

@@ -74,11 +74,14 @@ class Int8Model {
     bool operator==(const Grid& other) const;
   };
 
- private:
-  // Float -> quint8 on `grid`, clamped to its range first.
+  // Float -> quint8 on `grid`, clamped to its range first: the codes of the
+  // fake quantizer (fake_quantize_per_tensor_affine) bit for bit; 4-d
+  // results are channels-last, the kernels' layout.
   static torch::Tensor Quantize(const torch::Tensor& x, const Grid& grid);
-  // quint8 -> float, the values of the codes.
+  // quint8 -> float, the values of the codes (as Tensor::dequantize()).
   static torch::Tensor Dequantize(const torch::Tensor& q);
+
+ private:
   // Clamps quint8 codes to `grid`'s top code and to `max_value`.
   static torch::Tensor ClampToGrid(const torch::Tensor& q, const Grid& grid,
                                    double max_value = std::numeric_limits<double>::infinity());
