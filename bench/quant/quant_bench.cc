@@ -6,7 +6,7 @@
 //       float32 vs integer (int8 kernels) throughput; --trace also writes
 //       PREFIX-b<batch>-{float32,int8}.json, a chrome://tracing profile of one
 //       pass each (per-op times; bench/quant/trace_summary.py sums them)
-//   quant_bench int8-lfw --model FILE.qfp --lfw DIR
+//   quant_bench int8-lfw --model FILE.qfp --lfw DIR [--batch 32]
 //       LFW of the fake-quant model vs the integer model (cosine, accuracy)
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <CLI/CLI.hpp>
@@ -119,7 +119,7 @@ int Speed(const std::string& path, int threads, const std::vector<int64_t>& batc
   return 0;
 }
 
-int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads) {
+int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads, int batch) {
   torch::set_num_threads(threads);
   absl::StatusOr<PackedModel> packed = qf::quant::LoadPackedModel(path);
   if (!packed.ok()) {
@@ -133,8 +133,10 @@ int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads) {
     return 1;
   }
   Int8Backbone integer(*std::move(int8), packed->model->spec());
+  qf::quant::StudentLfwOptions options;
+  options.batch_size = batch;
   absl::StatusOr<qf::quant::StudentLfwReport> report = qf::quant::EvaluateStudentOnLfw(
-      *dataset, *packed->model, integer, torch::Device(torch::kCPU));
+      *dataset, *packed->model, integer, torch::Device(torch::kCPU), options);
   if (!report.ok()) {
     std::cerr << "error: " << report.status() << "\n";
     return 1;
@@ -176,7 +178,13 @@ int main(int argc, char** argv) {
   lfw->add_option("--model", model_path, "Packed model file")->required();
   lfw->add_option("--lfw", lfw_dir, "LFW directory")->required();
   lfw->add_option("--threads", threads)->capture_default_str();
-  lfw->callback([&] { exit_status = Int8Lfw(model_path, lfw_dir, threads); });
+  int lfw_batch = 32;
+  lfw->add_option("--batch", lfw_batch,
+                  "Images per forward pass (the fake-quant model's float accumulation order, "
+                  "and so its near-tie roundings, depend on it)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  lfw->callback([&] { exit_status = Int8Lfw(model_path, lfw_dir, threads, lfw_batch); });
 
   try {
     app.parse(argc, argv);

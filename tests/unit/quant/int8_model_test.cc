@@ -146,11 +146,14 @@ TEST(Int8ModelTest, RandomFaceResW6A6MatchesFakeQuant) {
   ExpectIntegerMatchesFakeQuant(model, Bits(6, 6), "faceres66", 0.99);
 }
 
-// Real weights make a well-conditioned net: besides the kernels' own int32
-// requantization (which can land one code off), every step must round
-// exactly as the fake quantizer does, so the embeddings agree to within a
-// few 1e-3 relative; a wrong grid or a second rounding anywhere shows as a
-// percent-level error (or a cosine below 0.9999 at 8 bits).
+// Real weights: every step must round exactly as the fake quantizer does.
+// At 4 bits the embeddings then come out bit-identical; a wrong grid or a
+// second rounding anywhere shows as a 10-20 % error (tried as mutations). At
+// 8 bits the fake-quant reference is itself only stable to about 1 %: the
+// same images run as a batch of 1 instead of 3 change its embeddings by 1.1 %
+// (relative L2), because float accumulation order flips near-tie codes and
+// the fine 8-bit grids carry the flips on; the integer model is 1.2-1.4 %
+// away, so the 8-bit bound is 3 %.
 TEST(Int8ModelTest, RealDlibResnetAgreesTightly) {
   const std::string missing = nn::testing::MissingFiles({nn::DlibResnet::kManifestPath}, false);
   if (!missing.empty()) {
