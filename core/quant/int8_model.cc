@@ -169,16 +169,17 @@ torch::Tensor Int8Model::Quantize(const torch::Tensor& x, const Grid& grid) {
   // The fake quantizer's arithmetic (fake_quantize_per_tensor_affine):
   // code = clamp(zero_point + nearbyint(x * float(1 / scale)), 0, qmax), in
   // float32, which holds every step exactly. Done with multi-threaded
-  // elementwise ops: at::quantize_per_tensor computes the same codes but on
-  // one thread, 5x slower here (8 ms of a 115 ms batch-32 dlib pass).
+  // elementwise ops: at::quantize_per_tensor computes the same codes on one
+  // thread (8 ms instead of 1.4 ms for 32 x 3 x 150 x 150 values here).
   const float inv_scale = 1.0f / static_cast<float>(grid.scale);
-  const torch::Tensor codes = (x * static_cast<double>(inv_scale))
-                                  .round_()
-                                  .add_(static_cast<double>(grid.zero_point))
-                                  .clamp_(0.0, static_cast<double>(grid.qmax))
-                                  .to(torch::TensorOptions(torch::kByte).memory_format(
-                                      x.dim() == 4 ? torch::MemoryFormat::ChannelsLast
-                                                   : torch::MemoryFormat::Contiguous));
+  const torch::Tensor codes =
+      (x * static_cast<double>(inv_scale))
+          .round_()
+          .add_(static_cast<double>(grid.zero_point))
+          .clamp_(0.0, static_cast<double>(grid.qmax))
+          .to(torch::TensorOptions(torch::kByte)
+                  .memory_format(x.dim() == 4 ? torch::MemoryFormat::ChannelsLast
+                                              : torch::MemoryFormat::Contiguous));
   return at::_make_per_tensor_quantized_tensor(codes, grid.scale, grid.zero_point);
 }
 
