@@ -32,7 +32,7 @@
 //     output on one 8-bit grid first, a second rounding on a grid up to 2x
 //     coarser than the shortcut's (the pooled range is narrower): at 4 bits
 //     that alone moved the embeddings by 20 % (int8_model_test); the four
-//     down blocks' float work is ~14 % of a batch-32 pass;
+//     down blocks' float work is 14-20 % of a batch-32 pass;
 //   - the final global average pool and the fc run in float on the
 //     dequantized last block output: the output is the float embedding, so
 //     an 8-bit output grid would only add error, and both are < 0.1 % of the
