@@ -2,12 +2,16 @@
 // linked against qf_core only (no gRPC client).
 //   quant_bench quantize ...   same flags as `quantface quantize`
 //   quant_bench speed --model FILE.qfp [--threads 2] [--batches 1,32]
-//       float32 vs integer (int8 kernels) throughput, and their agreement
-//   quant_bench int8-lfw --model FILE.qfp --lfw DIR
+//                     [--trace PREFIX]
+//       float32 vs integer (int8 kernels) throughput; --trace also writes
+//       PREFIX-b<batch>-{float32,int8}.json, a chrome://tracing profile of one
+//       pass each (per-op times; bench/quant/trace_summary.py sums them)
+//   quant_bench int8-lfw --model FILE.qfp --lfw DIR [--batch 32]
 //       LFW of the fake-quant model vs the integer model (cosine, accuracy)
 //   quant_bench synth-preview --teacher NAME --source procedural|noise --out FILE.png
 //       a contact sheet of a synthetic source's images, and how spread out
 //       the teacher's embeddings of them are
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <CLI/CLI.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -66,7 +70,8 @@ double Median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-int Speed(const std::string& path, int threads, const std::vector<int64_t>& batches, int rounds) {
+int Speed(const std::string& path, int threads, const std::vector<int64_t>& batches, int rounds,
+          const std::string& trace_prefix) {
   torch::set_num_threads(threads);
   absl::StatusOr<PackedModel> packed = qf::quant::LoadPackedModel(path);
   if (!packed.ok()) {
@@ -103,11 +108,25 @@ int Speed(const std::string& path, int threads, const std::vector<int64_t>& batc
     std::cout << absl::StrFormat(
         "batch %3d: float32 %8.1f img/s  int8 %8.1f img/s  speedup %.2fx (medians of %d rounds)\n",
         batch, batch / Median(fp32_seconds), batch / Median(int8_seconds), Median(ratios), rounds);
+    if (!trace_prefix.empty()) {
+      // Profiled passes come after the timed rounds: the profiler's overhead
+      // must not touch the numbers above.
+      const std::string stem = absl::StrFormat("%s-b%d-", trace_prefix, batch);
+      {
+        torch::autograd::profiler::RecordProfile guard(stem + "float32.json");
+        fp32_pass();
+      }
+      {
+        torch::autograd::profiler::RecordProfile guard(stem + "int8.json");
+        int8_pass();
+      }
+      std::cout << "traces: " << stem << "{float32,int8}.json\n";
+    }
   }
   return 0;
 }
 
-int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads) {
+int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads, int batch) {
   torch::set_num_threads(threads);
   absl::StatusOr<PackedModel> packed = qf::quant::LoadPackedModel(path);
   if (!packed.ok()) {
@@ -121,8 +140,10 @@ int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads) {
     return 1;
   }
   Int8Backbone integer(*std::move(int8), packed->model->spec());
+  qf::quant::StudentLfwOptions options;
+  options.batch_size = batch;
   absl::StatusOr<qf::quant::StudentLfwReport> report = qf::quant::EvaluateStudentOnLfw(
-      *dataset, *packed->model, integer, torch::Device(torch::kCPU));
+      *dataset, *packed->model, integer, torch::Device(torch::kCPU), options);
   if (!report.ok()) {
     std::cerr << "error: " << report.status() << "\n";
     return 1;
@@ -201,20 +222,29 @@ int main(int argc, char** argv) {
   int threads = 2;
   std::vector<int64_t> batches = {1, 32};
   int rounds = 9;
+  std::string trace_prefix;
   CLI::App* speed = app.add_subcommand("speed", "float32 vs integer inference throughput");
   speed->add_option("--model", model_path, "Packed model file")->required();
   speed->add_option("--threads", threads)->capture_default_str();
   speed->add_option("--batches", batches)->delimiter(',');
   speed->add_option("--rounds", rounds, "Alternating float32/integer rounds per batch size")
       ->capture_default_str();
-  speed->callback([&] { exit_status = Speed(model_path, threads, batches, rounds); });
+  speed->add_option("--trace", trace_prefix,
+                    "Also write chrome://tracing profiles of one pass: PREFIX-b<batch>-*.json");
+  speed->callback([&] { exit_status = Speed(model_path, threads, batches, rounds, trace_prefix); });
 
   std::string lfw_dir;
   CLI::App* lfw = app.add_subcommand("int8-lfw", "LFW: fake-quant vs integer inference");
   lfw->add_option("--model", model_path, "Packed model file")->required();
   lfw->add_option("--lfw", lfw_dir, "LFW directory")->required();
   lfw->add_option("--threads", threads)->capture_default_str();
-  lfw->callback([&] { exit_status = Int8Lfw(model_path, lfw_dir, threads); });
+  int lfw_batch = 32;
+  lfw->add_option("--batch", lfw_batch,
+                  "Images per forward pass (the fake-quant model's float accumulation order, "
+                  "and so its near-tie roundings, depend on it)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  lfw->callback([&] { exit_status = Int8Lfw(model_path, lfw_dir, threads, lfw_batch); });
 
   std::string teacher_name = "dlib-resnet", source_name = "procedural", out = "synth.png";
   int64_t count = 32;

@@ -1,6 +1,7 @@
 #include "core/quant/int8_model.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/record_function.h>
 
 #include <algorithm>
 #include <limits>
@@ -165,12 +166,30 @@ Int8Model::Grid Int8Model::InputGrid(size_t conv) const {
 }
 
 torch::Tensor Int8Model::Quantize(const torch::Tensor& x, const Grid& grid) {
-  // Clamp to the quantizer's range (what the fake quantizer does), then
-  // round onto its grid.
-  const double lo = static_cast<double>(0 - grid.zero_point) * grid.scale;
-  const double hi = static_cast<double>(grid.qmax - grid.zero_point) * grid.scale;
-  return at::quantize_per_tensor(x.clamp(lo, hi).contiguous(), grid.scale, grid.zero_point,
-                                 torch::kQUInt8);
+  // The fake quantizer's arithmetic (fake_quantize_per_tensor_affine):
+  // code = clamp(zero_point + nearbyint(x * float(1 / scale)), 0, qmax), in
+  // float32, which holds every step exactly. Done with multi-threaded
+  // elementwise ops: at::quantize_per_tensor computes the same codes on one
+  // thread (8 ms instead of 1.4 ms for 32 x 3 x 150 x 150 values here).
+  const float inv_scale = 1.0f / static_cast<float>(grid.scale);
+  const torch::Tensor codes =
+      (x * static_cast<double>(inv_scale))
+          .round_()
+          .add_(static_cast<double>(grid.zero_point))
+          .clamp_(0.0, static_cast<double>(grid.qmax))
+          .to(torch::TensorOptions(torch::kByte)
+                  .memory_format(x.dim() == 4 ? torch::MemoryFormat::ChannelsLast
+                                              : torch::MemoryFormat::Contiguous));
+  return at::_make_per_tensor_quantized_tensor(codes, grid.scale, grid.zero_point);
+}
+
+torch::Tensor Int8Model::Dequantize(const torch::Tensor& q) {
+  // (code - zero_point) * scale in float32, as Tensor::dequantize() (and the
+  // fake quantizer) compute it, but multi-threaded (dequantize() is not).
+  return q.int_repr()
+      .to(torch::kFloat)
+      .sub_(static_cast<double>(q.q_zero_point()))
+      .mul_(static_cast<double>(static_cast<float>(q.q_scale())));
 }
 
 torch::Tensor Int8Model::ClampToGrid(const torch::Tensor& q, const Grid& grid, double max_value) {
@@ -185,6 +204,9 @@ torch::Tensor Int8Model::ClampToGrid(const torch::Tensor& q, const Grid& grid, d
 
 torch::Tensor Int8Model::RunConv(const Conv& conv, const torch::Tensor& qx, const Grid& out,
                                  bool relu, double max_value) const {
+  // Named in profiles (quant_bench speed --trace): apply() bypasses the
+  // dispatcher, so the profiler would not see the kernel otherwise.
+  RECORD_FUNCTION(conv.name, std::vector<c10::IValue>());
   // The int32 accumulator is requantized by the kernel straight onto the
   // consumer's grid: no float tensor between two integer layers.
   const torch::Tensor y = relu ? conv.packed->apply_relu(qx, out.scale, out.zero_point)
@@ -192,47 +214,78 @@ torch::Tensor Int8Model::RunConv(const Conv& conv, const torch::Tensor& qx, cons
   return ClampToGrid(y, out, max_value);
 }
 
-bool Int8Model::TakesIntegerShortcut(size_t conv1) const {
-  if (conv1 + 1 >= convs_.size()) return false;  // Past the last block.
-  const std::string block = BlockOf(convs_[conv1]);
-  return !absl::StrContains(block, "_down") &&
-         InputGrid(conv1) == add_grids_.at(block + "/shortcut");
-}
-
-torch::Tensor Int8Model::ForwardDlib(const torch::Tensor& input) const {
+torch::Tensor Int8Model::AddReluOnto(const AddOperands& sum, const Grid& grid) {
   static const auto add_relu =
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("quantized::add_relu", "")
           .typed<torch::Tensor(torch::Tensor, torch::Tensor, double, int64_t)>();
-  torch::Tensor xq = RunConv(convs_[0], Quantize(input, InputGrid(0)), InputGrid(1), true);
-  xq = F::max_pool2d(xq, F::MaxPool2dFuncOptions(3).stride(2));  // Exact on codes.
-  torch::Tensor x;  // The block input in float, when the last add ran in float.
+  // The kernel adds the two dequantized operands and rounds the sum once
+  // onto `grid`: what the consumer's fake quantizer does to the float sum.
+  return ClampToGrid(add_relu.call(sum.residual, sum.shortcut, grid.scale, grid.zero_point), grid);
+}
+
+torch::Tensor Int8Model::AddReluFloat(const AddOperands& sum) {
+  return Dequantize(sum.residual).add_(Dequantize(sum.shortcut)).relu_();
+}
+
+void Int8Model::AlignDownBlockOperands(torch::Tensor& residual, torch::Tensor& shortcut) {
+  // nn::AlignDownBlockOperands with a quantized residual: its padding pads
+  // the code zero_point, which is float zero, as the fake-quant model's
+  // zeros become under its add quantizer. The float shortcut gets zero
+  // channels before it is quantized, as in the fake-quant model.
+  const int64_t pad_h = shortcut.size(2) - residual.size(2);
+  const int64_t pad_w = shortcut.size(3) - residual.size(3);
+  TORCH_CHECK(pad_h >= 0 && pad_w >= 0, "dlib-resnet: input too small");
+  if (pad_h > 0 || pad_w > 0) residual = F::pad(residual, F::PadFuncOptions({0, pad_w, 0, pad_h}));
+  const int64_t extra = residual.size(1) - shortcut.size(1);
+  if (extra > 0) shortcut = F::pad(shortcut, F::PadFuncOptions({0, 0, 0, 0, 0, extra}));
+}
+
+torch::Tensor Int8Model::ForwardDlib(const torch::Tensor& input) const {
+  const torch::Tensor qinput = Quantize(input, InputGrid(0));
+  // The stem's output on `grid`; max pooling is exact on codes (it commutes
+  // with the monotone rounding).
+  const auto stem = [&](const Grid& grid) {
+    return F::max_pool2d(RunConv(convs_[0], qinput, grid, /*relu=*/true),
+                         F::MaxPool2dFuncOptions(3).stride(2));
+  };
+  // Between blocks the activation stays the pair of add operands, each an
+  // integer tensor on its own grid: the block output relu(residual +
+  // shortcut) is rounded once onto each grid that consumes it, as the fake-
+  // quant model rounds the float sum once per quantizer.
+  AddOperands sum;
   for (size_t i = 1; i + 1 < convs_.size(); i += 2) {
     const std::string block = BlockOf(convs_[i]);
     const bool down = absl::StrContains(block, "_down");
-    if (!xq.defined()) xq = Quantize(x, InputGrid(i));
-    torch::Tensor out = RunConv(convs_[i], xq, InputGrid(i + 1), /*relu=*/true);
-    out = RunConv(convs_[i + 1], out, add_grids_.at(block + "/residual"), /*relu=*/false);
-    if (TakesIntegerShortcut(i) && TakesIntegerShortcut(i + 2)) {
-      // Integer add: the shortcut is the block input on its own grid, and
-      // the sum is requantized onto the next block's input grid, where the
-      // fake-quant model's next quantizers round it.
-      const Grid next = InputGrid(i + 2);
-      xq = ClampToGrid(add_relu.call(out, xq, next.scale, next.zero_point), next);
-      x = torch::Tensor();
-      continue;
+    const bool first = i == 1;
+    TORCH_CHECK(!(first && down), "dlib-resnet: the first block is not a down block");
+    const Grid in = InputGrid(i);
+    const Grid& shortcut_grid = add_grids_.at(block + "/shortcut");
+    const torch::Tensor xq = first ? stem(in) : AddReluOnto(sum, in);
+    torch::Tensor residual = RunConv(convs_[i], xq, InputGrid(i + 1), /*relu=*/true);
+    residual = RunConv(convs_[i + 1], residual, add_grids_.at(block + "/residual"), false);
+    torch::Tensor shortcut;
+    if (!down) {
+      if (shortcut_grid == in) {
+        shortcut = xq;  // Same quantizer range on the same tensor (the usual case).
+      } else {
+        shortcut = first ? stem(shortcut_grid) : AddReluOnto(sum, shortcut_grid);
+      }
+    } else {
+      // The 2x2 average of the float block output, rounded once onto the
+      // shortcut's grid. Float because no integer tensor holds that output
+      // exactly: pooling an 8-bit rounding of it (e.g. a depthwise conv of
+      // weight 1/4 over conv1's input) would round twice, on grids up to 2x
+      // coarser than the shortcut's (the pooled range is narrower).
+      RECORD_FUNCTION("int8::down_shortcut_float", std::vector<c10::IValue>());
+      shortcut = F::avg_pool2d(AddReluFloat(sum), F::AvgPool2dFuncOptions(2).stride(2));
+      AlignDownBlockOperands(residual, shortcut);
+      shortcut = Quantize(shortcut, shortcut_grid);
     }
-    // Float add: the shortcut takes its own rounding of the float input (or
-    // of its average pool), as in the fake-quant model.
-    if (!x.defined()) x = xq.dequantize();
-    torch::Tensor shortcut = down ? F::avg_pool2d(x, F::AvgPool2dFuncOptions(2).stride(2)) : x;
-    torch::Tensor residual = out.dequantize();
-    if (down) nn::AlignDownBlockOperands(residual, shortcut);
-    x = torch::relu(residual + FakeQuant(shortcut, add_grids_.at(block + "/shortcut")));
-    xq = torch::Tensor();
+    sum = {residual, shortcut};
   }
-  if (!x.defined()) x = xq.dequantize();
-  const torch::Tensor pooled = FakeQuant(x.mean({2, 3}), fc_input_);
+  // Global pooling and the fc in float: see the header comment.
+  const torch::Tensor pooled = FakeQuant(AddReluFloat(sum).mean({2, 3}), fc_input_);
   return F::linear(pooled, fc_weight_, fc_bias_);
 }
 
@@ -244,14 +297,14 @@ torch::Tensor Int8Model::ForwardFaceRes(const torch::Tensor& input) const {
   for (size_t i = 0; i < convs_.size(); ++i) {
     const Conv& conv = convs_[i];
     if (conv.stride > 1) {
-      // TF 'SAME' zero padding: float zero is the code zero_point.
-      // Zero is a point of every grid, so padding in float is exact.
-      xq = Quantize(nn::TfSamePad(xq.dequantize(), conv.kernel, conv.stride), InputGrid(i));
+      // TF 'SAME' zero padding, on codes: it pads with zero_point, the code
+      // of float zero, which is what the fake quantizer makes of the zeros.
+      xq = nn::TfSamePad(xq, conv.kernel, conv.stride);
     }
     const Grid out = i + 1 < convs_.size() ? InputGrid(i + 1) : last;
     xq = RunConv(conv, xq, out, /*relu=*/true, /*max_value=*/6.0);  // ReLU6.
   }
-  return xq.dequantize().mean({2, 3});
+  return Dequantize(xq).mean({2, 3});
 }
 
 absl::StatusOr<torch::Tensor> Int8Model::Embed(const torch::Tensor& input) {

@@ -13,18 +13,32 @@
 // accumulator is requantized straight onto the grid of the quantizer that
 // consumes its output (with ReLU fused where the model has one), the same
 // rounding the fake-quant student applies there; so the two agree up to the
-// rounding of the kernels' int32 bias and requantization arithmetic.
+// rounding of the kernels' int32 bias and requantization arithmetic (at 4
+// bits the real dlib ResNet's embeddings come out bit-identical; at 8 bits,
+// where grid steps are 16x finer, an occasional code lands one off).
+//
+// dlib-resnet's residual blocks stay integer between blocks: a block's
+// output relu(residual + shortcut) is kept as its two quint8 add operands,
+// and quantized::add_relu rounds their sum once onto each grid that
+// consumes it (the next block's conv1 input and, if its range differs, its
+// shortcut), which is what the fake-quant model's quantizers do to the
+// float sum. Max pooling and zero padding act on codes (padding with the
+// zero point, the code of 0.0).
 //
 // Ops without an integer kernel here, and why:
-//   - the residual adds of dlib-resnet run in float on the two dequantized
-//     operands (each already on its own integer grid): adding two grids of
-//     different scales needs a requantization anyway, and the add is a
-//     negligible share of the FLOPs;
-//   - the final fc / global pooling run in float on dequantized values: the
-//     output is the float embedding, so an 8-bit output grid would only add
-//     error for no measurable speed (the fc is < 0.1 % of the FLOPs);
-//   - average/max pooling, zero padding and ReLU6 run on dequantized values,
-//     which are exactly the integer grid values, so they change nothing.
+//   - the 2x2 average pool of a down block's shortcut runs in float on the
+//     exact block output (dequantized add operands, added, ReLU), and is
+//     then rounded once onto the shortcut's grid. An integer pool needs that
+//     output on one 8-bit grid first, a second rounding on a grid up to 2x
+//     coarser than the shortcut's (the pooled range is narrower): at 4 bits
+//     that alone moved the embeddings by 20 % (int8_model_test); the four
+//     down blocks' float work is 14-20 % of a batch-32 pass;
+//   - the final global average pool and the fc run in float on the
+//     dequantized last block output: the output is the float embedding, so
+//     an 8-bit output grid would only add error, and both are < 0.1 % of the
+//     FLOPs and time;
+//   - faceres' final global pool runs on dequantized ReLU6 outputs (same
+//     reason).
 //
 // Contract: Create() accepts packed models of "dlib-resnet" and "faceres";
 // Embed() takes N x 3 x S x S float input (normalized as the model expects)
@@ -74,9 +88,14 @@ class Int8Model {
     bool operator==(const Grid& other) const;
   };
 
- private:
-  // Float -> quint8 on `grid`, clamped to its range first.
+  // Float -> quint8 on `grid`, clamped to its range first: the codes of the
+  // fake quantizer (fake_quantize_per_tensor_affine) bit for bit; 4-d
+  // results are channels-last, the kernels' layout.
   static torch::Tensor Quantize(const torch::Tensor& x, const Grid& grid);
+  // quint8 -> float, the values of the codes (as Tensor::dequantize()).
+  static torch::Tensor Dequantize(const torch::Tensor& q);
+
+ private:
   // Clamps quint8 codes to `grid`'s top code and to `max_value`.
   static torch::Tensor ClampToGrid(const torch::Tensor& q, const Grid& grid,
                                    double max_value = std::numeric_limits<double>::infinity());
@@ -84,10 +103,18 @@ class Int8Model {
   torch::Tensor RunConv(const Conv& conv, const torch::Tensor& qx, const Grid& out, bool relu,
                         double max_value = std::numeric_limits<double>::infinity()) const;
   Grid InputGrid(size_t conv) const;
-  // Whether the dlib block starting at conv `conv1` exists, is not a
-  // down-sampling block, and quantizes its shortcut on its conv1 input grid
-  // (so its input can stay an integer tensor).
-  bool TakesIntegerShortcut(size_t conv1) const;
+  // The operands of a dlib residual add, each on its add quantizer's grid;
+  // the block's output is relu(residual + shortcut).
+  struct AddOperands {
+    torch::Tensor residual;
+    torch::Tensor shortcut;
+  };
+  // relu(residual + shortcut) rounded once onto `grid` (integer kernel).
+  static torch::Tensor AddReluOnto(const AddOperands& sum, const Grid& grid);
+  // relu(residual + shortcut) in float, exact.
+  static torch::Tensor AddReluFloat(const AddOperands& sum);
+  // nn::AlignDownBlockOperands for a quint8 residual and a float shortcut.
+  static void AlignDownBlockOperands(torch::Tensor& residual, torch::Tensor& shortcut);
   torch::Tensor ForwardDlib(const torch::Tensor& input) const;
   torch::Tensor ForwardFaceRes(const torch::Tensor& input) const;
 

@@ -124,11 +124,20 @@ absl::Status WritePackedModel(const std::string& path, nn::Backbone& student,
           layer->frozen_weight_params.has_value()
               ? *layer->frozen_weight_params
               : PerChannelWeightParams(*weight, layer->weight_bits, hooks.options().weight_scheme);
-      const torch::Tensor w = weight->detach().to(torch::kCPU).flatten(1);
-      const torch::Tensor scale = p.scale.to(torch::kCPU).view({-1, 1});
-      const torch::Tensor zp = p.zero_point.to(torch::kCPU).to(torch::kFloat).view({-1, 1});
+      // The codes are read back from the fake quantizer's own output, so the
+      // file holds exactly the weights the student ran with: it rounds
+      // w * float(1 / scale), and round(w / scale) differs from that for
+      // weights within an ulp of a rounding boundary (about 4 in 10^7).
+      const int64_t qmax = QuantMax(layer->weight_bits);
+      const torch::Tensor scale = p.scale.to(torch::kCPU).to(torch::kFloat);
+      const torch::Tensor fake_quantized = torch::fake_quantize_per_channel_affine(
+          weight->detach().to(torch::kCPU).to(torch::kFloat), scale,
+          p.zero_point.to(torch::kCPU).to(torch::kInt), /*axis=*/0, 0, qmax);
+      // fake_quantized / scale is (code - zero_point) to within an ulp.
       const torch::Tensor codes =
-          torch::clamp(torch::round(w / scale) + zp, 0, QuantMax(layer->weight_bits))
+          torch::clamp(torch::round(fake_quantized.flatten(1) / scale.view({-1, 1})) +
+                           p.zero_point.to(torch::kCPU).to(torch::kFloat).view({-1, 1}),
+                       0, qmax)
               .to(torch::kUInt8)
               .contiguous();
       const std::vector<uint8_t> values(codes.data_ptr<uint8_t>(),

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "core/nn/dlib_resnet.h"
 #include "core/quant/bit_packing.h"
@@ -140,6 +142,59 @@ TEST_F(PackedModelTest, CorruptFilesGiveClearErrors) {
 
   EXPECT_EQ(LoadPackedModel((dir_ / "missing.qfp").string()).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// The file must hold the very weights the student ran with. The fake
+// quantizer rounds w * float(1 / scale); for weights within an ulp of a
+// rounding boundary that differs from rounding w / scale (how the codes were
+// once computed: about 4 weights in 10^7, so a 5.6M-weight dlib ResNet
+// changed a couple). Such weights are planted here in one channel.
+TEST(PackedModelCodesTest, RoundTripIsExactAtRoundingBoundaries) {
+  torch::manual_seed(6);
+  auto student = std::make_shared<nn::DlibResnet>();
+  student->eval();
+  // conv32_down channel 0: max |w| 0.5 fixes the symmetric 8-bit step.
+  const float step = 0.5f / 127.0f;
+  const float inverse = 1.0f / step;
+  std::vector<float> planted = {0.5f};
+  for (int k = -126; k < 126 && planted.size() < 40; ++k) {
+    float w = (static_cast<float>(k) + 0.5f) * step;
+    for (int ulp = 0; ulp < 3; ++ulp, w = std::nextafter(w, 1.0f)) {
+      if (std::nearbyint(w / step) != std::nearbyint(w * inverse)) planted.push_back(w);
+    }
+  }
+  ASSERT_GT(planted.size(), 3u);
+  torch::Tensor weight = student->named_parameters()["conv32_down.weight"];
+  {
+    torch::NoGradGuard no_grad;
+    weight[0]
+        .view({-1})
+        .slice(0, 0, static_cast<int64_t>(planted.size()))
+        .copy_(torch::tensor(planted));
+  }
+  FakeQuantOptions options;
+  options.bits = {8, 8};
+  options.weight_scheme = WeightScheme::kSymmetric;
+  auto hooks = FakeQuantHooks::Attach(*student, options);
+  ASSERT_TRUE(hooks.ok());
+  synth::NoiseSource noise(student->spec().input, 1);
+  ASSERT_TRUE(CalibratePtq(*student, **hooks, noise, {2, 2, {}, {}}, torch::kCPU).ok());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor ran_with = FakeQuantizeWeight(weight.detach(), 8, WeightScheme::kSymmetric);
+  const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
+  const torch::Tensor expected = student->forward(input);
+
+  const std::string path =
+      (fs::temp_directory_path() / ("qf_codes_test_" + std::to_string(::getpid()) + ".qfp"))
+          .string();
+  ASSERT_TRUE(WritePackedModel(path, *student, **hooks, {}).ok());
+  const auto loaded = LoadPackedModel(path);
+  fs::remove(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const torch::Tensor loaded_weight = loaded->model->named_parameters()["conv32_down.weight"];
+  EXPECT_TRUE(torch::equal(loaded_weight, ran_with))
+      << (loaded_weight != ran_with).sum().item<int64_t>() << " weights differ";
+  EXPECT_TRUE(torch::equal(loaded->model->forward(input), expected));
 }
 
 }  // namespace
