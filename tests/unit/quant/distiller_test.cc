@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/synth/noise_source.h"
@@ -32,21 +33,33 @@ TEST(CopyWeightsTest, CopiesAndRejectsMismatch) {
   EXPECT_FALSE(CopyWeights(a, other).ok());
 }
 
-// A tiny QAT run must reduce the distillation loss of a 3-bit student below
-// what calibration alone (PTQ) achieves.
-TEST(RunQatTest, ReducesDistillationLossBelowPtq) {
-  torch::manual_seed(4);
+// A tiny teacher and its 3-bit fake-quantized copy, the subject of the QAT
+// tests.
+class ThreeBitStudentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(CopyWeights(teacher, student).ok());
+    FakeQuantOptions fq;
+    fq.bits = {3, 3};
+    absl::StatusOr<std::shared_ptr<FakeQuantHooks>> attached = FakeQuantHooks::Attach(student, fq);
+    ASSERT_TRUE(attached.ok());
+    hooks = *std::move(attached);
+  }
+
+  // Seeded before the two models draw their weights.
+  const bool seeded = (torch::manual_seed(4), true);
   TinyBackbone teacher;
   TinyBackbone student;
-  ASSERT_TRUE(CopyWeights(teacher, student).ok());
-  FakeQuantOptions fq;
-  fq.bits = {3, 3};
-  auto hooks = FakeQuantHooks::Attach(student, fq);
-  ASSERT_TRUE(hooks.ok());
+  std::shared_ptr<FakeQuantHooks> hooks;
+};
+
+// A tiny QAT run must reduce the distillation loss of a 3-bit student below
+// what calibration alone (PTQ) achieves.
+TEST_F(ThreeBitStudentTest, QatReducesDistillationLossBelowPtq) {
   const torch::Device cpu(torch::kCPU);
 
   synth::NoiseSource calibration(teacher.spec().input, 7);
-  ASSERT_TRUE(CalibratePtq(student, **hooks, calibration, {64, 16, {}, {}}, cpu).ok());
+  ASSERT_TRUE(CalibratePtq(student, *hooks, calibration, {64, 16, {}, {}}, cpu).ok());
   synth::NoiseSource held_out(teacher.spec().input, 99);
   const absl::StatusOr<double> ptq_loss =
       MeasureDistillationLoss(teacher, student, held_out, 4, 32, cpu);
@@ -60,7 +73,7 @@ TEST(RunQatTest, ReducesDistillationLossBelowPtq) {
   options.warmup_steps = 5;
   std::vector<double> losses;
   const absl::StatusOr<QatReport> report =
-      RunQat(teacher, student, **hooks, train, options, cpu,
+      RunQat(teacher, student, *hooks, train, options, cpu,
              [&](const QatProgress& p) { losses.push_back(p.loss); });
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(losses.size(), 80u);
@@ -73,22 +86,14 @@ TEST(RunQatTest, ReducesDistillationLossBelowPtq) {
   ASSERT_TRUE(qat_loss.ok());
   EXPECT_LT(*qat_loss, *ptq_loss * 0.8) << "PTQ " << *ptq_loss << " QAT " << *qat_loss;
   // Ranges froze after warm-up.
-  for (const auto* layer : (*hooks)->layers()) EXPECT_FALSE(layer->input->observing());
-  for (const auto* layer : (*hooks)->layers()) EXPECT_EQ(layer->input->num_observed(), 4 + 5);
+  for (const auto* layer : hooks->layers()) EXPECT_FALSE(layer->input->observing());
+  for (const auto* layer : hooks->layers()) EXPECT_EQ(layer->input->num_observed(), 4 + 5);
 }
 
 // With learned activation ranges the scales move after the warm-up and the
 // student still trains (the loss falls); the scales stay on the same grid
 // kind (zero point fixed).
-TEST(RunQatTest, LearnsActivationScalesAfterWarmup) {
-  torch::manual_seed(4);
-  TinyBackbone teacher;
-  TinyBackbone student;
-  ASSERT_TRUE(CopyWeights(teacher, student).ok());
-  FakeQuantOptions fq;
-  fq.bits = {3, 3};
-  auto hooks = FakeQuantHooks::Attach(student, fq);
-  ASSERT_TRUE(hooks.ok());
+TEST_F(ThreeBitStudentTest, QatLearnsActivationScalesAfterWarmup) {
   synth::NoiseSource train(teacher.spec().input, 8);
   QatOptions options;
   options.steps = 60;
@@ -99,20 +104,20 @@ TEST(RunQatTest, LearnsActivationScalesAfterWarmup) {
   std::vector<float> warmup_scales;
   std::vector<int> warmup_zero_points;
   const absl::StatusOr<QatReport> report =
-      RunQat(teacher, student, **hooks, train, options, torch::Device(torch::kCPU),
+      RunQat(teacher, student, *hooks, train, options, torch::Device(torch::kCPU),
              [&](const QatProgress& p) {
                if (p.step != options.warmup_steps) return;
-               for (const auto* layer : (*hooks)->layers()) {
+               for (const auto* layer : hooks->layers()) {
                  warmup_scales.push_back(layer->input->Params().scale.item<float>());
                  warmup_zero_points.push_back(layer->input->Params().zero_point.item<int>());
                }
              });
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_LT(report->last_loss, report->first_loss);
-  ASSERT_EQ(warmup_scales.size(), (*hooks)->layers().size());
+  ASSERT_EQ(warmup_scales.size(), hooks->layers().size());
   int moved = 0;
   for (size_t i = 0; i < warmup_scales.size(); ++i) {
-    const ActivationQuantizer& q = *(*hooks)->layers()[i]->input;
+    const ActivationQuantizer& q = *hooks->layers()[i]->input;
     EXPECT_TRUE(q.learning());
     EXPECT_EQ(q.num_observed(), 5);  // Observed during the warm-up only.
     EXPECT_EQ(q.Params().zero_point.item<int>(), warmup_zero_points[i]);
