@@ -94,11 +94,7 @@ FakeQuantOptions Bits(int weight, int activation, WeightScheme scheme = WeightSc
 }
 
 TEST(Int8ModelTest, RealDlibResnetW4A4MatchesFakeQuant) {
-  const std::string missing = nn::testing::MissingFiles({nn::DlibResnet::kManifestPath}, false);
-  if (!missing.empty()) {
-    if (nn::testing::AllowMissingAssets()) GTEST_SKIP() << missing;
-    FAIL() << missing;
-  }
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
   auto model = nn::DlibResnet::FromAssets(nn::testing::AssetDir());
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(ExpectIntegerMatchesFakeQuant(**model, Bits(4, 4), "realdlib44"), "onednn");
@@ -137,11 +133,7 @@ TEST(Int8ModelTest, SymmetricFirstAndLastAt8BitsStayOnOneDnn) {
 }
 
 TEST(Int8ModelTest, RealFaceResW6A6MatchesFakeQuant) {
-  const std::string missing = nn::testing::MissingFiles({nn::FaceRes::kModelPath}, false);
-  if (!missing.empty()) {
-    if (nn::testing::AllowMissingAssets()) GTEST_SKIP() << missing;
-    FAIL() << missing;
-  }
+  QF_REQUIRE_ASSETS(false, nn::FaceRes::kModelPath);
   auto model = nn::FaceRes::FromAssets(nn::testing::AssetDir());
   ASSERT_TRUE(model.ok()) << model.status();
   ExpectIntegerMatchesFakeQuant(**model, Bits(6, 6), "realfaceres66");
@@ -162,11 +154,7 @@ TEST(Int8ModelTest, RandomFaceResW6A6MatchesFakeQuant) {
 // the fine 8-bit grids carry the flips on; the integer model is 1.2-1.4 %
 // away, so the 8-bit bound is 3 %.
 TEST(Int8ModelTest, RealDlibResnetAgreesTightly) {
-  const std::string missing = nn::testing::MissingFiles({nn::DlibResnet::kManifestPath}, false);
-  if (!missing.empty()) {
-    if (nn::testing::AllowMissingAssets()) GTEST_SKIP() << missing;
-    FAIL() << missing;
-  }
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
   struct Case {
     FakeQuantOptions options;
     double min_cosine;
@@ -196,11 +184,7 @@ TEST(Int8ModelTest, RealDlibResnetAgreesTightly) {
 // output), a middle block (the previous add's sum) and a down block (the
 // pooled sum); reusing conv1's codes would be off by up to 40 %.
 TEST(Int8ModelTest, ShortcutsOnTheirOwnGridsMatchFakeQuant) {
-  const std::string missing = nn::testing::MissingFiles({nn::DlibResnet::kManifestPath}, false);
-  if (!missing.empty()) {
-    if (nn::testing::AllowMissingAssets()) GTEST_SKIP() << missing;
-    FAIL() << missing;
-  }
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
   auto model = nn::DlibResnet::FromAssets(nn::testing::AssetDir());
   ASSERT_TRUE(model.ok()) << model.status();
   FakeQuantOptions options = Bits(4, 4, WeightScheme::kSymmetric);
