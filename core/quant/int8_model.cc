@@ -199,6 +199,16 @@ torch::Tensor Int8Model::ClampToGrid(const torch::Tensor& q, const Grid& grid, d
   const double hi =
       std::min(max_value, static_cast<double>(grid.qmax - grid.zero_point) * grid.scale);
   if (grid.qmax >= 255 && max_value == std::numeric_limits<double>::infinity()) return q;
+  if (at::globalContext().qEngine() == at::QEngine::QNNPACK) {
+    // Not torch::clamp here: LibTorch 1.13's QNNPACK clamp wants both bounds,
+    // and worse, it writes a channels_last input (every conv output) into a
+    // contiguous output in the input's byte order, scrambling the tensor. So
+    // clamp the codes; the bound rounds onto the grid as quantize_val would.
+    const int64_t hi_code = std::clamp<int64_t>(
+        q.q_zero_point() + static_cast<int64_t>(std::nearbyint(hi / q.q_scale())), 0, 255);
+    return at::_make_per_tensor_quantized_tensor(q.int_repr().clamp_max_(hi_code), q.q_scale(),
+                                                 q.q_zero_point());
+  }
   return torch::clamp(q, c10::nullopt, hi);
 }
 

@@ -117,6 +117,18 @@ TEST(Int8ModelTest, DlibResnetW8A8MatchesFakeQuant) {
   EXPECT_NE(ExpectIntegerMatchesFakeQuant(model, Bits(8, 8), "dlib88"), "onednn");
 }
 
+// 8-bit asymmetric weights go to QNNPACK, where 4-bit activations need the
+// clamp onto the low-bit grid too. LibTorch's QNNPACK clamp scrambled
+// channels_last tensors (cosine 0.78 here, 52 % on LFW). QNNPACK's
+// fixed-point requantization is off by one code now and then, which a 4-bit
+// grid and this chaotic random net amplify, hence the looser bound (0.988
+// measured; the real model: int8-lfw in docs/BENCHMARKS.md).
+TEST(Int8ModelTest, DlibResnetW8A4OnQnnpackMatchesFakeQuant) {
+  torch::manual_seed(13);
+  nn::DlibResnet model;
+  EXPECT_EQ(ExpectIntegerMatchesFakeQuant(model, Bits(8, 4), "dlib84", 0.98), "qnnpack");
+}
+
 TEST(Int8ModelTest, SymmetricW8A8RunsOnOneDnnAndMatchesFakeQuant) {
   torch::manual_seed(14);
   nn::DlibResnet model;
