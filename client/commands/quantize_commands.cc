@@ -24,6 +24,7 @@ struct QuantizeFlags {
   quant::QuantizeJobConfig job;
   std::string bits = "w8a8";
   std::string weight_scheme = "asymmetric";
+  std::string activation_ranges = "minmax";
   std::string method = "qat";
   std::string schedule = "cosine";
   std::string out;
@@ -84,6 +85,12 @@ int RunQuantize(QuantizeFlags flags) {
     return kExitUsage;
   }
   flags.job.weight_scheme = *scheme;
+  auto ranges = quant::ParseRangeEstimator(flags.activation_ranges);
+  if (!ranges.ok()) {
+    std::cerr << "error: --activation-ranges: " << ranges.status().message() << "\n";
+    return kExitUsage;
+  }
+  flags.job.activation_ranges = *ranges;
   if (flags.method != "qat" && flags.method != "ptq") {
     std::cerr << "error: --method must be qat or ptq\n";
     return kExitUsage;
@@ -165,6 +172,10 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_option("--weight-scheme", flags->weight_scheme,
                   "Weight grid per channel: asymmetric (min/max, the paper) or symmetric "
                   "(max|w|; 8-bit weights then run on oneDNN's int8 kernels)")
+      ->capture_default_str();
+  cmd->add_option("--activation-ranges", flags->activation_ranges,
+                  "Activation ranges from batch min/max (minmax, the paper) or clipped to the "
+                  "least-squared-error range (mse; better at 4 bits)")
       ->capture_default_str();
   cmd->add_option("--method", flags->method, "qat or ptq")->capture_default_str();
   cmd->add_option(

@@ -15,9 +15,7 @@ torch::Tensor ActivationQuantizer::Apply(const torch::Tensor& x) {
   }
   if (observing_) {
     torch::NoGradGuard no_grad;
-    const torch::Tensor detached = x.detach().to(torch::kFloat);
-    const torch::Tensor batch_lo = detached.min();
-    const torch::Tensor batch_hi = detached.max();
+    const auto [batch_lo, batch_hi] = EstimateBatchRange(x, bits_, estimator_);
     if (!lo_.defined() || lo_.device() != batch_lo.device()) {
       lo_ = batch_lo;
       hi_ = batch_hi;

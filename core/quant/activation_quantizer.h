@@ -1,6 +1,7 @@
 // ActivationQuantizer: per-tensor asymmetric fake quantization of one
 // activation, with its range tracked as an exponential moving average of the
-// batch min/max while observing, then frozen.
+// batch ranges while observing, then frozen. A batch's range is its min/max
+// (the paper's) or a clipped range (core/quant/range_estimator.h).
 //
 // Contract: while observing, each Apply() first updates the range
 // (the first batch sets it; later ones: r = beta * r + (1 - beta) * batch)
@@ -26,12 +27,15 @@
 #include <cstdint>
 
 #include "core/quant/affine.h"
+#include "core/quant/range_estimator.h"
 
 namespace qf::quant {
 
 class ActivationQuantizer {
  public:
-  explicit ActivationQuantizer(int bits, double beta = 0.9) : bits_(bits), beta_(beta) {}
+  explicit ActivationQuantizer(int bits, double beta = 0.9,
+                               RangeEstimator estimator = RangeEstimator::kMinMax)
+      : bits_(bits), beta_(beta), estimator_(estimator) {}
 
   torch::Tensor Apply(const torch::Tensor& x);
 
@@ -58,6 +62,7 @@ class ActivationQuantizer {
  private:
   const int bits_;
   const double beta_;
+  const RangeEstimator estimator_;
   bool observing_ = true;
   int64_t num_observed_ = 0;
   torch::Tensor lo_;

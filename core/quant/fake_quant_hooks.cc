@@ -47,7 +47,10 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     auto layer = std::make_unique<Layer>();
     layer->name = item.key();
     layer->weight_bits = options.bits.weight;
-    layer->input = std::make_unique<ActivationQuantizer>(options.bits.activation, options.ema_beta);
+    const RangeEstimator estimator =
+        hooks->ordered_.empty() ? RangeEstimator::kMinMax : options.activation_ranges;
+    layer->input =
+        std::make_unique<ActivationQuantizer>(options.bits.activation, options.ema_beta, estimator);
     hooks->by_module_[module] = layer.get();
     hooks->ordered_.push_back(std::move(layer));
   }
@@ -104,8 +107,8 @@ torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::T
 ActivationQuantizer& FakeQuantHooks::add_operand(const std::string& site) {
   auto it = add_operands_.find(site);
   if (it == add_operands_.end()) {
-    auto quantizer =
-        std::make_unique<ActivationQuantizer>(options_.bits.activation, options_.ema_beta);
+    auto quantizer = std::make_unique<ActivationQuantizer>(
+        options_.bits.activation, options_.ema_beta, options_.activation_ranges);
     quantizer->set_observing(observing_);
     it = add_operands_.emplace(site, std::move(quantizer)).first;
   }

@@ -31,6 +31,7 @@
 #include "core/quant/activation_quantizer.h"
 #include "core/quant/affine.h"
 #include "core/quant/quant_bits.h"
+#include "core/quant/range_estimator.h"
 
 namespace qf::quant {
 
@@ -39,6 +40,11 @@ struct FakeQuantOptions {
   bool keep_first_last_8bit = false;
   WeightScheme weight_scheme = WeightScheme::kAsymmetric;
   double ema_beta = 0.9;
+  // How observed batches become ranges, for every activation but the model's
+  // input (the first layer's), which keeps min/max: the image's range is set
+  // by the pixel format, and clipping it by synthetic images' statistics
+  // would clip real faces' highlights and shadows.
+  RangeEstimator activation_ranges = RangeEstimator::kMinMax;
 };
 
 class FakeQuantHooks : public nn::LayerHooks {

@@ -193,6 +193,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   fq.bits = config.bits;
   fq.keep_first_last_8bit = config.keep_first_last_8bit;
   fq.weight_scheme = config.weight_scheme;
+  fq.activation_ranges = config.activation_ranges;
   QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
 
   nlohmann::json& report = result.report;
@@ -200,6 +201,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["bits"] = QuantBitsName(config.bits);
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
   report["weight_scheme"] = WeightSchemeName(config.weight_scheme);
+  report["activation_ranges"] = RangeEstimatorName(config.activation_ranges);
   report["device"] = cuda ? absl::StrCat("cuda:", config.cuda_device) : "cpu";
   report["threads"] = torch::get_num_threads();
   report["synthetic"] = {

@@ -39,6 +39,10 @@ struct QuantizeJobConfig {
   QuantBits bits;
   bool keep_first_last_8bit = false;
   WeightScheme weight_scheme = WeightScheme::kAsymmetric;
+  // Activation ranges from batch min/max (the paper) or MSE-clipped
+  // (core/quant/range_estimator.h); applies to PTQ calibration and the QAT
+  // warm-up alike.
+  RangeEstimator activation_ranges = RangeEstimator::kMinMax;
   QuantMethod method = QuantMethod::kQat;
   // "noise", "procedural" (rendered faces), "procedural+noise" (half of
   // each batch each), "builtin" (teacher inversion), "folder" or "generator".

@@ -377,6 +377,34 @@ TEST(OfflineQuantizeTest, CalibratesOnADeclaredGeneratorOnly) {
   fs::remove_all(dir);
 }
 
+// --activation-ranges picks the range estimator, lands in the report, and
+// an unknown name is a usage error before any work starts.
+TEST(OfflineQuantizeTest, ActivationRangeEstimatorIsChosenAndReported) {
+  const std::string dir =
+      (fs::temp_directory_path() / ("qf_offline_mse_" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  std::vector<std::string> args = {
+      QF_CLI_BINARY,    "quantize", "--asset-dir",   QF_ASSET_DIR,
+      "--cache-dir",    dir,        "--teacher",     "dlib-resnet",
+      "--bits",         "w4a4",     "--method",      "ptq",
+      "--source",       "noise",    "--threads",     "2",
+      "--calib-images", "4",        "--cpu",         "--out",
+      dir + "/s.qfp",   "--report", dir + "/r.json", "--activation-ranges"};
+
+  args.push_back("percentile");
+  const testing::CommandResult refused = testing::RunCommand(args);
+  EXPECT_EQ(refused.exit_status, 2);
+  EXPECT_NE(refused.err.find("expected minmax or mse"), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(dir + "/s.qfp"));
+
+  args.back() = "mse";
+  const testing::CommandResult done = testing::RunCommand(args);
+  ASSERT_EQ(done.exit_status, 0) << done.err;
+  const nlohmann::json report = nlohmann::json::parse(ReadFile(dir + "/r.json"));
+  EXPECT_EQ(report["activation_ranges"], "mse") << report.dump();
+  fs::remove_all(dir);
+}
+
 TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   const std::string lfw =
       MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-" + std::to_string(::getpid()));

@@ -65,6 +65,36 @@ TEST(FakeQuantHooksTest, KeepFirstLast8Bit) {
   EXPECT_EQ(layers[2]->weight_bits, 8);
 }
 
+// MSE ranges clip the inner activations but leave the model's input (the
+// image) on its min/max range.
+TEST(FakeQuantHooksTest, MseRangesClipInnerActivationsButNotTheImage) {
+  torch::manual_seed(5);
+  nn::DlibResnet model;
+  model.eval();
+  const torch::Tensor image = torch::rand({2, 3, 150, 150}) * 2 - 1;
+  std::vector<double> hi_by_estimator[2];
+  for (const RangeEstimator estimator : {RangeEstimator::kMinMax, RangeEstimator::kMse}) {
+    FakeQuantOptions options;
+    options.bits = {4, 4};
+    options.activation_ranges = estimator;
+    const auto hooks = FakeQuantHooks::Attach(model, options);
+    ASSERT_TRUE(hooks.ok());
+    torch::NoGradGuard no_grad;
+    model.forward(image);
+    const auto layers = (*hooks)->layers();
+    EXPECT_FLOAT_EQ(layers[0]->input->lo().item<float>(), image.min().item<float>());
+    EXPECT_FLOAT_EQ(layers[0]->input->hi().item<float>(), image.max().item<float>());
+    for (const auto* layer : layers) {
+      hi_by_estimator[static_cast<int>(estimator)].push_back(layer->input->hi().item<double>());
+    }
+  }
+  int clipped = 0;
+  for (size_t i = 1; i < hi_by_estimator[0].size(); ++i) {
+    clipped += hi_by_estimator[1][i] < 0.99 * hi_by_estimator[0][i];
+  }
+  EXPECT_GT(clipped, 0);
+}
+
 TEST(FakeQuantHooksTest, ErrorGrowsAsBitsShrinkAndDetachRestoresFullPrecision) {
   torch::manual_seed(1);
   TinyBackbone model;

@@ -1,0 +1,44 @@
+// RangeEstimator: how an activation quantizer turns one observed batch into
+// the range [lo, hi] that its moving average then tracks.
+//
+//   kMinMax  the batch min and max: the QuantFace paper's choice and the
+//            default. Nothing is clipped, so the grid stretches to the rarest
+//            large activation.
+//   kMse     the min/max range shrunk by the factor r in {1, 0.95, ..., 0.3}
+//            (lo and hi each scaled by r where they lie on their side of zero)
+//            whose b-bit fake quantization of the batch has the least mean
+//            squared error: clip the rare outliers to spend the levels on the
+//            bulk. At 4 bits this matters (docs/BENCHMARKS.md); at 8 the
+//            grid is fine enough that min/max loses little.
+//
+// Contract: EstimateBatchRange() returns float32 scalars on x's device with
+// lo <= 0 <= hi whenever the batch's own min/max contain 0; it never widens
+// the min/max range. It needs no gradient and records none. Large batches
+// are scored on a strided subset of at most 2^20 values (the full batch
+// still sets min/max), which keeps the search under a few fake-quant passes
+// of the batch.
+#ifndef QUANTFACE_CORE_QUANT_RANGE_ESTIMATOR_H_
+#define QUANTFACE_CORE_QUANT_RANGE_ESTIMATOR_H_
+
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+
+namespace qf::quant {
+
+enum class RangeEstimator { kMinMax, kMse };
+
+// "minmax" / "mse"; InvalidArgumentError otherwise.
+absl::StatusOr<RangeEstimator> ParseRangeEstimator(const std::string& text);
+std::string RangeEstimatorName(RangeEstimator estimator);
+
+// {lo, hi} of one batch; see the contract above.
+std::pair<torch::Tensor, torch::Tensor> EstimateBatchRange(const torch::Tensor& x, int bits,
+                                                           RangeEstimator estimator);
+
+}  // namespace qf::quant
+
+#endif  // QUANTFACE_CORE_QUANT_RANGE_ESTIMATOR_H_
