@@ -40,6 +40,7 @@ struct SubmitOptions {
   bool keep_first_last_8bit = false;
   std::string weight_scheme = "asymmetric";
   bool learn_activation_ranges = false;
+  std::string activation_ranges = "minmax";
   std::string protocol;
   std::string device = "any";
   int priority = 0;
@@ -138,6 +139,11 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
   submit->add_flag("--learn-activation-ranges", submit_options->learn_activation_ranges,
                    "QAT: learn activation scales (LSQ) after the warm-up instead of freezing "
                    "them (not the paper's method; helps at 4 bits)");
+  submit
+      ->add_option("--activation-ranges", submit_options->activation_ranges,
+                   "minmax (the paper) or mse (clipped to the least squared error; better at 4 "
+                   "bits)")
+      ->capture_default_str();
   submit->add_option("--protocol", submit_options->protocol, "Evaluation protocol, e.g. lfw");
   submit->add_option("--device", submit_options->device, "any, cpu or gpu")->capture_default_str();
   submit->add_option("--priority", submit_options->priority, "Higher runs first");
@@ -163,6 +169,12 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC);
     } else if (o.weight_scheme != "asymmetric") {
       exit_status = context.Fail("--weight-scheme must be asymmetric or symmetric");
+      return;
+    }
+    if (o.activation_ranges == "mse") {
+      config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
+    } else if (o.activation_ranges != "minmax") {
+      exit_status = context.Fail("--activation-ranges must be minmax or mse");
       return;
     }
     if (o.method == "qat") {

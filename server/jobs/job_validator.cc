@@ -63,6 +63,11 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
   if (!qat && config.learn_activation_ranges()) {
     return Invalid("learn_activation_ranges", "applies to METHOD_QAT only: PTQ does not train");
   }
+  if (!v1::JobConfig::ActivationRanges_IsValid(config.activation_ranges())) {
+    return Invalid("activation_ranges",
+                   absl::StrCat("unknown value ", config.activation_ranges(),
+                                ": use ACTIVATION_RANGES_MINMAX or ACTIVATION_RANGES_MSE"));
+  }
 
   // Steps and batches.
   if (config.steps() == 0) config.set_steps(qat ? 600 : 8);

@@ -49,6 +49,9 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.weight_scheme = config.weight_scheme() == v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC
                              ? quant::WeightScheme::kSymmetric
                              : quant::WeightScheme::kAsymmetric;
+  engine.activation_ranges = config.activation_ranges() == v1::JobConfig::ACTIVATION_RANGES_MSE
+                                 ? quant::RangeEstimator::kMse
+                                 : quant::RangeEstimator::kMinMax;
   engine.method = config.method() == v1::JobConfig::METHOD_PTQ ? quant::QuantMethod::kPtq
                                                                : quant::QuantMethod::kQat;
   const v1::SyntheticDataConfig& data = config.synthetic_data();

@@ -71,6 +71,10 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   auto result = Cli({"job", "submit", "--bits", "eight"});
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("--bits must look like w8a8"), std::string::npos) << result.err;
+  result = Cli({"job", "submit", "--activation-ranges", "percentile"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("--activation-ranges must be minmax or mse"), std::string::npos)
+      << result.err;
   result = Cli({"match", "/nonexistent/a.jpg", "/nonexistent/b.jpg"});
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("cannot read /nonexistent/a.jpg"), std::string::npos) << result.err;

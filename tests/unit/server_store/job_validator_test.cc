@@ -143,6 +143,11 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   c.set_method(v1::JobConfig::METHOD_PTQ);
   EXPECT_EQ(Check(c, "config.learn_activation_ranges"), absl::StatusCode::kInvalidArgument);
   c = Valid();
+  c.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
+  c.set_activation_ranges(static_cast<v1::JobConfig::ActivationRanges>(7));
+  EXPECT_EQ(Check(c, "config.activation_ranges"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
   c.set_evaluation_protocol("megaface");
   EXPECT_EQ(Check(c, "config.evaluation_protocol"), absl::StatusCode::kInvalidArgument);
   c.set_evaluation_protocol("gone");
