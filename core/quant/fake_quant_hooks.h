@@ -43,7 +43,8 @@ struct FakeQuantOptions {
   // How observed batches become ranges, for every activation but the model's
   // input (the first layer's), which keeps min/max: the image's range is set
   // by the pixel format, and clipping it by synthetic images' statistics
-  // would clip real faces' highlights and shadows.
+  // would clip real faces' highlights and shadows. Layers kept at 8 bits by
+  // keep_first_last_8bit keep min/max too: 256 levels leave little to gain.
   RangeEstimator activation_ranges = RangeEstimator::kMinMax;
 };
 
