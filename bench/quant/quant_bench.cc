@@ -98,7 +98,12 @@ int Speed(const std::string& path, int threads, const std::vector<int64_t>& batc
     const auto fp32_pass = [&] { model.forward(input); };
     const auto int8_pass = [&] { (void)(*int8)->Embed(input); };
     fp32_pass();  // Warm-up (packing caches, allocator).
-    int8_pass();
+    // The warm-up pass must succeed: a failing integer pass returns early and
+    // would be timed as a fast one.
+    if (const absl::StatusOr<torch::Tensor> first = (*int8)->Embed(input); !first.ok()) {
+      std::cerr << "error: " << first.status() << "\n";
+      return 1;
+    }
     std::vector<double> fp32_seconds, int8_seconds, ratios;
     for (int round = 0; round < rounds; ++round) {
       fp32_seconds.push_back(SecondsOf(fp32_pass));

@@ -151,6 +151,15 @@ TEST(Int8ModelTest, RealFaceResW6A6MatchesFakeQuant) {
   ExpectIntegerMatchesFakeQuant(**model, Bits(6, 6), "realfaceres66");
 }
 
+// 8-bit asymmetric weights put faceres on QNNPACK, where its ReLU6 bound is
+// a clamp of the conv output: the clamp that scrambled channels_last tensors.
+TEST(Int8ModelTest, RealFaceResW8A8OnQnnpackMatchesFakeQuant) {
+  QF_REQUIRE_ASSETS(false, nn::FaceRes::kModelPath);
+  auto model = nn::FaceRes::FromAssets(nn::testing::AssetDir());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(ExpectIntegerMatchesFakeQuant(**model, Bits(8, 8), "realfaceres88"), "qnnpack");
+}
+
 TEST(Int8ModelTest, RandomFaceResW6A6MatchesFakeQuant) {
   torch::manual_seed(13);
   nn::FaceRes model;
