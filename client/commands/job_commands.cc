@@ -5,6 +5,7 @@
 #include "client/commands/commands.h"
 #include "client/commands/job_progress.h"
 #include "client/commands/unary_call.h"
+#include "core/quant/range_estimator.h"
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/registry.grpc.pb.h"
 
@@ -171,11 +172,16 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       exit_status = context.Fail("--weight-scheme must be asymmetric or symmetric");
       return;
     }
-    if (o.activation_ranges == "mse") {
-      config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
-    } else if (o.activation_ranges != "minmax") {
+    // The engine's parser owns the names, so `job submit` and the offline
+    // `quantize` accept the same ones.
+    const absl::StatusOr<quant::RangeEstimator> ranges =
+        quant::ParseRangeEstimator(o.activation_ranges);
+    if (!ranges.ok()) {
       exit_status = context.Fail("--activation-ranges must be minmax or mse");
       return;
+    }
+    if (*ranges == quant::RangeEstimator::kMse) {
+      config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
     }
     if (o.method == "qat") {
       config.set_method(v1::JobConfig::METHOD_QAT);

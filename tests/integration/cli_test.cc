@@ -67,6 +67,14 @@ TEST_F(CliTest, JobSubmitWatchEndsWithTheReportTable) {
   EXPECT_NE(listed.out.find("STATE_SUCCEEDED"), std::string::npos) << listed.out;
 }
 
+TEST_F(CliTest, JobSubmitSendsTheActivationRangeEstimator) {
+  const auto result = Cli({"--json", "job", "submit", "--teacher", "dlib-resnet", "--bits", "w4a4",
+                           "--method", "ptq", "--source", "noise", "--steps", "1", "--batch-size",
+                           "2", "--device", "cpu", "--activation-ranges", "mse"});
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("ACTIVATION_RANGES_MSE"), std::string::npos) << result.out;
+}
+
 TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   auto result = Cli({"job", "submit", "--bits", "eight"});
   EXPECT_EQ(result.exit_status, 2);
