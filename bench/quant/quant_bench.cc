@@ -6,8 +6,9 @@
 //       float32 vs integer (int8 kernels) throughput; --trace also writes
 //       PREFIX-b<batch>-{float32,int8}.json, a chrome://tracing profile of one
 //       pass each (per-op times; bench/quant/trace_summary.py sums them)
-//   quant_bench int8-lfw --model FILE.qfp --lfw DIR [--batch 32]
-//       LFW of the fake-quant model vs the integer model (cosine, accuracy)
+//   quant_bench int8-lfw --model FILE.qfp --lfw DIR [--batch 32] [--layers]
+//       LFW of the fake-quant model vs the integer model (cosine, accuracy);
+//       --layers also compares their quantized activations site by site
 //   quant_bench synth-preview --teacher NAME --source procedural|noise --out FILE.png
 //       a contact sheet of a synthetic source's images, and how spread out
 //       the teacher's embeddings of them are
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -131,7 +133,74 @@ int Speed(const std::string& path, int threads, const std::vector<int64_t>& batc
   return 0;
 }
 
-int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads, int batch) {
+// Compares the quantized activations of the fake-quant and the integer
+// forward of the same batch, site by site, in grid steps: where the two
+// first part, and by how much. The fake-quant pass of a batch runs first
+// (EvaluateStudentOnLfw embeds with the teacher, here the fake-quant model,
+// then the student), so its values are held until the integer pass comes.
+class LayerAgreement {
+ public:
+  explicit LayerAgreement(const qf::quant::FakeQuantHooks& hooks) {
+    for (const qf::quant::FakeQuantHooks::Layer* layer : hooks.layers())
+      AddSite(layer->name, *layer->input);
+    for (const auto& [site, quantizer] : hooks.add_operands()) AddSite(site, *quantizer);
+  }
+
+  qf::quant::FakeQuantHooks::Tap FakeTap() {
+    return [this](const std::string& site, const torch::Tensor& values) {
+      fake_[site] = values.detach().contiguous();
+    };
+  }
+
+  qf::quant::FakeQuantHooks::Tap IntegerTap() {
+    return [this](const std::string& site, const torch::Tensor& values) {
+      const auto fake = fake_.find(site);
+      const auto step = steps_.find(site);
+      if (fake == fake_.end() || step == steps_.end() ||
+          !fake->second.sizes().equals(values.sizes()))
+        return;
+      const torch::Tensor steps =
+          (values.contiguous() - fake->second).abs_().div_(step->second).round_();
+      Stats& stats = stats_[site];
+      stats.values += steps.numel();
+      stats.differing += steps.gt(0).sum().item<int64_t>();
+      stats.max_steps = std::max(stats.max_steps, steps.max().item<double>());
+      fake_.erase(fake);
+    };
+  }
+
+  void Print(std::ostream& out) const {
+    out << absl::StrFormat("%-28s %12s %12s %10s\n", "site (forward order)", "values", "differing",
+                           "max steps");
+    for (const std::string& site : order_) {
+      const auto it = stats_.find(site);
+      if (it == stats_.end()) continue;
+      const Stats& s = it->second;
+      out << absl::StrFormat(
+          "%-28s %12d %11.5f%% %10.0f\n", site, s.values,
+          100.0 * static_cast<double>(s.differing) / static_cast<double>(s.values), s.max_steps);
+    }
+  }
+
+ private:
+  struct Stats {
+    int64_t values = 0;
+    int64_t differing = 0;  // Values more than half a grid step apart.
+    double max_steps = 0;
+  };
+  void AddSite(const std::string& site, const qf::quant::ActivationQuantizer& quantizer) {
+    if (!quantizer.initialized()) return;
+    steps_[site] = quantizer.Params().scale.item<double>();
+    order_.push_back(site);
+  }
+  std::map<std::string, double> steps_;  // Grid step by site.
+  std::vector<std::string> order_;
+  std::map<std::string, torch::Tensor> fake_;
+  std::map<std::string, Stats> stats_;
+};
+
+int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads, int batch,
+            bool layers) {
   torch::set_num_threads(threads);
   absl::StatusOr<PackedModel> packed = qf::quant::LoadPackedModel(path);
   if (!packed.ok()) {
@@ -143,6 +212,12 @@ int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads, in
   if (!int8.ok() || !dataset.ok()) {
     std::cerr << "error: " << (!int8.ok() ? int8.status() : dataset.status()) << "\n";
     return 1;
+  }
+  std::unique_ptr<LayerAgreement> agreement;
+  if (layers) {
+    agreement = std::make_unique<LayerAgreement>(*packed->hooks);
+    packed->hooks->set_tap(agreement->FakeTap());
+    (*int8)->set_tap(agreement->IntegerTap());
   }
   Int8Backbone integer(*std::move(int8), packed->model->spec());
   qf::quant::StudentLfwOptions options;
@@ -158,6 +233,7 @@ int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads, in
                                                 {"cross", &report->cross}})
             << absl::StrFormat("mean cosine fake-quant vs integer: %.6f (%.1f s)\n",
                                report->mean_teacher_student_cosine, report->seconds);
+  if (agreement) agreement->Print(std::cout);
   return 0;
 }
 
@@ -249,7 +325,11 @@ int main(int argc, char** argv) {
                   "and so its near-tie roundings, depend on it)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  lfw->callback([&] { exit_status = Int8Lfw(model_path, lfw_dir, threads, lfw_batch); });
+  bool lfw_layers = false;
+  lfw->add_flag("--layers", lfw_layers,
+                "Also compare the two forwards' quantized activations, site by site");
+  lfw->callback(
+      [&] { exit_status = Int8Lfw(model_path, lfw_dir, threads, lfw_batch, lfw_layers); });
 
   std::string teacher_name = "dlib-resnet", source_name = "procedural", out = "synth.png";
   int64_t count = 32;

@@ -83,6 +83,7 @@ FakeQuantHooks::Layer& FakeQuantHooks::Find(const torch::nn::Module* module, con
 torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) {
   Layer& layer = Find(&conv, "conv");
   const torch::Tensor x = layer.input->Apply(input);
+  if (tap_) tap_(layer.name, x);
   const torch::Tensor w = QuantizeWeight(layer, conv.weight, options_.weight_scheme);
   const auto& o = conv.options;
   return F::conv2d(x, w,
@@ -97,11 +98,14 @@ torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::T
 torch::Tensor FakeQuantHooks::Linear(torch::nn::LinearImpl& linear, const torch::Tensor& input) {
   Layer& layer = Find(&linear, "linear");
   const torch::Tensor x = layer.input->Apply(input);
+  if (tap_) tap_(layer.name, x);
   return F::linear(x, QuantizeWeight(layer, linear.weight, options_.weight_scheme), linear.bias);
 }
 
 torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::Tensor& x) {
-  return add_operand(site).Apply(x);
+  const torch::Tensor quantized = add_operand(site).Apply(x);
+  if (tap_) tap_(site, quantized);
+  return quantized;
 }
 
 ActivationQuantizer& FakeQuantHooks::add_operand(const std::string& site) {

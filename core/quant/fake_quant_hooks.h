@@ -18,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,6 +83,14 @@ class FakeQuantHooks : public nn::LayerHooks {
 
   // Observing: activation ranges follow the EMA; otherwise frozen.
   void set_observing(bool observing);
+
+  // Sees every quantized activation of a forward pass (values on their
+  // grid) under its quantizer's site: a conv/linear layer's name for its
+  // input, the add site ("<block>/residual") for an add operand. For
+  // diagnostics: Int8Model calls the same tap at the same sites, so the two
+  // forwards can be compared layer by layer (quant_bench int8-lfw --layers).
+  using Tap = std::function<void(const std::string& site, const torch::Tensor& values)>;
+  void set_tap(Tap tap) { tap_ = std::move(tap); }
   // Stops observing and makes every observed activation scale trainable
   // (ActivationQuantizer::StartLearning); returns the scale parameters.
   std::vector<torch::Tensor> StartLearningRanges();
@@ -105,6 +114,7 @@ class FakeQuantHooks : public nn::LayerHooks {
   std::vector<std::unique_ptr<Layer>> ordered_;
   std::unordered_map<const torch::nn::Module*, Layer*> by_module_;
   std::map<std::string, std::unique_ptr<ActivationQuantizer>> add_operands_;
+  Tap tap_;  // Empty unless diagnosing.
 };
 
 }  // namespace qf::quant

@@ -86,6 +86,7 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
             absl::StrCat("layer ", layer->name, " has no packed weights"));
       }
       if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(it->second.get())) {
+        model->fc_name_ = layer->name;
         model->fc_input_ = GridOf(*layer->input);
         model->fc_weight_ = linear->weight.detach().clone();
         if (linear->bias.defined()) model->fc_bias_ = linear->bias.detach().clone();
@@ -217,6 +218,7 @@ torch::Tensor Int8Model::RunConv(const Conv& conv, const torch::Tensor& qx, cons
   // Named in profiles (quant_bench speed --trace): apply() bypasses the
   // dispatcher, so the profiler would not see the kernel otherwise.
   RECORD_FUNCTION(conv.name, std::vector<c10::IValue>());
+  if (tap_) tap_(conv.name, Dequantize(qx));
   // The int32 accumulator is requantized by the kernel straight onto the
   // consumer's grid: no float tensor between two integer layers.
   const torch::Tensor y = relu ? conv.packed->apply_relu(qx, out.scale, out.zero_point)
@@ -293,9 +295,14 @@ torch::Tensor Int8Model::ForwardDlib(const torch::Tensor& input) const {
       shortcut = Quantize(shortcut, shortcut_grid);
     }
     sum = {residual, shortcut};
+    if (tap_) {
+      tap_(block + "/residual", Dequantize(residual));
+      tap_(block + "/shortcut", Dequantize(shortcut));
+    }
   }
   // Global pooling and the fc in float: see the header comment.
   const torch::Tensor pooled = FakeQuant(AddReluFloat(sum).mean({2, 3}), fc_input_);
+  if (tap_) tap_(fc_name_, pooled);
   return F::linear(pooled, fc_weight_, fc_bias_);
 }
 

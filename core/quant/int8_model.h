@@ -68,6 +68,9 @@ class Int8Model {
   absl::StatusOr<torch::Tensor> Embed(const torch::Tensor& input);
 
   const std::string& engine() const { return engine_; }
+  // Called with every quantized activation (dequantized values) under the
+  // site names FakeQuantHooks::set_tap uses, for layer-by-layer comparison.
+  void set_tap(FakeQuantHooks::Tap tap) { tap_ = std::move(tap); }
   const std::string& architecture() const { return architecture_; }
 
   // One prepared conv layer (public for the implementation's helpers).
@@ -122,9 +125,11 @@ class Int8Model {
   std::string engine_;
   std::vector<Conv> convs_;                // In layer order.
   std::map<std::string, Grid> add_grids_;  // Add-operand quantizers by site.
+  std::string fc_name_;
   Grid fc_input_;
   torch::Tensor fc_weight_;  // Dequantized (exact grid values), float.
   torch::Tensor fc_bias_;    // Undefined when the fc has none.
+  FakeQuantHooks::Tap tap_;  // Empty unless diagnosing.
 };
 
 }  // namespace qf::quant

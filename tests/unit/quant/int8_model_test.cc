@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "core/nn/dlib_resnet.h"
 #include "core/nn/faceres.h"
@@ -220,6 +221,45 @@ TEST(Int8ModelTest, ShortcutsOnTheirOwnGridsMatchFakeQuant) {
   EXPECT_LE(a.max_relative_error, 0.01);
   std::cout << "narrowed shortcuts: min cosine " << a.min_cosine << ", max relative error "
             << a.max_relative_error << "\n";
+}
+
+// The taps (quant_bench int8-lfw --layers) must see every quantized
+// activation of both forwards under the same site names and shapes, so that
+// the two can be compared layer by layer; the image is quantized identically.
+TEST(Int8ModelTest, TapsSeeTheSameSitesInBothForwards) {
+  torch::manual_seed(0);
+  nn::DlibResnet dlib;
+  nn::FaceRes faceres;
+  for (nn::Backbone* model : std::vector<nn::Backbone*>{&dlib, &faceres}) {
+    model->eval();
+    PackedModel packed = PackAndLoad(*model, Bits(4, 4), "taps");
+    auto int8 = Int8Model::Create(packed);
+    ASSERT_TRUE(int8.ok()) << int8.status();
+    std::map<std::string, torch::Tensor> fake, integer;
+    packed.hooks->set_tap([&](const std::string& site, const torch::Tensor& values) {
+      EXPECT_EQ(fake.count(site), 0u) << site << " seen twice";
+      fake[site] = values.contiguous();
+    });
+    (*int8)->set_tap([&](const std::string& site, const torch::Tensor& values) {
+      EXPECT_EQ(integer.count(site), 0u) << site << " seen twice";
+      integer[site] = values.contiguous();
+    });
+    const torch::Tensor input = synth::NoiseSource(model->spec().input, 5).NextBatch(2);
+    torch::NoGradGuard no_grad;
+    packed.model->forward(input);
+    ASSERT_TRUE((*int8)->Embed(input).ok());
+
+    const std::string architecture = model->spec().architecture;
+    const size_t layers = packed.hooks->layers().size();
+    EXPECT_EQ(fake.size(), layers + packed.hooks->add_operands().size()) << architecture;
+    ASSERT_EQ(fake.size(), integer.size()) << architecture;
+    for (const auto& [site, values] : fake) {
+      ASSERT_EQ(integer.count(site), 1u) << architecture << ": " << site;
+      EXPECT_EQ(values.sizes(), integer[site].sizes()) << architecture << ": " << site;
+    }
+    const std::string first = packed.hooks->layers().front()->name;
+    EXPECT_TRUE(torch::equal(fake[first], integer[first])) << architecture << ": " << first;
+  }
 }
 
 // Quantize() must give the fake quantizer's codes bit for bit: values on
