@@ -9,9 +9,10 @@
 #include "absl/strings/str_join.h"
 #include "core/nn/model_zoo.h"
 #include "core/nn/state_dict_importer.h"
+#include "core/quant/int8_backbone.h"
 #include "core/quant/int8_model.h"
 #include "core/quant/packed_model.h"
-#include "server/int8_backbone.h"
+#include "server/registry/evaluation_summary.h"
 
 namespace qf::server {
 
@@ -156,7 +157,7 @@ absl::StatusOr<std::shared_ptr<nn::Backbone>> ModelHub::LoadRegistryModel(const 
     auto int8 = quant::Int8Model::Create(*packed);
     if (int8.ok()) {
       spdlog::info("model {} served by the integer engine ({})", model.name(), (*int8)->engine());
-      return std::make_shared<Int8Backbone>(*std::move(int8), packed->model->spec());
+      return std::make_shared<quant::Int8Backbone>(*std::move(int8), packed->model->spec());
     }
     spdlog::info("model {} has no integer engine ({}); serving the fake-quant simulation",
                  model.name(), std::string(int8.status().message()));
@@ -169,8 +170,11 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
     auto model = registry_->Get(ResourceName(id));
     if (!model.ok()) return model.status();
     if (model->format() != v1::MODEL_FORMAT_BUILTIN) {
-      for (const v1::EvaluationSummary& summary : model->evaluations()) {
-        if (summary.protocol() != "lfw") continue;
+      // Thresholds from the evaluation of the forward that serves the model:
+      // the integer one when the engine is on and the job measured it.
+      const v1::EvaluationSummary* chosen = ServedEvaluation(*model, "lfw", int8_engine_);
+      if (chosen != nullptr) {
+        const v1::EvaluationSummary& summary = *chosen;
         std::vector<match::OperatingPoint> points;
         for (const v1::OperatingPoint& p : summary.operating_points()) {
           match::OperatingPoint point;

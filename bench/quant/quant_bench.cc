@@ -30,6 +30,7 @@
 #include "core/eval/lfw_dataset.h"
 #include "core/eval/verification_report.h"
 #include "core/nn/model_zoo.h"
+#include "core/quant/int8_backbone.h"
 #include "core/quant/int8_model.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/packed_model.h"
@@ -38,25 +39,9 @@
 
 namespace {
 
+using qf::quant::Int8Backbone;
 using qf::quant::Int8Model;
 using qf::quant::PackedModel;
-
-// The integer model behind the Backbone interface, for the LFW driver.
-class Int8Backbone : public qf::nn::Backbone {
- public:
-  Int8Backbone(std::unique_ptr<Int8Model> model, qf::nn::ModelSpec spec)
-      : model_(std::move(model)), spec_(std::move(spec)) {}
-  torch::Tensor forward(torch::Tensor input) override {
-    absl::StatusOr<torch::Tensor> out = model_->Embed(input);
-    TORCH_CHECK(out.ok(), std::string(out.status().message()));
-    return *out;
-  }
-  const qf::nn::ModelSpec& spec() const override { return spec_; }
-
- private:
-  std::unique_ptr<Int8Model> model_;
-  qf::nn::ModelSpec spec_;
-};
 
 // Seconds of one call of fn.
 template <typename Fn>

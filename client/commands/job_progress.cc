@@ -68,7 +68,8 @@ std::string ReportTable(const v1::Model& model) {
   if (!model.teacher_model().empty())
     absl::StrAppend(&out, "  teacher ", model.teacher_model(), "\n");
   for (const v1::EvaluationSummary& e : model.evaluations()) {
-    absl::StrAppend(&out, absl::StrFormat("  %s accuracy %.2f%% +- %.2f", e.protocol(),
+    absl::StrAppend(&out, absl::StrFormat("  %s%s accuracy %.2f%% +- %.2f", e.protocol(),
+                                          e.inference().empty() ? "" : " (" + e.inference() + ")",
                                           100 * e.accuracy(), 100 * e.accuracy_std()));
     if (e.teacher_accuracy() > 0) {
       absl::StrAppend(&out,

@@ -10,6 +10,8 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "client/commands/commands.h"
@@ -123,11 +125,24 @@ int RunQuantize(QuantizeFlags flags) {
       report["training"]["seconds"].get<double>());
   if (result->lfw.has_value()) {
     const quant::StudentLfwReport& lfw = *result->lfw;
-    std::cout << eval::FormatComparisonTable({{"teacher", &lfw.teacher},
-                                              {"student " + flags.bits, &lfw.student},
-                                              {"cross (teacher vs student)", &lfw.cross}})
+    std::vector<std::pair<std::string, const eval::VerificationMetrics*>> rows = {
+        {"teacher", &lfw.teacher},
+        {"student " + flags.bits + " fake-quant", &lfw.student},
+        {"cross (teacher vs student)", &lfw.cross}};
+    if (result->lfw_integer.has_value()) {
+      const quant::IntegerLfwReport& integer = *result->lfw_integer;
+      rows.push_back(
+          {"student " + flags.bits + " integer (" + integer.engine + ")", &integer.lfw.student});
+      rows.push_back({"cross (teacher vs integer)", &integer.lfw.cross});
+    }
+    std::cout << eval::FormatComparisonTable(rows)
               << absl::StrFormat("mean teacher-student cosine: %.4f  (LFW eval %.1f s)\n",
                                  lfw.mean_teacher_student_cosine, lfw.seconds);
+    if (result->lfw_integer.has_value()) {
+      std::cout << absl::StrFormat(
+          "mean teacher-integer cosine: %.4f  (LFW eval %.1f s; the served forward)\n",
+          result->lfw_integer->lfw.mean_teacher_student_cosine, result->lfw_integer->lfw.seconds);
+    }
   }
   if (!flags.out.empty()) {
     const absl::Status written =

@@ -58,10 +58,14 @@ torch::Tensor FakeQuant(const torch::Tensor& x, const Int8Model::Grid& g) {
 
 }  // namespace
 
+bool Int8Model::HasForward(const std::string& architecture) {
+  return architecture == nn::DlibResnet::kName || architecture == nn::FaceRes::kName;
+}
+
 absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& packed) {
   auto model = std::make_unique<Int8Model>();
   model->architecture_ = packed.model->spec().architecture;
-  if (model->architecture_ != nn::DlibResnet::kName && model->architecture_ != nn::FaceRes::kName) {
+  if (!HasForward(model->architecture_)) {
     return absl::UnimplementedError(
         absl::StrCat("no integer forward for '", model->architecture_, "'"));
   }

@@ -64,6 +64,8 @@ class Int8Model {
  public:
   // Sets LibTorch's process-wide quantized engine to the one chosen.
   static absl::StatusOr<std::unique_ptr<Int8Model>> Create(const PackedModel& packed);
+  // Whether Create() has a forward for models of `architecture`.
+  static bool HasForward(const std::string& architecture);
 
   absl::StatusOr<torch::Tensor> Embed(const torch::Tensor& input);
 

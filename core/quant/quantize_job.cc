@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/eval/lfw_dataset.h"
 #include "core/nn/model_zoo.h"
+#include "core/quant/int8_model.h"
+#include "core/quant/integer_lfw_eval.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/qat_checkpoint.h"
 #include "core/synth/folder_source.h"
@@ -274,12 +276,18 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
                   .string();
     if (!teacher_cache.empty()) LoadEmbeddingCache(teacher_cache, teacher_rows);
     const bool had_teacher = !teacher_rows.empty();
+    // Two passes when the student has an integer forward (the fake-quant
+    // simulation, then the student as served); progress counts both.
+    const bool integer_pass = Int8Model::HasForward(result.student->spec().architecture);
+    const int64_t passes = integer_pass ? 2 : 1;
+    int64_t pass = 0;
     StudentLfwOptions lfw_options;
     lfw_options.teacher_embeddings = &teacher_rows;
     lfw_options.flip = config.lfw_flip;
     lfw_options.should_stop = config.should_stop;
     lfw_options.progress = [&](size_t done, size_t total) {
-      report_progress({"lfw", static_cast<int64_t>(done), static_cast<int64_t>(total), 0, 0});
+      const auto n = static_cast<int64_t>(total);
+      report_progress({"lfw", pass * n + static_cast<int64_t>(done), passes * n, 0, 0});
     };
     QF_ASSIGN_OR_RETURN(
         const StudentLfwReport lfw,
@@ -288,6 +296,17 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     report["lfw"] = StudentLfwReportToJson(lfw);
     report["lfw"]["teacher_embeddings_cached"] = had_teacher;
     result.lfw = lfw;
+    if (integer_pass) {
+      ++pass;
+      QF_RETURN_IF_ERROR(check_stop("evaluation"));
+      QF_ASSIGN_OR_RETURN(IntegerLfwReport integer,
+                          EvaluateIntegerStudentOnLfw(dataset, *result.teacher, *result.student,
+                                                      *result.hooks, lfw_options));
+      report["lfw_integer"] = StudentLfwReportToJson(integer.lfw);
+      report["lfw_integer"]["engine"] = integer.engine;
+      result.lfw_integer = std::move(integer);
+      result.teacher->to(device);  // The integer pass ran on the CPU.
+    }
   }
   report["seconds"] = SecondsSince(job_start);
   return result;

@@ -25,6 +25,7 @@
 #include "core/nn/backbone.h"
 #include "core/quant/distiller.h"
 #include "core/quant/fake_quant_hooks.h"
+#include "core/quant/integer_lfw_eval.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/quant_bits.h"
 #include "core/synth/inversion_generator.h"
@@ -90,7 +91,10 @@ struct QuantizeJobResult {
   std::shared_ptr<nn::Backbone> teacher;
   std::shared_ptr<nn::Backbone> student;  // Fake-quantized, hooks attached.
   std::shared_ptr<FakeQuantHooks> hooks;
-  std::optional<StudentLfwReport> lfw;  // With config.lfw_dir.
+  std::optional<StudentLfwReport> lfw;  // With config.lfw_dir: the fake-quant student.
+  // With config.lfw_dir, when the architecture has an integer forward: the
+  // student as served (packed, integer kernels); see integer_lfw_eval.h.
+  std::optional<IntegerLfwReport> lfw_integer;
   nlohmann::json report;
 };
 

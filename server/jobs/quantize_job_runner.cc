@@ -266,6 +266,12 @@ absl::StatusOr<std::string> RunJob(const v1::Job& job, const JobRunContext& cont
     tracker.Log(absl::StrFormat(
         "lfw accuracy teacher %.4f student %.4f cross %.4f", result->lfw->teacher.accuracy_mean,
         result->lfw->student.accuracy_mean, result->lfw->cross.accuracy_mean));
+    if (result->lfw_integer.has_value()) {
+      tracker.Log(absl::StrFormat("lfw accuracy integer (%s, as served) %.4f cross %.4f",
+                                  result->lfw_integer->engine,
+                                  result->lfw_integer->lfw.student.accuracy_mean,
+                                  result->lfw_integer->lfw.cross.accuracy_mean));
+    }
   }
   tracker.Log(absl::StrCat("model ", model_name, " stored"));
   request.artifacts.push_back({"log", "text/plain", tracker.log()});

@@ -1,5 +1,6 @@
 #include "server/registry/evaluation_summary.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace qf::server {
@@ -41,6 +42,17 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromStudentReport(const nlohmann::j
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("malformed student evaluation: ", e.what()));
   }
+}
+
+const v1::EvaluationSummary* ServedEvaluation(const v1::Model& model, const std::string& protocol,
+                                              bool integer_served) {
+  const v1::EvaluationSummary* first = nullptr;
+  for (const v1::EvaluationSummary& summary : model.evaluations()) {
+    if (summary.protocol() != protocol) continue;
+    if (absl::StartsWith(summary.inference(), "integer-") == integer_served) return &summary;
+    if (first == nullptr) first = &summary;
+  }
+  return first;
 }
 
 }  // namespace qf::server

@@ -7,7 +7,8 @@
 // SummaryFromStudentReport() reads the "lfw" section of a quantization job's
 // report (core/quant/lfw_student_eval.h): the student's metrics plus the
 // teacher's accuracy, the drop in points and the cross-model accuracy.
-// Malformed documents are INVALID_ARGUMENT.
+// Malformed documents are INVALID_ARGUMENT. ServedEvaluation() picks, among
+// a model's evaluations, the one whose numbers describe how it is served.
 #ifndef QUANTFACE_SERVER_REGISTRY_EVALUATION_SUMMARY_H_
 #define QUANTFACE_SERVER_REGISTRY_EVALUATION_SUMMARY_H_
 
@@ -16,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "quantface/v1/common.pb.h"
+#include "quantface/v1/registry.pb.h"
 
 namespace qf::server {
 
@@ -24,6 +26,14 @@ absl::StatusOr<quantface::v1::EvaluationSummary> SummaryFromMetrics(const nlohma
 
 absl::StatusOr<quantface::v1::EvaluationSummary> SummaryFromStudentReport(
     const nlohmann::json& lfw_section, const std::string& protocol);
+
+// The evaluation of `model` on `protocol` that was measured on the forward
+// serving it: an "integer-*" inference when `integer_served`, else any other
+// ("fake-quant", or empty for full-precision models). Falls back to the first
+// evaluation on `protocol`; null when there is none.
+const quantface::v1::EvaluationSummary* ServedEvaluation(const quantface::v1::Model& model,
+                                                         const std::string& protocol,
+                                                         bool integer_served);
 
 }  // namespace qf::server
 

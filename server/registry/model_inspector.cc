@@ -66,9 +66,21 @@ absl::Status InspectPacked(const std::string& path, v1::Model* model) {
   const std::string teacher = metadata.value("teacher", nlohmann::json::object()).value("name", "");
   if (!teacher.empty()) model->set_teacher_model(absl::StrCat("models/", teacher));
   DescribeSynthetic(metadata, model->mutable_synthetic_data());
+  // The integer forward's evaluation first: it is what the server serves.
+  if (metadata.contains("lfw_integer")) {
+    auto summary = SummaryFromStudentReport(metadata["lfw_integer"], "lfw");
+    if (summary.ok()) {
+      summary->set_inference(
+          absl::StrCat("integer-", metadata["lfw_integer"].value("engine", "unknown")));
+      *model->add_evaluations() = *std::move(summary);
+    }
+  }
   if (metadata.contains("lfw")) {
     auto summary = SummaryFromStudentReport(metadata["lfw"], "lfw");
-    if (summary.ok()) *model->add_evaluations() = *std::move(summary);
+    if (summary.ok()) {
+      summary->set_inference("fake-quant");
+      *model->add_evaluations() = *std::move(summary);
+    }
   }
   return absl::OkStatus();
 }

@@ -421,6 +421,17 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   get.set_name(done.output_model());
   v1::Model model;
   ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  // Two evaluations: the student as served (packed, integer kernels; w8a8
+  // with asymmetric weights runs on QNNPACK) first, then the fake-quant
+  // simulation the job trained.
+  ASSERT_EQ(model.evaluations_size(), 2);
+  EXPECT_EQ(model.evaluations(0).protocol(), "lfw");
+  EXPECT_EQ(model.evaluations(0).inference(), "integer-qnnpack");
+  EXPECT_EQ(model.evaluations(1).protocol(), "lfw");
+  EXPECT_EQ(model.evaluations(1).inference(), "fake-quant");
+  for (const v1::EvaluationSummary& e : model.evaluations()) {
+    EXPECT_GT(e.teacher_accuracy(), 0) << e.inference();
+  }
   ASSERT_EQ(model.artifacts_size(), 2);
   EXPECT_EQ(model.artifacts(0).name(), "roc");
   EXPECT_EQ(model.artifacts(0).media_type(), "image/png");
@@ -444,6 +455,7 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
     EXPECT_NE(log.find(phase), std::string::npos) << phase << " not in:\n" << log;
   }
   EXPECT_NE(log.find("lfw accuracy teacher"), std::string::npos) << log;
+  EXPECT_NE(log.find("lfw accuracy integer (qnnpack, as served)"), std::string::npos) << log;
 
   std::string bytes, sha256;
   EXPECT_EQ(Download(model.name(), "weights", &bytes, &sha256).error_code(),

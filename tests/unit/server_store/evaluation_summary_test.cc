@@ -47,6 +47,30 @@ TEST(EvaluationSummaryTest, StudentReportHasTeacherDropAndCrossModel) {
   EXPECT_FLOAT_EQ(summary->operating_points(0).threshold(), 0.9f);
 }
 
+// A quantized model carries the integer forward's evaluation and the
+// fake-quant one; thresholds must come from the forward that serves it.
+TEST(EvaluationSummaryTest, ServedEvaluationFollowsTheServingForward) {
+  quantface::v1::Model model;
+  auto add = [&](const std::string& protocol, const std::string& inference) {
+    quantface::v1::EvaluationSummary* e = model.add_evaluations();
+    e->set_protocol(protocol);
+    e->set_inference(inference);
+    return e;
+  };
+  EXPECT_EQ(ServedEvaluation(model, "lfw", true), nullptr);
+  const auto* other_protocol = add("cfp", "integer-onednn");
+  const auto* fake = add("lfw", "fake-quant");
+  const auto* integer = add("lfw", "integer-onednn");
+  EXPECT_EQ(ServedEvaluation(model, "lfw", true), integer);
+  EXPECT_EQ(ServedEvaluation(model, "lfw", false), fake);
+  EXPECT_EQ(ServedEvaluation(model, "cfp", false), other_protocol);  // The only one.
+  EXPECT_EQ(ServedEvaluation(model, "agedb", true), nullptr);
+
+  quantface::v1::Model float_model;  // Full precision: no inference named.
+  float_model.add_evaluations()->set_protocol("lfw");
+  EXPECT_EQ(ServedEvaluation(float_model, "lfw", true), &float_model.evaluations(0));
+}
+
 TEST(EvaluationSummaryTest, MalformedReportsAreInvalidArgument) {
   EXPECT_EQ(SummaryFromMetrics({{"accuracy", 3}}, "lfw").status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -1,0 +1,78 @@
+#include "core/quant/integer_lfw_eval.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/quant/int8_backbone.h"
+#include "core/quant/int8_model.h"
+#include "core/quant/packed_model.h"
+#include "core/util/status_macros.h"
+
+namespace qf::quant {
+namespace {
+
+// The packed model round trip goes through a file: the file format is the
+// one thing the server loads, so this checks exactly what will be served.
+// Removes the file when it goes out of scope.
+class TemporaryModelFile {
+ public:
+  TemporaryModelFile() {
+    static std::atomic<int> counter{0};
+    path_ = (std::filesystem::temp_directory_path() /
+             absl::StrCat("qf-integer-eval-", ::getpid(), "-", counter++, ".qfp"))
+                .string();
+  }
+  ~TemporaryModelFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+  }
+  TemporaryModelFile(const TemporaryModelFile&) = delete;
+  TemporaryModelFile& operator=(const TemporaryModelFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+absl::StatusOr<IntegerLfwReport> EvaluateIntegerStudentOnLfw(const eval::LfwDataset& dataset,
+                                                             nn::Backbone& teacher,
+                                                             nn::Backbone& student,
+                                                             const FakeQuantHooks& hooks,
+                                                             const StudentLfwOptions& options) {
+  const std::string& architecture = student.spec().architecture;
+  if (!Int8Model::HasForward(architecture)) {
+    return absl::UnimplementedError(absl::StrCat("no integer forward for '", architecture, "'"));
+  }
+  std::unique_ptr<Int8Model> int8;
+  {
+    const TemporaryModelFile file;
+    QF_RETURN_IF_ERROR(WritePackedModel(file.path(), student, hooks, nlohmann::json::object()));
+    QF_ASSIGN_OR_RETURN(const PackedModel packed, LoadPackedModel(file.path()));
+    QF_ASSIGN_OR_RETURN(int8, Int8Model::Create(packed));
+  }
+  IntegerLfwReport report;
+  report.engine = int8->engine();
+  Int8Backbone integer(std::move(int8), student.spec());
+  // The integer engine runs on the CPU, so the teacher's rows must be there
+  // too (they were computed on the job's device).
+  std::unordered_map<std::string, torch::Tensor> teacher_rows;
+  if (options.teacher_embeddings != nullptr) {
+    for (const auto& [path, row] : *options.teacher_embeddings)
+      teacher_rows[path] = row.to(torch::kCPU);
+  }
+  StudentLfwOptions cpu_options = options;
+  cpu_options.teacher_embeddings = &teacher_rows;
+  QF_ASSIGN_OR_RETURN(report.lfw, EvaluateStudentOnLfw(dataset, teacher, integer,
+                                                       torch::Device(torch::kCPU), cpu_options));
+  return report;
+}
+
+}  // namespace qf::quant
