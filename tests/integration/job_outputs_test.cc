@@ -461,6 +461,13 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   EXPECT_EQ(Download(model.name(), "weights", &bytes, &sha256).error_code(),
             grpc::StatusCode::NOT_FOUND);
 
+  // The CLI's report table names the forward of each evaluation.
+  const testing::CommandResult watched = testing::RunCommand(
+      {QF_CLI_BINARY, "--server", server_->grpc_target(), "job", "watch", done.name()});
+  ASSERT_EQ(watched.exit_status, 0) << watched.err;
+  EXPECT_NE(watched.out.find("lfw (integer-qnnpack) accuracy"), std::string::npos) << watched.out;
+  EXPECT_NE(watched.out.find("lfw (fake-quant) accuracy"), std::string::npos) << watched.out;
+
   // The CLI fetches the same bytes.
   const std::string out = server_->data_dir() + "/../roc.png";
   const testing::CommandResult cli =
