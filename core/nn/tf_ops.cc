@@ -7,7 +7,7 @@ namespace qf::nn {
 
 namespace F = torch::nn::functional;
 
-torch::Tensor TfSamePad(const torch::Tensor& x, int64_t kernel, int64_t stride) {
+std::vector<int64_t> TfSamePadAmounts(const torch::Tensor& x, int64_t kernel, int64_t stride) {
   const auto pads = [&](int64_t size) {
     const int64_t out = (size + stride - 1) / stride;
     const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
@@ -15,7 +15,11 @@ torch::Tensor TfSamePad(const torch::Tensor& x, int64_t kernel, int64_t stride) 
   };
   const auto [top, bottom] = pads(x.size(2));
   const auto [left, right] = pads(x.size(3));
-  return F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
+  return {left, right, top, bottom};
+}
+
+torch::Tensor TfSamePad(const torch::Tensor& x, int64_t kernel, int64_t stride) {
+  return F::pad(x, F::PadFuncOptions(TfSamePadAmounts(x, kernel, stride)));
 }
 
 void AlignDownBlockOperands(torch::Tensor& out, torch::Tensor& shortcut) {

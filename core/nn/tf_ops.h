@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace qf::nn {
 
@@ -14,6 +15,8 @@ namespace qf::nn {
 // tensor: the odd pixel goes to the bottom/right, unlike PyTorch's symmetric
 // padding.
 torch::Tensor TfSamePad(const torch::Tensor& x, int64_t kernel, int64_t stride);
+// The amounts TfSamePad pads, in F::pad's order: {left, right, top, bottom}.
+std::vector<int64_t> TfSamePadAmounts(const torch::Tensor& x, int64_t kernel, int64_t stride);
 
 // dlib-resnet's down-sampling residual: the conv branch `out` is zero-padded
 // at the bottom/right to the shortcut's size, and the shortcut gets zero

@@ -99,6 +99,10 @@ class Int8Model {
   static torch::Tensor Quantize(const torch::Tensor& x, const Grid& grid);
   // quint8 -> float, the values of the codes (as Tensor::dequantize()).
   static torch::Tensor Dequantize(const torch::Tensor& q);
+  // Zero padding of a quint8 tensor (F::pad's amounts, last dimension
+  // first), done on its codes: pads with the zero point, the code of 0.0,
+  // and keeps channels-last.
+  static torch::Tensor PadCodes(const torch::Tensor& q, const std::vector<int64_t>& amounts);
 
  private:
   // Clamps quint8 codes to `grid`'s top code and to `max_value`.

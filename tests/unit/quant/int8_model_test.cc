@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <vector>
 
 #include "core/nn/dlib_resnet.h"
 #include "core/nn/faceres.h"
@@ -286,6 +287,27 @@ TEST(Int8CodesTest, QuantizeGivesTheFakeQuantizersCodes) {
     // Exact: both are (code - zero_point) * scale in float32.
     EXPECT_TRUE(torch::equal(Int8Model::Dequantize(q), reference)) << "scale " << grid.scale;
     EXPECT_TRUE(torch::equal(Int8Model::Dequantize(q), q.dequantize()));
+  }
+}
+
+// PadCodes must give what padding the float values with zeros and then
+// quantizing gives (zero is the code zero_point), and stay channels-last.
+TEST(Int8CodesTest, PadCodesPadsWithTheCodeOfZero) {
+  const Int8Model::Grid grid{0.05, 9, 15};
+  const torch::Tensor x = torch::randn({2, 5, 7, 6}) * 0.3;
+  const torch::Tensor q = Int8Model::Quantize(x, grid);
+  for (const std::vector<int64_t>& amounts :
+       {std::vector<int64_t>{0, 1, 0, 1}, std::vector<int64_t>{1, 2, 0, 1},
+        std::vector<int64_t>{3, 3, 3, 3}}) {
+    const torch::Tensor padded = Int8Model::PadCodes(q, amounts);
+    ASSERT_TRUE(padded.is_quantized());
+    EXPECT_TRUE(padded.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    const torch::Tensor reference = Int8Model::Quantize(
+        torch::nn::functional::pad(Int8Model::Dequantize(q),
+                                   torch::nn::functional::PadFuncOptions(amounts)),
+        grid);
+    EXPECT_TRUE(torch::equal(padded.int_repr(), reference.int_repr())) << amounts;
+    EXPECT_EQ(padded.q_zero_point(), grid.zero_point);
   }
 }
 
