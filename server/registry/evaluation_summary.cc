@@ -49,7 +49,8 @@ const v1::EvaluationSummary* ServedEvaluation(const v1::Model& model, const std:
   const v1::EvaluationSummary* first = nullptr;
   for (const v1::EvaluationSummary& summary : model.evaluations()) {
     if (summary.protocol() != protocol) continue;
-    if (absl::StartsWith(summary.inference(), "integer-") == integer_served) return &summary;
+    if (absl::StartsWith(summary.inference(), kIntegerInferencePrefix) == integer_served)
+      return &summary;
     if (first == nullptr) first = &summary;
   }
   return first;

@@ -27,6 +27,11 @@ absl::StatusOr<quantface::v1::EvaluationSummary> SummaryFromMetrics(const nlohma
 absl::StatusOr<quantface::v1::EvaluationSummary> SummaryFromStudentReport(
     const nlohmann::json& lfw_section, const std::string& protocol);
 
+// EvaluationSummary.inference of an evaluation on the integer kernels is
+// this prefix and the engine ("integer-onednn"); "fake-quant" otherwise.
+inline constexpr char kIntegerInferencePrefix[] = "integer-";
+inline constexpr char kFakeQuantInference[] = "fake-quant";
+
 // The evaluation of `model` on `protocol` that was measured on the forward
 // serving it: an "integer-*" inference when `integer_served`, else any other
 // ("fake-quant", or empty for full-precision models). Falls back to the first

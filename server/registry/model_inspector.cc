@@ -70,15 +70,15 @@ absl::Status InspectPacked(const std::string& path, v1::Model* model) {
   if (metadata.contains("lfw_integer")) {
     auto summary = SummaryFromStudentReport(metadata["lfw_integer"], "lfw");
     if (summary.ok()) {
-      summary->set_inference(
-          absl::StrCat("integer-", metadata["lfw_integer"].value("engine", "unknown")));
+      summary->set_inference(absl::StrCat(kIntegerInferencePrefix,
+                                          metadata["lfw_integer"].value("engine", "unknown")));
       *model->add_evaluations() = *std::move(summary);
     }
   }
   if (metadata.contains("lfw")) {
     auto summary = SummaryFromStudentReport(metadata["lfw"], "lfw");
     if (summary.ok()) {
-      summary->set_inference("fake-quant");
+      summary->set_inference(kFakeQuantInference);
       *model->add_evaluations() = *std::move(summary);
     }
   }
