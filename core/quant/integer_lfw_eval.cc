@@ -70,8 +70,16 @@ absl::StatusOr<IntegerLfwReport> EvaluateIntegerStudentOnLfw(const eval::LfwData
   }
   StudentLfwOptions cpu_options = options;
   cpu_options.teacher_embeddings = &teacher_rows;
-  QF_ASSIGN_OR_RETURN(report.lfw, EvaluateStudentOnLfw(dataset, teacher, integer,
-                                                       torch::Device(torch::kCPU), cpu_options));
+  // EvaluateStudentOnLfw moves the teacher to the evaluation's device; put
+  // it back where the caller keeps it, whatever the outcome.
+  const torch::Device teacher_device = teacher.parameters().empty()
+                                           ? torch::Device(torch::kCPU)
+                                           : teacher.parameters().front().device();
+  absl::StatusOr<StudentLfwReport> lfw =
+      EvaluateStudentOnLfw(dataset, teacher, integer, torch::Device(torch::kCPU), cpu_options);
+  teacher.to(teacher_device);
+  if (!lfw.ok()) return lfw.status();
+  report.lfw = *std::move(lfw);
   return report;
 }
 

@@ -11,7 +11,8 @@
 //
 // Contract: UnimplementedError when the student's architecture has no
 // integer forward (the caller keeps the fake-quant numbers only); any other
-// failure is returned as a status. The student and its hooks are only read.
+// failure is returned as a status. The student and its hooks are only read;
+// the teacher ends on the device it started on.
 // Cached teacher embeddings (options.teacher_embeddings) are used, never
 // modified. Sets LibTorch's process-wide quantized engine (Int8Model::Create).
 #ifndef QUANTFACE_CORE_QUANT_INTEGER_LFW_EVAL_H_

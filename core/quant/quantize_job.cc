@@ -305,7 +305,6 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
       report["lfw_integer"] = StudentLfwReportToJson(integer.lfw);
       report["lfw_integer"]["engine"] = integer.engine;
       result.lfw_integer = std::move(integer);
-      result.teacher->to(device);  // The integer pass ran on the CPU.
     }
   }
   report["seconds"] = SecondsSince(job_start);
