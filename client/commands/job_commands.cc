@@ -42,6 +42,7 @@ struct SubmitOptions {
   std::string weight_scheme = "asymmetric";
   bool learn_activation_ranges = false;
   std::string activation_ranges = "minmax";
+  std::string weight_ranges = "minmax";
   std::string protocol;
   std::string device = "any";
   int priority = 0;
@@ -145,6 +146,11 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
                    "minmax (the paper) or mse (clipped to the least squared error; better at 4 "
                    "bits)")
       ->capture_default_str();
+  submit
+      ->add_option("--weight-ranges", submit_options->weight_ranges,
+                   "minmax (the paper) or mse (each channel clipped to the least squared error; "
+                   "better at 4-bit weights)")
+      ->capture_default_str();
   submit->add_option("--protocol", submit_options->protocol, "Evaluation protocol, e.g. lfw");
   submit->add_option("--device", submit_options->device, "any, cpu or gpu")->capture_default_str();
   submit->add_option("--priority", submit_options->priority, "Higher runs first");
@@ -182,6 +188,15 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     }
     if (*ranges == quant::RangeEstimator::kMse) {
       config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
+    }
+    const absl::StatusOr<quant::RangeEstimator> weight_ranges =
+        quant::ParseRangeEstimator(o.weight_ranges);
+    if (!weight_ranges.ok()) {
+      exit_status = context.Fail("--weight-ranges must be minmax or mse");
+      return;
+    }
+    if (*weight_ranges == quant::RangeEstimator::kMse) {
+      config.set_weight_ranges(v1::JobConfig::WEIGHT_RANGES_MSE);
     }
     if (o.method == "qat") {
       config.set_method(v1::JobConfig::METHOD_QAT);

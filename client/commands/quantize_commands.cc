@@ -27,6 +27,7 @@ struct QuantizeFlags {
   std::string bits = "w8a8";
   std::string weight_scheme = "asymmetric";
   std::string activation_ranges = "minmax";
+  std::string weight_ranges = "minmax";
   std::string method = "qat";
   std::string schedule = "cosine";
   std::string out;
@@ -93,6 +94,12 @@ int RunQuantize(QuantizeFlags flags) {
     return kExitUsage;
   }
   flags.job.activation_ranges = *ranges;
+  auto weight_ranges = quant::ParseRangeEstimator(flags.weight_ranges);
+  if (!weight_ranges.ok()) {
+    std::cerr << "error: --weight-ranges: " << weight_ranges.status().message() << "\n";
+    return kExitUsage;
+  }
+  flags.job.weight_ranges = *weight_ranges;
   if (flags.method != "qat" && flags.method != "ptq") {
     std::cerr << "error: --method must be qat or ptq\n";
     return kExitUsage;
@@ -191,6 +198,10 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_option("--activation-ranges", flags->activation_ranges,
                   "Activation ranges from batch min/max (minmax, the paper) or clipped to the "
                   "least-squared-error range (mse; better at 4 bits)")
+      ->capture_default_str();
+  cmd->add_option("--weight-ranges", flags->weight_ranges,
+                  "Weight range per channel from min/max (minmax, the paper) or clipped to the "
+                  "least-squared-error range (mse; better at 4-bit weights)")
       ->capture_default_str();
   cmd->add_option("--method", flags->method, "qat or ptq")->capture_default_str();
   cmd->add_option(

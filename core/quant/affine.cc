@@ -27,15 +27,25 @@ std::string WeightSchemeName(WeightScheme scheme) {
 }
 
 AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme) {
+  return PerChannelWeightParams(weight, bits, scheme, torch::Tensor());
+}
+
+AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme,
+                                    const torch::Tensor& clip) {
   torch::NoGradGuard no_grad;
-  const torch::Tensor flat = weight.detach().flatten(1);
+  const torch::Tensor flat = weight.detach().flatten(1).to(torch::kFloat);
+  // An undefined clip means 1 for every channel.
+  const auto scaled = [&clip](const torch::Tensor& bound) {
+    return clip.defined() ? bound * clip.to(bound.device()) : bound;
+  };
   if (scheme == WeightScheme::kAsymmetric) {
-    return ComputeAffineParams(std::get<0>(flat.min(1)), std::get<0>(flat.max(1)), bits);
+    return ComputeAffineParams(scaled(std::get<0>(flat.min(1))), scaled(std::get<0>(flat.max(1))),
+                               bits);
   }
   const int64_t half = (int64_t{1} << (bits - 1)) - 1;
   AffineParams params;
   params.scale = torch::clamp_min(
-      std::get<0>(flat.abs().max(1)).to(torch::kFloat) / static_cast<double>(half), kMinScale);
+      scaled(std::get<0>(flat.abs().max(1))) / static_cast<double>(half), kMinScale);
   params.zero_point = torch::full_like(params.scale, half, torch::kInt);
   return params;
 }

@@ -57,6 +57,13 @@ std::string WeightSchemeName(WeightScheme scheme);
 AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits,
                                     WeightScheme scheme = WeightScheme::kAsymmetric);
 
+// The same with each channel's range scaled by clip[c] in (0, 1] (float32,
+// shape [C]): min and max times clip[c] for the asymmetric scheme, max|w|
+// times clip[c] for the symmetric one. Weights beyond the scaled range clip
+// to its ends; clip[c] = 1 gives the parameters above.
+AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme,
+                                    const torch::Tensor& clip);
+
 // Fake-quantizes a weight per output channel with its own range.
 torch::Tensor FakeQuantizeWeight(const torch::Tensor& weight, int bits,
                                  WeightScheme scheme = WeightScheme::kAsymmetric);

@@ -14,16 +14,6 @@ nn::Hookable* AsHookable(nn::Backbone& backbone) { return dynamic_cast<nn::Hooka
 
 bool ValidBits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
-torch::Tensor QuantizeWeight(const FakeQuantHooks::Layer& layer, const torch::Tensor& weight,
-                             WeightScheme scheme) {
-  if (!layer.frozen_weight_params.has_value())
-    return FakeQuantizeWeight(weight, layer.weight_bits, scheme);
-  const AffineParams& p = *layer.frozen_weight_params;
-  return torch::fake_quantize_per_channel_affine(weight, p.scale.to(weight.device()),
-                                                 p.zero_point.to(weight.device()), 0, 0,
-                                                 QuantMax(layer.weight_bits));
-}
-
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
@@ -80,11 +70,35 @@ FakeQuantHooks::Layer& FakeQuantHooks::Find(const torch::nn::Module* module, con
   return *it->second;
 }
 
+AffineParams FakeQuantHooks::WeightParams(const Layer& layer, const torch::Tensor& weight) const {
+  if (layer.frozen_weight_params.has_value()) {
+    const AffineParams& p = *layer.frozen_weight_params;
+    return {p.scale.to(weight.device()), p.zero_point.to(weight.device())};
+  }
+  const torch::Tensor clip =
+      layer.weight_clip.defined()
+          ? layer.weight_clip
+          : EstimateWeightClip(weight, layer.weight_bits, options_.weight_scheme,
+                               options_.weight_ranges);
+  return PerChannelWeightParams(weight, layer.weight_bits, options_.weight_scheme, clip);
+}
+
+torch::Tensor FakeQuantHooks::QuantizeWeight(Layer& layer, const torch::Tensor& weight) {
+  if (observing_ && options_.weight_ranges != RangeEstimator::kMinMax &&
+      !layer.frozen_weight_params.has_value()) {
+    layer.weight_clip = EstimateWeightClip(weight, layer.weight_bits, options_.weight_scheme,
+                                           options_.weight_ranges);
+  }
+  const AffineParams p = WeightParams(layer, weight);
+  return torch::fake_quantize_per_channel_affine(weight, p.scale, p.zero_point, /*axis=*/0, 0,
+                                                 QuantMax(layer.weight_bits));
+}
+
 torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) {
   Layer& layer = Find(&conv, "conv");
   const torch::Tensor x = layer.input->Apply(input);
   if (tap_) tap_(layer.name, x);
-  const torch::Tensor w = QuantizeWeight(layer, conv.weight, options_.weight_scheme);
+  const torch::Tensor w = QuantizeWeight(layer, conv.weight);
   const auto& o = conv.options;
   return F::conv2d(x, w,
                    F::Conv2dFuncOptions()
@@ -99,7 +113,7 @@ torch::Tensor FakeQuantHooks::Linear(torch::nn::LinearImpl& linear, const torch:
   Layer& layer = Find(&linear, "linear");
   const torch::Tensor x = layer.input->Apply(input);
   if (tap_) tap_(layer.name, x);
-  return F::linear(x, QuantizeWeight(layer, linear.weight, options_.weight_scheme), linear.bias);
+  return F::linear(x, QuantizeWeight(layer, linear.weight), linear.bias);
 }
 
 torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::Tensor& x) {

@@ -47,6 +47,11 @@ struct FakeQuantOptions {
   // would clip real faces' highlights and shadows. Layers kept at 8 bits by
   // keep_first_last_8bit keep min/max too: 256 levels leave little to gain.
   RangeEstimator activation_ranges = RangeEstimator::kMinMax;
+  // How each weight channel's range is set (EstimateWeightClip). Like the
+  // activation ranges, the clip factors follow the weights while observing
+  // and are frozen after; the range itself keeps following the trained
+  // weights (factor times their min/max).
+  RangeEstimator weight_ranges = RangeEstimator::kMinMax;
 };
 
 class FakeQuantHooks : public nn::LayerHooks {
@@ -60,6 +65,10 @@ class FakeQuantHooks : public nn::LayerHooks {
     // stored per-channel params instead of the weights' current min/max
     // (the dequantized weights lie exactly on this grid).
     std::optional<AffineParams> frozen_weight_params;
+    // Per-channel range factors (float32 [C]) from the last observed
+    // forward; undefined until then (factor 1, or a fresh estimate when
+    // weight_ranges is kMse).
+    torch::Tensor weight_clip;
   };
 
   // FailedPreconditionError if `backbone` is not Hookable or has no
@@ -96,6 +105,10 @@ class FakeQuantHooks : public nn::LayerHooks {
   std::vector<torch::Tensor> StartLearningRanges();
   const FakeQuantOptions& options() const { return options_; }
 
+  // The per-channel grid `layer` quantizes `weight` with: its frozen params
+  // if it has them, else the weight's ranges scaled by its clip factors.
+  AffineParams WeightParams(const Layer& layer, const torch::Tensor& weight) const;
+
   // Layers in registration order, and add-operand quantizers by site.
   std::vector<const Layer*> layers() const;
   // The layer named `name`, or null.
@@ -108,6 +121,9 @@ class FakeQuantHooks : public nn::LayerHooks {
 
  private:
   Layer& Find(const torch::nn::Module* module, const char* kind);
+  // Fake-quantizes `weight` on layer's grid; refreshes its clip factors
+  // first while observing.
+  torch::Tensor QuantizeWeight(Layer& layer, const torch::Tensor& weight);
 
   const FakeQuantOptions options_;
   bool observing_ = true;

@@ -114,16 +114,14 @@ absl::Status WritePackedModel(const std::string& path, nn::Backbone& student,
     header["bits"] = QuantBitsName(hooks.options().bits);
     header["keep_first_last_8bit"] = hooks.options().keep_first_last_8bit;
     header["weight_scheme"] = WeightSchemeName(hooks.options().weight_scheme);
+    header["weight_ranges"] = RangeEstimatorName(hooks.options().weight_ranges);
     header["metadata"] = metadata;
     nlohmann::json layers = nlohmann::json::array();
     for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
       const torch::Tensor* weight = params.find(layer->name + ".weight");
       if (weight == nullptr)
         return absl::InternalError(absl::StrCat("no weight for ", layer->name));
-      const AffineParams p =
-          layer->frozen_weight_params.has_value()
-              ? *layer->frozen_weight_params
-              : PerChannelWeightParams(*weight, layer->weight_bits, hooks.options().weight_scheme);
+      const AffineParams p = hooks.WeightParams(*layer, *weight);
       // The codes are read back from the fake quantizer's own output, so the
       // file holds exactly the weights the student ran with: it rounds
       // w * float(1 / scale), and round(w / scale) differs from that for
@@ -230,6 +228,8 @@ absl::StatusOr<PackedModel> LoadPackedModel(const std::string& path) {
     // Files written before the option existed are asymmetric.
     QF_ASSIGN_OR_RETURN(options.weight_scheme,
                         ParseWeightScheme(header.value("weight_scheme", "asymmetric")));
+    QF_ASSIGN_OR_RETURN(options.weight_ranges,
+                        ParseRangeEstimator(header.value("weight_ranges", "minmax")));
     QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.model, options));
     auto params = result.model->named_parameters();
     const nlohmann::json& layers = header.at("layers");

@@ -27,6 +27,8 @@ std::string AddKey(const std::string& site, const char* end) {
   return absl::StrCat("add/", site, "/", end);
 }
 
+std::string WeightClipKey(const std::string& layer) { return absl::StrCat("clip/", layer); }
+
 }  // namespace
 
 absl::Status SaveQatCheckpoint(const std::string& path, int64_t steps_done,
@@ -47,6 +49,10 @@ absl::Status SaveQatCheckpoint(const std::string& path, int64_t steps_done,
       if (!layer->input->initialized()) continue;
       archive.write(ActivationKey(layer->name, "lo"), layer->input->lo().to(torch::kCPU));
       archive.write(ActivationKey(layer->name, "hi"), layer->input->hi().to(torch::kCPU));
+    }
+    for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
+      if (!layer->weight_clip.defined()) continue;
+      archive.write(WeightClipKey(layer->name), layer->weight_clip.to(torch::kCPU));
     }
     for (const auto& [site, quantizer] : hooks.add_operands()) {
       if (!quantizer->initialized()) continue;
@@ -98,6 +104,8 @@ absl::StatusOr<int64_t> LoadQatCheckpoint(const std::string& path, nn::Backbone&
           archive.try_read(ActivationKey(layer->name, "hi"), hi)) {
         layer->input->SetRange(lo, hi);
       }
+      torch::Tensor clip;
+      if (archive.try_read(WeightClipKey(layer->name), clip)) layer->weight_clip = clip;
     }
     // Add-operand sites are created on first use, so the checkpoint names them.
     for (const std::string& key : archive.keys()) {

@@ -196,6 +196,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   fq.keep_first_last_8bit = config.keep_first_last_8bit;
   fq.weight_scheme = config.weight_scheme;
   fq.activation_ranges = config.activation_ranges;
+  fq.weight_ranges = config.weight_ranges;
   QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
 
   nlohmann::json& report = result.report;
@@ -204,6 +205,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
   report["weight_scheme"] = WeightSchemeName(config.weight_scheme);
   report["activation_ranges"] = RangeEstimatorName(config.activation_ranges);
+  report["weight_ranges"] = RangeEstimatorName(config.weight_ranges);
   report["device"] = cuda ? absl::StrCat("cuda:", config.cuda_device) : "cpu";
   report["threads"] = torch::get_num_threads();
   report["synthetic"] = {

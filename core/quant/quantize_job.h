@@ -44,6 +44,9 @@ struct QuantizeJobConfig {
   // (core/quant/range_estimator.h); applies to PTQ calibration and the QAT
   // warm-up alike.
   RangeEstimator activation_ranges = RangeEstimator::kMinMax;
+  // Weight ranges per channel from min/max (the paper) or MSE-clipped
+  // (EstimateWeightClip), refreshed while observing and frozen after.
+  RangeEstimator weight_ranges = RangeEstimator::kMinMax;
   QuantMethod method = QuantMethod::kQat;
   // "noise", "procedural" (rendered faces), "procedural+noise" (half of
   // each batch each), "builtin" (teacher inversion), "folder" or "generator".

@@ -19,7 +19,7 @@ absl::StatusOr<RangeEstimator> ParseRangeEstimator(const std::string& text) {
   if (text == "minmax") return RangeEstimator::kMinMax;
   if (text == "mse") return RangeEstimator::kMse;
   return absl::InvalidArgumentError(
-      absl::StrCat("activation range estimator '", text, "': expected minmax or mse"));
+      absl::StrCat("range estimator '", text, "': expected minmax or mse"));
 }
 
 std::string RangeEstimatorName(RangeEstimator estimator) {
@@ -55,6 +55,34 @@ std::pair<torch::Tensor, torch::Tensor> EstimateBatchRange(const torch::Tensor& 
     }
   }
   return best;
+}
+
+torch::Tensor EstimateWeightClip(const torch::Tensor& weight, int bits, WeightScheme scheme,
+                                 RangeEstimator estimator) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor w = weight.detach().to(torch::kFloat);
+  const auto channels = w.size(0);
+  torch::Tensor best_clip = torch::ones({channels}, w.options());
+  if (estimator == RangeEstimator::kMinMax) return best_clip;
+  // Every channel is scored against every factor at once: one fake-quant
+  // pass of the weight per factor.
+  const torch::Tensor flat = w.flatten(1);
+  torch::Tensor best_error =
+      torch::full({channels}, std::numeric_limits<float>::infinity(), w.options());
+  for (int step = 0; step < kShrinkSteps; ++step) {
+    const torch::Tensor clip = torch::full({channels}, 1.0 - kShrinkStep * step, w.options());
+    const AffineParams params = PerChannelWeightParams(flat, bits, scheme, clip);
+    const torch::Tensor error =
+        (torch::fake_quantize_per_channel_affine(flat, params.scale, params.zero_point,
+                                                 /*axis=*/0, 0, QuantMax(bits)) -
+         flat)
+            .square()
+            .sum(1);
+    const torch::Tensor better = error < best_error;
+    best_error = torch::where(better, error, best_error);
+    best_clip = torch::where(better, clip, best_clip);
+  }
+  return best_clip;
 }
 
 }  // namespace qf::quant

@@ -17,6 +17,12 @@
 // are scored on a strided subset of at most 2^20 values (the full batch
 // still sets min/max), which keeps the search under a few fake-quant passes
 // of the batch.
+//
+// Weights use the same estimators per output channel (EstimateWeightClip):
+// kMse picks, for each channel on its own, the factor r of the same list
+// whose clipped grid (affine.h) fake-quantizes that channel with the least
+// squared error. At 4 bits a single large weight otherwise sets the step of
+// its whole channel.
 #ifndef QUANTFACE_CORE_QUANT_RANGE_ESTIMATOR_H_
 #define QUANTFACE_CORE_QUANT_RANGE_ESTIMATOR_H_
 
@@ -26,6 +32,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "core/quant/affine.h"
 
 namespace qf::quant {
 
@@ -38,6 +45,13 @@ std::string RangeEstimatorName(RangeEstimator estimator);
 // {lo, hi} of one batch; see the contract above.
 std::pair<torch::Tensor, torch::Tensor> EstimateBatchRange(const torch::Tensor& x, int bits,
                                                            RangeEstimator estimator);
+
+// Per output channel (dim 0) of a conv/linear weight, the factor in (0, 1]
+// that scales the channel's range under `scheme` (the `clip` argument of
+// PerChannelWeightParams): all ones for kMinMax, the least-error factor for
+// kMse. float32, shape [C], on the weight's device; no gradient.
+torch::Tensor EstimateWeightClip(const torch::Tensor& weight, int bits, WeightScheme scheme,
+                                 RangeEstimator estimator);
 
 }  // namespace qf::quant
 

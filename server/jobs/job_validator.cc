@@ -68,6 +68,11 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
                    absl::StrCat("unknown value ", config.activation_ranges(),
                                 ": use ACTIVATION_RANGES_MINMAX or ACTIVATION_RANGES_MSE"));
   }
+  if (!v1::JobConfig::WeightRanges_IsValid(config.weight_ranges())) {
+    return Invalid("weight_ranges",
+                   absl::StrCat("unknown value ", config.weight_ranges(),
+                                ": use WEIGHT_RANGES_MINMAX or WEIGHT_RANGES_MSE"));
+  }
 
   // Steps and batches.
   if (config.steps() == 0) config.set_steps(qat ? 600 : 8);

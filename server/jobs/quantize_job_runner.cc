@@ -52,6 +52,9 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.activation_ranges = config.activation_ranges() == v1::JobConfig::ACTIVATION_RANGES_MSE
                                  ? quant::RangeEstimator::kMse
                                  : quant::RangeEstimator::kMinMax;
+  engine.weight_ranges = config.weight_ranges() == v1::JobConfig::WEIGHT_RANGES_MSE
+                             ? quant::RangeEstimator::kMse
+                             : quant::RangeEstimator::kMinMax;
   engine.method = config.method() == v1::JobConfig::METHOD_PTQ ? quant::QuantMethod::kPtq
                                                                : quant::QuantMethod::kQat;
   const v1::SyntheticDataConfig& data = config.synthetic_data();

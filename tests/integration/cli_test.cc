@@ -67,12 +67,21 @@ TEST_F(CliTest, JobSubmitWatchEndsWithTheReportTable) {
   EXPECT_NE(listed.out.find("STATE_SUCCEEDED"), std::string::npos) << listed.out;
 }
 
-TEST_F(CliTest, JobSubmitSendsTheActivationRangeEstimator) {
-  const auto result = Cli({"--json", "job", "submit", "--teacher", "dlib-resnet", "--bits", "w4a4",
-                           "--method", "ptq", "--source", "noise", "--steps", "1", "--batch-size",
-                           "2", "--device", "cpu", "--activation-ranges", "mse"});
+TEST_F(CliTest, JobSubmitSendsTheRangeEstimators) {
+  const auto result = Cli({"--json",      "job",
+                           "submit",      "--teacher",
+                           "dlib-resnet", "--bits",
+                           "w4a4",        "--method",
+                           "ptq",         "--source",
+                           "noise",       "--steps",
+                           "1",           "--batch-size",
+                           "2",           "--device",
+                           "cpu",         "--activation-ranges",
+                           "mse",         "--weight-ranges",
+                           "mse"});
   EXPECT_EQ(result.exit_status, 0) << result.err;
   EXPECT_NE(result.out.find("ACTIVATION_RANGES_MSE"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("WEIGHT_RANGES_MSE"), std::string::npos) << result.out;
 }
 
 TEST_F(CliTest, BadArgumentsAreUsageErrors) {
@@ -82,6 +91,10 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   result = Cli({"job", "submit", "--activation-ranges", "percentile"});
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("--activation-ranges must be minmax or mse"), std::string::npos)
+      << result.err;
+  result = Cli({"job", "submit", "--weight-ranges", "percentile"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("--weight-ranges must be minmax or mse"), std::string::npos)
       << result.err;
   result = Cli({"match", "/nonexistent/a.jpg", "/nonexistent/b.jpg"});
   EXPECT_EQ(result.exit_status, 2);

@@ -21,6 +21,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "absl/strings/str_split.h"
+#include "core/quant/packed_model.h"
 #include "core/util/sha256.h"
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/registry.grpc.pb.h"
@@ -377,31 +378,67 @@ TEST(OfflineQuantizeTest, CalibratesOnADeclaredGeneratorOnly) {
   fs::remove_all(dir);
 }
 
-// --activation-ranges picks the range estimator, lands in the report, and
-// an unknown name is a usage error before any work starts.
-TEST(OfflineQuantizeTest, ActivationRangeEstimatorIsChosenAndReported) {
+// --activation-ranges and --weight-ranges pick the range estimators, land in
+// the report and the packed file, and an unknown name is a usage error
+// before any work starts.
+TEST(OfflineQuantizeTest, RangeEstimatorsAreChosenAndReported) {
   const std::string dir =
       (fs::temp_directory_path() / ("qf_offline_mse_" + std::to_string(::getpid()))).string();
   fs::create_directories(dir);
-  std::vector<std::string> args = {
-      QF_CLI_BINARY,    "quantize", "--asset-dir",   QF_ASSET_DIR,
-      "--cache-dir",    dir,        "--teacher",     "dlib-resnet",
-      "--bits",         "w4a4",     "--method",      "ptq",
-      "--source",       "noise",    "--threads",     "2",
-      "--calib-images", "4",        "--cpu",         "--out",
-      dir + "/s.qfp",   "--report", dir + "/r.json", "--activation-ranges"};
+  std::vector<std::string> args = {QF_CLI_BINARY,
+                                   "quantize",
+                                   "--asset-dir",
+                                   QF_ASSET_DIR,
+                                   "--cache-dir",
+                                   dir,
+                                   "--teacher",
+                                   "dlib-resnet",
+                                   "--bits",
+                                   "w4a4",
+                                   "--method",
+                                   "ptq",
+                                   "--source",
+                                   "noise",
+                                   "--threads",
+                                   "2",
+                                   "--calib-images",
+                                   "4",
+                                   "--cpu",
+                                   "--out",
+                                   dir + "/s.qfp",
+                                   "--report",
+                                   dir + "/r.json",
+                                   "--weight-ranges",
+                                   "mse",
+                                   "--activation-ranges"};
 
   args.push_back("percentile");
   const testing::CommandResult refused = testing::RunCommand(args);
   EXPECT_EQ(refused.exit_status, 2);
-  EXPECT_NE(refused.err.find("expected minmax or mse"), std::string::npos) << refused.err;
+  EXPECT_NE(
+      refused.err.find("--activation-ranges: range estimator 'percentile': expected minmax or mse"),
+      std::string::npos)
+      << refused.err;
   EXPECT_FALSE(fs::exists(dir + "/s.qfp"));
 
   args.back() = "mse";
+  args[args.size() - 3] = "clipped";
+  const testing::CommandResult refused_weights = testing::RunCommand(args);
+  EXPECT_EQ(refused_weights.exit_status, 2);
+  EXPECT_NE(refused_weights.err.find("--weight-ranges: range estimator 'clipped'"),
+            std::string::npos)
+      << refused_weights.err;
+  EXPECT_FALSE(fs::exists(dir + "/s.qfp"));
+
+  args[args.size() - 3] = "mse";
   const testing::CommandResult done = testing::RunCommand(args);
   ASSERT_EQ(done.exit_status, 0) << done.err;
   const nlohmann::json report = nlohmann::json::parse(ReadFile(dir + "/r.json"));
   EXPECT_EQ(report["activation_ranges"], "mse") << report.dump();
+  EXPECT_EQ(report["weight_ranges"], "mse") << report.dump();
+  const auto packed = quant::LoadPackedModel(dir + "/s.qfp");
+  ASSERT_TRUE(packed.ok()) << packed.status();
+  EXPECT_EQ(packed->header["weight_ranges"], "mse");
   fs::remove_all(dir);
 }
 

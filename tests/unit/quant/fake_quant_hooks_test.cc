@@ -95,6 +95,42 @@ TEST(FakeQuantHooksTest, MseRangesClipInnerActivationsButNotTheImage) {
   EXPECT_GT(clipped, 0);
 }
 
+// MSE weight ranges: the clip factors follow the weights while observing and
+// are frozen after, while the range keeps following the weights.
+TEST(FakeQuantHooksTest, MseWeightClipsAreSetWhileObservingAndFrozenAfter) {
+  torch::manual_seed(6);
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {4, 8};
+  options.weight_ranges = RangeEstimator::kMse;
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({4, 3, 16, 16});
+  const auto layers = (*hooks)->layers();
+  EXPECT_FALSE(layers[0]->weight_clip.defined());
+  model.forward(x);
+  for (const auto* layer : layers) {
+    ASSERT_TRUE(layer->weight_clip.defined()) << layer->name;
+    EXPECT_TRUE(torch::equal(
+        layer->weight_clip, EstimateWeightClip(model.named_parameters()[layer->name + ".weight"], 4,
+                                               options.weight_scheme, RangeEstimator::kMse)))
+        << layer->name;
+  }
+  (*hooks)->set_observing(false);
+  const torch::Tensor frozen = layers[0]->weight_clip.clone();
+  torch::Tensor& weight = model.named_parameters()[layers[0]->name + ".weight"];
+  weight.mul_(2.0);
+  const torch::Tensor out = model.forward(x);
+  EXPECT_TRUE(torch::equal(layers[0]->weight_clip, frozen));
+  // The grid scales with the weights: same clip factors, twice the step.
+  const AffineParams params = (*hooks)->WeightParams(*layers[0], weight);
+  EXPECT_TRUE(torch::allclose(
+      params.scale,
+      PerChannelWeightParams(weight / 2.0, 4, options.weight_scheme, frozen).scale * 2.0));
+  EXPECT_TRUE(out.isfinite().all().item<bool>());
+}
+
 TEST(FakeQuantHooksTest, ErrorGrowsAsBitsShrinkAndDetachRestoresFullPrecision) {
   torch::manual_seed(1);
   TinyBackbone model;

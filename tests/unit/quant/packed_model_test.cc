@@ -197,5 +197,45 @@ TEST(PackedModelCodesTest, RoundTripIsExactAtRoundingBoundaries) {
   EXPECT_TRUE(torch::equal(loaded->model->forward(input), expected));
 }
 
+// MSE-clipped weight ranges: the file holds the clipped grid the student ran
+// with, and says how it was chosen.
+TEST(PackedModelCodesTest, MseClippedWeightsRoundTripExactly) {
+  torch::manual_seed(7);
+  auto student = std::make_shared<nn::DlibResnet>();
+  student->eval();
+  FakeQuantOptions options;
+  options.bits = {4, 8};
+  options.weight_ranges = RangeEstimator::kMse;
+  auto hooks = FakeQuantHooks::Attach(*student, options);
+  ASSERT_TRUE(hooks.ok());
+  synth::NoiseSource noise(student->spec().input, 1);
+  ASSERT_TRUE(CalibratePtq(*student, **hooks, noise, {2, 2, {}, {}}, torch::kCPU).ok());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
+  const torch::Tensor expected = student->forward(input);
+  int clipped_layers = 0;
+  for (const FakeQuantHooks::Layer* layer : (*hooks)->layers()) {
+    clipped_layers += (layer->weight_clip < 1.0f).any().item<bool>();
+  }
+  EXPECT_GT(clipped_layers, 0);
+
+  const std::string path =
+      (fs::temp_directory_path() / ("qf_clip_test_" + std::to_string(::getpid()) + ".qfp"))
+          .string();
+  ASSERT_TRUE(WritePackedModel(path, *student, **hooks, {}).ok());
+  const auto loaded = LoadPackedModel(path);
+  fs::remove(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->header["weight_ranges"], "mse");
+  EXPECT_EQ(loaded->hooks->options().weight_ranges, RangeEstimator::kMse);
+  const FakeQuantHooks::Layer* layer = (*hooks)->layers()[1];
+  const torch::Tensor weight = student->named_parameters()[layer->name + ".weight"];
+  const AffineParams p = (*hooks)->WeightParams(*layer, weight);
+  const torch::Tensor ran_with =
+      torch::fake_quantize_per_channel_affine(weight, p.scale, p.zero_point, 0, 0, QuantMax(4));
+  EXPECT_TRUE(torch::equal(loaded->model->named_parameters()[layer->name + ".weight"], ran_with));
+  EXPECT_TRUE(torch::equal(loaded->model->forward(input), expected));
+}
+
 }  // namespace
 }  // namespace qf::quant

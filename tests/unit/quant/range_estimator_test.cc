@@ -92,5 +92,63 @@ TEST(RangeEstimatorTest, ActivationQuantizerTracksTheClippedRange) {
             (min_max.Apply(x) - x).square().mean().item<double>());
 }
 
+// Per-channel weight error of a clip (undefined = min/max) under `scheme`.
+torch::Tensor ChannelErrors(const torch::Tensor& w, int bits, WeightScheme scheme,
+                            const torch::Tensor& clip) {
+  const AffineParams p = PerChannelWeightParams(w, bits, scheme, clip);
+  return (torch::fake_quantize_per_channel_affine(w, p.scale, p.zero_point, 0, 0, QuantMax(bits)) -
+          w)
+      .square()
+      .flatten(1)
+      .sum(1);
+}
+
+TEST(WeightClipTest, MinMaxIsOneForEveryChannelAndMatchesTheUnclippedParams) {
+  torch::manual_seed(8);
+  const torch::Tensor w = torch::randn({6, 3, 3, 3});
+  for (const WeightScheme scheme : {WeightScheme::kAsymmetric, WeightScheme::kSymmetric}) {
+    const torch::Tensor clip = EstimateWeightClip(w, 4, scheme, RangeEstimator::kMinMax);
+    EXPECT_TRUE(torch::equal(clip, torch::ones({6})));
+    const AffineParams clipped = PerChannelWeightParams(w, 4, scheme, clip);
+    const AffineParams plain = PerChannelWeightParams(w, 4, scheme);
+    EXPECT_TRUE(torch::equal(clipped.scale, plain.scale));
+    EXPECT_TRUE(torch::equal(clipped.zero_point, plain.zero_point));
+  }
+}
+
+TEST(WeightClipTest, MseClipsEachChannelOnItsOwnAndNeverRaisesItsError) {
+  // Channel 0 is Gaussian (sigma 0.1) with two outliers near 10 sigma,
+  // channel 1 evenly filled: at 4 bits the first is worth clipping (the
+  // outliers' own error costs less than the coarse step would), the second
+  // barely.
+  torch::manual_seed(9);
+  torch::Tensor w = torch::randn({2, 64, 3, 3}) * 0.1;
+  w.index_put_({0, 0, 0, 0}, 1.0);
+  w.index_put_({0, 0, 0, 1}, -0.8);
+  w.index_put_({1}, torch::linspace(-1, 1, 64 * 9).view({64, 3, 3}));
+  for (const WeightScheme scheme : {WeightScheme::kAsymmetric, WeightScheme::kSymmetric}) {
+    const torch::Tensor clip = EstimateWeightClip(w, 4, scheme, RangeEstimator::kMse);
+    ASSERT_EQ(clip.sizes(), torch::IntArrayRef({2}));
+    EXPECT_LT(clip[0].item<float>(), 0.85f) << WeightSchemeName(scheme);
+    EXPECT_GE(clip[0].item<float>(), 0.3f - 1e-6f);
+    EXPECT_GE(clip[1].item<float>(), 0.85f) << WeightSchemeName(scheme);
+    const torch::Tensor clipped_error = ChannelErrors(w, 4, scheme, clip);
+    const torch::Tensor min_max_error = ChannelErrors(w, 4, scheme, torch::Tensor());
+    EXPECT_LT(clipped_error[0].item<double>(), 0.85 * min_max_error[0].item<double>());
+    EXPECT_LE(clipped_error[1].item<double>(), min_max_error[1].item<double>());
+  }
+}
+
+TEST(WeightClipTest, SymmetricClipKeepsTheZeroPointInTheMiddle) {
+  torch::manual_seed(10);
+  torch::Tensor w = torch::randn({4, 32}) * 0.1;
+  w.index_put_({torch::indexing::Slice(), 0}, 3.0);
+  const torch::Tensor clip =
+      EstimateWeightClip(w, 4, WeightScheme::kSymmetric, RangeEstimator::kMse);
+  const AffineParams p = PerChannelWeightParams(w, 4, WeightScheme::kSymmetric, clip);
+  EXPECT_TRUE(torch::equal(p.zero_point, torch::full({4}, 7, torch::kInt)));
+  EXPECT_TRUE(torch::allclose(p.scale, 3.0 * clip / 7.0));
+}
+
 }  // namespace
 }  // namespace qf::quant

@@ -148,6 +148,11 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   c.set_activation_ranges(static_cast<v1::JobConfig::ActivationRanges>(7));
   EXPECT_EQ(Check(c, "config.activation_ranges"), absl::StatusCode::kInvalidArgument);
   c = Valid();
+  c.set_weight_ranges(v1::JobConfig::WEIGHT_RANGES_MSE);
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
+  c.set_weight_ranges(static_cast<v1::JobConfig::WeightRanges>(7));
+  EXPECT_EQ(Check(c, "config.weight_ranges"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
   c.set_evaluation_protocol("megaface");
   EXPECT_EQ(Check(c, "config.evaluation_protocol"), absl::StatusCode::kInvalidArgument);
   c.set_evaluation_protocol("gone");
