@@ -9,6 +9,10 @@
 //   quant_bench int8-lfw --model FILE.qfp --lfw DIR [--batch 32] [--layers]
 //       LFW of the fake-quant model vs the integer model (cosine, accuracy);
 //       --layers also compares their quantized activations site by site
+//   quant_bench weight-sensitivity --teacher NAME --weight-bits 4 [--images 64]
+//       per conv/linear layer, how far the embeddings of rendered faces move
+//       from the teacher's when only that layer's weights drop to the given
+//       bits, and when every layer but that one does (activations at 8)
 //   quant_bench synth-preview --teacher NAME --source procedural|noise --out FILE.png
 //       a contact sheet of a synthetic source's images, and how spread out
 //       the teacher's embeddings of them are
@@ -30,6 +34,7 @@
 #include "core/eval/lfw_dataset.h"
 #include "core/eval/verification_report.h"
 #include "core/nn/model_zoo.h"
+#include "core/quant/fake_quant_hooks.h"
 #include "core/quant/int8_backbone.h"
 #include "core/quant/int8_model.h"
 #include "core/quant/lfw_student_eval.h"
@@ -222,6 +227,67 @@ int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads, in
   return 0;
 }
 
+// Mean cosine between the rows of a and b.
+double MeanCosine(const torch::Tensor& a, const torch::Tensor& b) {
+  return torch::nn::functional::cosine_similarity(a, b).mean().item<double>();
+}
+
+int WeightSensitivity(const std::string& teacher_name, int weight_bits, int64_t images,
+                      const std::string& weight_scheme, int threads) {
+  torch::set_num_threads(threads);
+  auto teacher = qf::nn::LoadBuiltinModel(teacher_name, ".cache/assets");
+  auto student = qf::nn::LoadBuiltinModel(teacher_name, ".cache/assets");
+  auto scheme = qf::quant::ParseWeightScheme(weight_scheme);
+  if (!teacher.ok() || !student.ok() || !scheme.ok()) {
+    std::cerr << "error: "
+              << (!teacher.ok() ? teacher.status()
+                                : (!student.ok() ? student.status() : scheme.status()))
+              << "\n";
+    return 1;
+  }
+  (*teacher)->eval();
+  (*student)->eval();
+  qf::quant::FakeQuantOptions options;
+  options.bits = {8, 8};
+  options.weight_scheme = *scheme;
+  auto hooks = qf::quant::FakeQuantHooks::Attach(**student, options);
+  if (!hooks.ok()) {
+    std::cerr << "error: " << hooks.status() << "\n";
+    return 1;
+  }
+  torch::NoGradGuard no_grad;
+  qf::synth::ProceduralFaceSource source((*teacher)->spec().input, /*seed=*/1);
+  const torch::Tensor batch = source.NextBatch(images);
+  const torch::Tensor reference = (*teacher)->forward(batch);
+  (*student)->forward(batch);  // Observes the 8-bit activation ranges once, then frozen.
+  (*hooks)->set_observing(false);
+  const auto layers = (*hooks)->layers();
+  const auto set_all = [&](int bits) {
+    for (const auto* layer : layers) (*hooks)->mutable_layer(layer->name)->weight_bits = bits;
+  };
+  const auto cosine = [&] { return MeanCosine((*student)->forward(batch), reference); };
+  set_all(8);
+  std::cout << absl::StrFormat("all weights at 8 bits: cosine %.4f\n", cosine());
+  set_all(weight_bits);
+  std::cout << absl::StrFormat("all weights at %d bits: cosine %.4f\n", weight_bits, cosine());
+  std::cout << absl::StrFormat("%-24s %10s %12s %12s\n", "layer", "weights",
+                               absl::StrFormat("only it w%d", weight_bits), "all but it");
+  auto params = (*student)->named_parameters();
+  for (const auto* layer : layers) {
+    auto* mutable_layer = (*hooks)->mutable_layer(layer->name);
+    set_all(8);
+    mutable_layer->weight_bits = weight_bits;
+    const double only = cosine();
+    set_all(weight_bits);
+    mutable_layer->weight_bits = 8;
+    const double all_but = cosine();
+    const torch::Tensor* weight = params.find(layer->name + ".weight");
+    std::cout << absl::StrFormat("%-24s %10d %12.4f %12.4f\n", layer->name,
+                                 weight ? weight->numel() : 0, only, all_but);
+  }
+  return 0;
+}
+
 }  // namespace
 
 // Renders `count` images of a synthetic source into a contact sheet (8 per
@@ -317,6 +383,27 @@ int main(int argc, char** argv) {
       [&] { exit_status = Int8Lfw(model_path, lfw_dir, threads, lfw_batch, lfw_layers); });
 
   std::string teacher_name = "dlib-resnet", source_name = "procedural", out = "synth.png";
+  int sensitivity_bits = 4;
+  int64_t sensitivity_images = 64;
+  std::string sensitivity_scheme = "asymmetric";
+  CLI::App* sensitivity =
+      app.add_subcommand("weight-sensitivity",
+                         "Embedding cosine with one layer's (or all but one) weights at low bits");
+  sensitivity->add_option("--teacher", teacher_name)->capture_default_str();
+  sensitivity->add_option("--weight-bits", sensitivity_bits)
+      ->capture_default_str()
+      ->check(CLI::Range(2, 8));
+  sensitivity->add_option("--images", sensitivity_images, "Rendered faces")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  sensitivity->add_option("--weight-scheme", sensitivity_scheme, "asymmetric or symmetric")
+      ->capture_default_str();
+  sensitivity->add_option("--threads", threads)->capture_default_str();
+  sensitivity->callback([&] {
+    exit_status = WeightSensitivity(teacher_name, sensitivity_bits, sensitivity_images,
+                                    sensitivity_scheme, threads);
+  });
+
   int64_t count = 32;
   uint64_t seed = 1;
   CLI::App* preview = app.add_subcommand("synth-preview", "Contact sheet of a synthetic source");

@@ -41,6 +41,7 @@ struct SubmitOptions {
   bool keep_first_last_8bit = false;
   std::string weight_scheme = "asymmetric";
   bool learn_activation_ranges = false;
+  double feature_loss_weight = 0;
   std::string activation_ranges = "minmax";
   std::string weight_ranges = "minmax";
   std::string protocol;
@@ -151,6 +152,11 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
                    "minmax (the paper) or mse (each channel clipped to the least squared error; "
                    "better at 4-bit weights)")
       ->capture_default_str();
+  submit
+      ->add_option("--feature-loss-weight", submit_options->feature_loss_weight,
+                   "QAT: weight of the features' relative squared error (every quantized "
+                   "activation vs the teacher's) added to the loss; 0 = the paper's loss")
+      ->check(CLI::NonNegativeNumber);
   submit->add_option("--protocol", submit_options->protocol, "Evaluation protocol, e.g. lfw");
   submit->add_option("--device", submit_options->device, "any, cpu or gpu")->capture_default_str();
   submit->add_option("--priority", submit_options->priority, "Higher runs first");
@@ -231,6 +237,7 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     config.set_batch_size(o.batch_size);
     config.set_activation_warmup_steps(o.warmup_steps);
     config.set_learn_activation_ranges(o.learn_activation_ranges);
+    config.set_feature_loss_weight(o.feature_loss_weight);
     config.mutable_optimizer()->set_learning_rate(o.learning_rate);
     config.mutable_optimizer()->set_schedule(o.schedule == "step"
                                                  ? v1::OptimizerConfig::SCHEDULE_STEP

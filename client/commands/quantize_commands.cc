@@ -234,6 +234,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_flag("--learn-activation-ranges", job.qat.learn_activation_ranges,
                 "QAT: learn activation scales (LSQ) after the warm-up instead of freezing them "
                 "(not the paper's method; helps at 4 bits)");
+  cmd->add_option("--feature-loss-weight", job.qat.feature_loss_weight,
+                  "QAT: add this weight times the features' relative squared error (every "
+                  "quantized activation, student vs teacher) to the loss; 0 = the paper's "
+                  "embedding loss only")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--calib-images", job.ptq.num_images, "PTQ calibration images")
       ->capture_default_str();
   cmd->add_option("--seed", job.seed, "Random seed")->capture_default_str();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/quant/feature_recorder.h"
 #include "core/quant/qat_checkpoint.h"
 #include "core/util/status_macros.h"
 
@@ -38,6 +39,50 @@ absl::Status CheckSameSpec(const nn::Backbone& teacher, const nn::Backbone& stud
   return absl::OkStatus();
 }
 
+// Module -> name of every conv/linear layer of `model`, named as
+// FakeQuantHooks::Attach names them.
+std::map<const torch::nn::Module*, std::string> LayerNames(const torch::nn::Module& model) {
+  std::map<const torch::nn::Module*, std::string> names;
+  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    const torch::nn::Module* module = item.value().get();
+    if (dynamic_cast<const torch::nn::Conv2dImpl*>(module) != nullptr ||
+        dynamic_cast<const torch::nn::LinearImpl*>(module) != nullptr) {
+      names[module] = item.key();
+    }
+  }
+  return names;
+}
+
+// For the length of a QAT run with feature distillation: records the
+// teacher's activations at every quantization site and taps the student's;
+// the destructor uninstalls both, whatever way the run ends.
+class FeatureTaps {
+ public:
+  FeatureTaps(nn::Backbone& teacher, nn::Hookable& hookable, FakeQuantHooks& student_hooks)
+      : teacher_(hookable),
+        student_hooks_(student_hooks),
+        recorder_(std::make_shared<FeatureRecorder>(LayerNames(teacher))) {
+    teacher_.set_layer_hooks(recorder_);
+    student_hooks_.set_tap(
+        [this](const std::string& site, const torch::Tensor& values) { student_[site] = values; });
+  }
+  ~FeatureTaps() {
+    student_hooks_.set_tap(nullptr);
+    teacher_.set_layer_hooks(nullptr);
+  }
+  FeatureTaps(const FeatureTaps&) = delete;
+  FeatureTaps& operator=(const FeatureTaps&) = delete;
+
+  const std::map<std::string, torch::Tensor>& teacher() const { return recorder_->features(); }
+  const std::map<std::string, torch::Tensor>& student() const { return student_; }
+
+ private:
+  nn::Hookable& teacher_;
+  FakeQuantHooks& student_hooks_;
+  const std::shared_ptr<FeatureRecorder> recorder_;
+  std::map<std::string, torch::Tensor> student_;
+};
+
 }  // namespace
 
 nlohmann::json QatOptionsToJson(const QatOptions& options) {
@@ -53,7 +98,27 @@ nlohmann::json QatOptionsToJson(const QatOptions& options) {
           {"warmup_steps", options.warmup_steps},
           {"activation_ranges", options.learn_activation_ranges ? "ema warm-up, then learned (LSQ)"
                                                                 : "ema warm-up, then frozen"},
-          {"loss", "mse(l2norm(student), l2norm(teacher))"}};
+          {"loss", options.feature_loss_weight > 0
+                       ? absl::StrCat("mse(l2norm(student), l2norm(teacher)) + ",
+                                      options.feature_loss_weight,
+                                      " * mean over quantization sites |s - t|^2 / |t|^2")
+                       : "mse(l2norm(student), l2norm(teacher))"}};
+}
+
+torch::Tensor FeatureDistillationLoss(const std::map<std::string, torch::Tensor>& student,
+                                      const std::map<std::string, torch::Tensor>& teacher) {
+  torch::Tensor sum;
+  int64_t sites = 0;
+  for (const auto& [site, t] : teacher) {
+    const auto it = student.find(site);
+    if (it == student.end()) continue;
+    const torch::Tensor term =
+        (it->second - t).square().sum() / torch::clamp_min(t.square().sum(), 1e-12);
+    sum = sum.defined() ? sum + term : term;
+    ++sites;
+  }
+  if (sites == 0) return torch::zeros({});
+  return sum / static_cast<double>(sites);
 }
 
 torch::Tensor DistillationLoss(const torch::Tensor& student, const torch::Tensor& teacher) {
@@ -95,6 +160,16 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
     return absl::InvalidArgumentError("QAT needs steps > 0 and batch_size > 0");
   }
   if (absl::Status s = CheckSameSpec(teacher, student); !s.ok()) return s;
+  std::unique_ptr<FeatureTaps> feature_taps;
+  if (options.feature_loss_weight > 0) {
+    auto* hookable = dynamic_cast<nn::Hookable*>(&teacher);
+    if (hookable == nullptr || hookable->layer_hooks() != nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("feature distillation needs a teacher with hook points and none installed; ",
+                       teacher.spec().architecture, hookable ? " has hooks" : " has none"));
+    }
+    feature_taps = std::make_unique<FeatureTaps>(teacher, *hookable, hooks);
+  }
   const double base_lr =
       options.learning_rate > 0 ? options.learning_rate : 0.1 * options.batch_size / 512.0;
   const auto start = std::chrono::steady_clock::now();
@@ -163,7 +238,11 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
         torch::NoGradGuard no_grad;
         target = teacher.forward(batch);
       }
-      const torch::Tensor loss = DistillationLoss(student.forward(batch), target);
+      torch::Tensor loss = DistillationLoss(student.forward(batch), target);
+      if (feature_taps) {
+        loss = loss + options.feature_loss_weight *
+                          FeatureDistillationLoss(feature_taps->student(), feature_taps->teacher());
+      }
       optimizer.zero_grad();
       loss.backward();
       if (options.grad_clip_norm > 0) {

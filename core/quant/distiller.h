@@ -7,7 +7,10 @@
 // x0.1 at 50 % and 75 % of the steps) decay, gradient-norm clipping at 5.
 // Activation ranges are EMA-tracked during the first warmup_steps steps and
 // frozen after (the hooks' observing flag), or learned after
-// (QatOptions::learn_activation_ranges).
+// (QatOptions::learn_activation_ranges). Optionally (not the paper's method,
+// QatOptions::feature_loss_weight) the loss adds the relative squared error
+// between the student's and the teacher's activations at every quantization
+// site (conv/linear inputs, residual-add operands), averaged over the sites.
 //
 // Contract: teacher and student must have the same spec; the teacher is not
 // modified (eval mode, no gradients). Both are moved to `device`. Errors from
@@ -19,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +53,12 @@ struct QatOptions {
   // saved with the model; their momentum is not checkpointed (a resumed job
   // restarts it).
   bool learn_activation_ranges = false;
+  // Not the paper's method: > 0 adds this weight times the feature loss
+  // (FeatureDistillationLoss) of the activations at every quantization site
+  // (the student's quantized, the teacher's float) to the embedding loss. The teacher must be
+  // Hookable with no hooks installed; it gets a FeatureRecorder for the run, and the student's
+  // hooks a tap.
+  double feature_loss_weight = 0;
   // Polled before every step; returning true stops training with CANCELLED
   // (the job system's cooperative cancellation). Not part of the report.
   std::function<bool()> should_stop;
@@ -79,6 +89,12 @@ struct QatReport {
 
 // MSE of the row-wise L2-normalized embeddings (both N x D).
 torch::Tensor DistillationLoss(const torch::Tensor& student, const torch::Tensor& teacher);
+
+// Mean over the sites of both maps of |s - t|^2 / |t|^2 (each over the whole
+// batch): the features' relative squared error. Zero (a defined
+// scalar) when no site is shared.
+torch::Tensor FeatureDistillationLoss(const std::map<std::string, torch::Tensor>& student,
+                                      const std::map<std::string, torch::Tensor>& teacher);
 
 // Copies every parameter and buffer of `from` into `to` (same architecture).
 absl::Status CopyWeights(const torch::nn::Module& from, torch::nn::Module& to);

@@ -95,11 +95,14 @@ class FakeQuantHooks : public nn::LayerHooks {
 
   // Sees every quantized activation of a forward pass (values on their
   // grid) under its quantizer's site: a conv/linear layer's name for its
-  // input, the add site ("<block>/residual") for an add operand. For
-  // diagnostics: Int8Model calls the same tap at the same sites, so the two
-  // forwards can be compared layer by layer (quant_bench int8-lfw --layers).
+  // input, the add site ("<block>/residual") for an add operand. The values
+  // carry the forward's autograd graph. Used for diagnostics (Int8Model calls
+  // the same tap at the same sites, so the two forwards can be compared layer
+  // by layer: quant_bench int8-lfw --layers) and by feature distillation
+  // (distiller.h). Null removes it.
   using Tap = std::function<void(const std::string& site, const torch::Tensor& values)>;
   void set_tap(Tap tap) { tap_ = std::move(tap); }
+  bool has_tap() const { return static_cast<bool>(tap_); }
   // Stops observing and makes every observed activation scale trainable
   // (ActivationQuantizer::StartLearning); returns the scale parameters.
   std::vector<torch::Tensor> StartLearningRanges();

@@ -1,6 +1,7 @@
 #include "server/jobs/job_validator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -62,6 +63,13 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
   const bool qat = config.method() == v1::JobConfig::METHOD_QAT;
   if (!qat && config.learn_activation_ranges()) {
     return Invalid("learn_activation_ranges", "applies to METHOD_QAT only: PTQ does not train");
+  }
+  if (!std::isfinite(config.feature_loss_weight()) || config.feature_loss_weight() < 0) {
+    return Invalid("feature_loss_weight", absl::StrCat("must be a finite number >= 0, got ",
+                                                       config.feature_loss_weight()));
+  }
+  if (!qat && config.feature_loss_weight() > 0) {
+    return Invalid("feature_loss_weight", "applies to METHOD_QAT only: PTQ does not train");
   }
   if (!v1::JobConfig::ActivationRanges_IsValid(config.activation_ranges())) {
     return Invalid("activation_ranges",

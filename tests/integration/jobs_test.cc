@@ -243,10 +243,10 @@ TEST_F(JobsTest, SubmitWatchSucceedDownloadAndServeTheStudent) {
             grpc::StatusCode::NOT_FOUND);
 }
 
-// The rendered built-in faces as the source, with MSE-clipped weight ranges
-// and MSE-clipped activation ranges learned further after the warm-up: the
-// job trains past its warm-up, the config keeps the choices and the student
-// records where its data came from.
+// The rendered built-in faces as the source, with MSE-clipped weight ranges,
+// MSE-clipped activation ranges learned further after the warm-up and the
+// feature loss: the job trains past its warm-up, the config keeps the
+// choices and the student records where its data came from.
 TEST_F(JobsTest, ProceduralFacesJobWithMseAndLearnedRangesSucceeds) {
   v1::JobConfig config = TinyConfig(4);
   config.set_weight_bits(4);
@@ -255,10 +255,12 @@ TEST_F(JobsTest, ProceduralFacesJobWithMseAndLearnedRangesSucceeds) {
   config.set_learn_activation_ranges(true);
   config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
   config.set_weight_ranges(v1::JobConfig::WEIGHT_RANGES_MSE);
+  config.set_feature_loss_weight(0.01);
   const v1::Job job = Submit(config);
   EXPECT_TRUE(job.config().learn_activation_ranges());
   EXPECT_EQ(job.config().activation_ranges(), v1::JobConfig::ACTIVATION_RANGES_MSE);
   EXPECT_EQ(job.config().weight_ranges(), v1::JobConfig::WEIGHT_RANGES_MSE);
+  EXPECT_EQ(job.config().feature_loss_weight(), 0.01);
   const v1::Job done = testing::WaitForJob(
       *jobs_, job.name(), [](const v1::Job& j) { return j.state() >= v1::Job::STATE_SUCCEEDED; },
       300);
@@ -317,6 +319,8 @@ TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
        }},
       {"config.weight_ranges", grpc::StatusCode::INVALID_ARGUMENT,
        [](v1::JobConfig& c) { c.set_weight_ranges(static_cast<v1::JobConfig::WeightRanges>(7)); }},
+      {"config.feature_loss_weight", grpc::StatusCode::INVALID_ARGUMENT,
+       [](v1::JobConfig& c) { c.set_feature_loss_weight(-0.5); }},
   };
   for (const Case& c : cases) {
     v1::JobConfig config = TinyConfig();

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "core/quant/feature_recorder.h"
 #include "core/synth/noise_source.h"
 #include "tests/unit/quant/tiny_backbone.h"
 
@@ -125,6 +129,72 @@ TEST_F(ThreeBitStudentTest, QatLearnsActivationScalesAfterWarmup) {
   }
   EXPECT_GT(moved, 0);
   EXPECT_EQ(QatOptionsToJson(options)["activation_ranges"], "ema warm-up, then learned (LSQ)");
+}
+
+TEST(FeatureDistillationLossTest, RelativeErrorAveragedOverSharedSites) {
+  const torch::Tensor t = torch::ones({2, 4});
+  const std::map<std::string, torch::Tensor> teacher = {{"a", t}, {"b", 2 * t}, {"only", t}};
+  // Site a off by 10 % everywhere (0.01 relative squared), b exact; "only"
+  // has no student counterpart and "extra" no teacher one: both ignored.
+  const std::map<std::string, torch::Tensor> student = {
+      {"a", 1.1 * t}, {"b", 2 * t}, {"extra", torch::zeros({3})}};
+  EXPECT_NEAR(FeatureDistillationLoss(student, teacher).item<double>(), 0.01 / 2, 1e-6);
+  EXPECT_EQ(FeatureDistillationLoss({}, teacher).item<double>(), 0.0);
+}
+
+TEST(FeatureRecorderTest, RecordsEveryQuantizationSiteAndChangesNothing) {
+  torch::manual_seed(2);
+  TinyBackbone model;
+  const torch::Tensor x = torch::randn({2, 3, 16, 16});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor plain = model.forward(x);
+  std::map<const torch::nn::Module*, std::string> names;
+  for (const auto& item : model.named_modules("", false)) names[item.value().get()] = item.key();
+  auto recorder = std::make_shared<FeatureRecorder>(names);
+  model.set_layer_hooks(recorder);
+  EXPECT_TRUE(torch::equal(model.forward(x), plain));
+  model.set_layer_hooks(nullptr);
+  std::vector<std::string> sites;
+  for (const auto& [site, value] : recorder->features()) sites.push_back(site);
+  EXPECT_EQ(sites,
+            (std::vector<std::string>{"block/residual", "block/shortcut", "conv1", "conv2", "fc"}));
+  EXPECT_TRUE(torch::equal(recorder->features().at("conv1"), x));
+  // The student's tap sees the same sites.
+  auto hooks = FakeQuantHooks::Attach(model, {});
+  ASSERT_TRUE(hooks.ok());
+  std::vector<std::string> tapped;
+  (*hooks)->set_tap([&](const std::string& site, const torch::Tensor&) { tapped.push_back(site); });
+  model.forward(x);
+  std::sort(tapped.begin(), tapped.end());
+  EXPECT_EQ(tapped, sites);
+}
+
+// Feature distillation trains as well as the embedding loss alone, reports
+// its loss, and leaves neither the teacher's recorder nor the student's tap
+// behind.
+TEST_F(ThreeBitStudentTest, FeatureLossTrainsAndUninstallsItsTaps) {
+  synth::NoiseSource train(teacher.spec().input, 8);
+  QatOptions options;
+  options.steps = 40;
+  options.batch_size = 16;
+  options.learning_rate = 0.5;
+  options.warmup_steps = 5;
+  options.feature_loss_weight = 0.1;
+  const torch::Device cpu(torch::kCPU);
+  const absl::StatusOr<QatReport> report = RunQat(teacher, student, *hooks, train, options, cpu);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_LT(report->last_loss, report->first_loss);
+  EXPECT_EQ(teacher.layer_hooks(), nullptr);
+  EXPECT_FALSE(hooks->has_tap());
+  EXPECT_NE(QatOptionsToJson(options)["loss"].get<std::string>().find("0.1 * mean over"),
+            std::string::npos);
+
+  // A teacher that already has hooks is refused, not silently rewired.
+  teacher.set_layer_hooks(
+      std::make_shared<FeatureRecorder>(std::map<const torch::nn::Module*, std::string>{}));
+  const absl::StatusOr<QatReport> refused = RunQat(teacher, student, *hooks, train, options, cpu);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  teacher.set_layer_hooks(nullptr);
 }
 
 TEST(RunQatTest, RejectsMismatchedModels) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "tests/unit/server_store/temp_dir.h"
 
 namespace qf::server {
@@ -152,6 +154,16 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
   c.set_weight_ranges(static_cast<v1::JobConfig::WeightRanges>(7));
   EXPECT_EQ(Check(c, "config.weight_ranges"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_feature_loss_weight(0.01);
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
+  c.set_feature_loss_weight(-1);
+  EXPECT_EQ(Check(c, "config.feature_loss_weight"), absl::StatusCode::kInvalidArgument);
+  c.set_feature_loss_weight(std::nan(""));
+  EXPECT_EQ(Check(c, "config.feature_loss_weight"), absl::StatusCode::kInvalidArgument);
+  c.set_feature_loss_weight(0.01);
+  c.set_method(v1::JobConfig::METHOD_PTQ);
+  EXPECT_EQ(Check(c, "config.feature_loss_weight"), absl::StatusCode::kInvalidArgument);
   c = Valid();
   c.set_evaluation_protocol("megaface");
   EXPECT_EQ(Check(c, "config.evaluation_protocol"), absl::StatusCode::kInvalidArgument);
