@@ -232,11 +232,12 @@ double MeanCosine(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::nn::functional::cosine_similarity(a, b).mean().item<double>();
 }
 
-int WeightSensitivity(const std::string& teacher_name, int weight_bits, int64_t images,
-                      const std::string& weight_scheme, int threads) {
+int WeightSensitivity(const std::string& teacher_name, const std::string& asset_dir,
+                      int weight_bits, int64_t images, const std::string& weight_scheme,
+                      int threads) {
   torch::set_num_threads(threads);
-  auto teacher = qf::nn::LoadBuiltinModel(teacher_name, ".cache/assets");
-  auto student = qf::nn::LoadBuiltinModel(teacher_name, ".cache/assets");
+  auto teacher = qf::nn::LoadBuiltinModel(teacher_name, asset_dir);
+  auto student = qf::nn::LoadBuiltinModel(teacher_name, asset_dir);
   auto scheme = qf::quant::ParseWeightScheme(weight_scheme);
   if (!teacher.ok() || !student.ok() || !scheme.ok()) {
     std::cerr << "error: "
@@ -386,6 +387,7 @@ int main(int argc, char** argv) {
   int sensitivity_bits = 4;
   int64_t sensitivity_images = 64;
   std::string sensitivity_scheme = "asymmetric";
+  std::string sensitivity_assets = ".cache/assets";
   CLI::App* sensitivity =
       app.add_subcommand("weight-sensitivity",
                          "Embedding cosine with one layer's (or all but one) weights at low bits");
@@ -399,9 +401,10 @@ int main(int argc, char** argv) {
   sensitivity->add_option("--weight-scheme", sensitivity_scheme, "asymmetric or symmetric")
       ->capture_default_str();
   sensitivity->add_option("--threads", threads)->capture_default_str();
+  sensitivity->add_option("--asset-dir", sensitivity_assets)->capture_default_str();
   sensitivity->callback([&] {
-    exit_status = WeightSensitivity(teacher_name, sensitivity_bits, sensitivity_images,
-                                    sensitivity_scheme, threads);
+    exit_status = WeightSensitivity(teacher_name, sensitivity_assets, sensitivity_bits,
+                                    sensitivity_images, sensitivity_scheme, threads);
   });
 
   int64_t count = 32;
