@@ -75,8 +75,9 @@ AffineParams FakeQuantHooks::WeightParams(const Layer& layer, const torch::Tenso
     const AffineParams& p = *layer.frozen_weight_params;
     return {p.scale.to(weight.device()), p.zero_point.to(weight.device())};
   }
+  // Min/max ranges need no factors (an undefined clip is 1 everywhere).
   const torch::Tensor clip =
-      layer.weight_clip.defined()
+      layer.weight_clip.defined() || options_.weight_ranges == RangeEstimator::kMinMax
           ? layer.weight_clip
           : EstimateWeightClip(weight, layer.weight_bits, options_.weight_scheme,
                                options_.weight_ranges);
