@@ -1,5 +1,6 @@
 // `quantface job ...`: QuantizationService.
 #include <iostream>
+#include <optional>
 #include <regex>
 
 #include "client/commands/commands.h"
@@ -185,25 +186,22 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       return;
     }
     // The engine's parser owns the names, so `job submit` and the offline
-    // `quantize` accept the same ones.
-    const absl::StatusOr<quant::RangeEstimator> ranges =
-        quant::ParseRangeEstimator(o.activation_ranges);
-    if (!ranges.ok()) {
-      exit_status = context.Fail("--activation-ranges must be minmax or mse");
+    // `quantize` accept the same ones. True when `text` names kMse.
+    const auto mse = [](const std::string& text) -> std::optional<bool> {
+      const absl::StatusOr<quant::RangeEstimator> parsed = quant::ParseRangeEstimator(text);
+      if (!parsed.ok()) return std::nullopt;
+      return *parsed == quant::RangeEstimator::kMse;
+    };
+    const std::optional<bool> activation_mse = mse(o.activation_ranges);
+    const std::optional<bool> weight_mse = mse(o.weight_ranges);
+    if (!activation_mse.has_value() || !weight_mse.has_value()) {
+      exit_status =
+          context.Fail(activation_mse.has_value() ? "--weight-ranges must be minmax or mse"
+                                                  : "--activation-ranges must be minmax or mse");
       return;
     }
-    if (*ranges == quant::RangeEstimator::kMse) {
-      config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
-    }
-    const absl::StatusOr<quant::RangeEstimator> weight_ranges =
-        quant::ParseRangeEstimator(o.weight_ranges);
-    if (!weight_ranges.ok()) {
-      exit_status = context.Fail("--weight-ranges must be minmax or mse");
-      return;
-    }
-    if (*weight_ranges == quant::RangeEstimator::kMse) {
-      config.set_weight_ranges(v1::JobConfig::WEIGHT_RANGES_MSE);
-    }
+    if (*activation_mse) config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
+    if (*weight_mse) config.set_weight_ranges(v1::JobConfig::WEIGHT_RANGES_MSE);
     if (o.method == "qat") {
       config.set_method(v1::JobConfig::METHOD_QAT);
     } else if (o.method == "ptq") {
