@@ -262,9 +262,11 @@ int WeightSensitivity(const std::string& teacher_name, const std::string& asset_
   const torch::Tensor reference = (*teacher)->forward(batch);
   (*student)->forward(batch);  // Observes the 8-bit activation ranges once, then frozen.
   (*hooks)->set_observing(false);
-  const auto layers = (*hooks)->layers();
+  std::vector<qf::quant::FakeQuantHooks::Layer*> layers;
+  for (const auto* layer : (*hooks)->layers())
+    layers.push_back((*hooks)->mutable_layer(layer->name));
   const auto set_all = [&](int bits) {
-    for (const auto* layer : layers) (*hooks)->mutable_layer(layer->name)->weight_bits = bits;
+    for (auto* layer : layers) layer->weight_bits = bits;
   };
   const auto cosine = [&] { return MeanCosine((*student)->forward(batch), reference); };
   set_all(8);
@@ -274,13 +276,12 @@ int WeightSensitivity(const std::string& teacher_name, const std::string& asset_
   std::cout << absl::StrFormat("%-24s %10s %12s %12s\n", "layer", "weights",
                                absl::StrFormat("only it w%d", weight_bits), "all but it");
   auto params = (*student)->named_parameters();
-  for (const auto* layer : layers) {
-    auto* mutable_layer = (*hooks)->mutable_layer(layer->name);
+  for (auto* layer : layers) {
     set_all(8);
-    mutable_layer->weight_bits = weight_bits;
+    layer->weight_bits = weight_bits;
     const double only = cosine();
     set_all(weight_bits);
-    mutable_layer->weight_bits = 8;
+    layer->weight_bits = 8;
     const double all_but = cosine();
     const torch::Tensor* weight = params.find(layer->name + ".weight");
     std::cout << absl::StrFormat("%-24s %10d %12.4f %12.4f\n", layer->name,

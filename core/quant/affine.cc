@@ -32,20 +32,32 @@ AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, Weigh
 
 AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme,
                                     const torch::Tensor& clip) {
+  return ClippedRangeParams(WeightChannelRange(weight, scheme), bits, scheme, clip);
+}
+
+ChannelRange WeightChannelRange(const torch::Tensor& weight, WeightScheme scheme) {
   torch::NoGradGuard no_grad;
   const torch::Tensor flat = weight.detach().flatten(1).to(torch::kFloat);
+  if (scheme == WeightScheme::kAsymmetric) {
+    return {std::get<0>(flat.min(1)), std::get<0>(flat.max(1))};
+  }
+  const torch::Tensor max_abs = std::get<0>(flat.abs().max(1));
+  return {-max_abs, max_abs};
+}
+
+AffineParams ClippedRangeParams(const ChannelRange& range, int bits, WeightScheme scheme,
+                                const torch::Tensor& clip) {
+  torch::NoGradGuard no_grad;
   // An undefined clip means 1 for every channel.
   const auto scaled = [&clip](const torch::Tensor& bound) {
     return clip.defined() ? bound * clip.to(bound.device()) : bound;
   };
   if (scheme == WeightScheme::kAsymmetric) {
-    return ComputeAffineParams(scaled(std::get<0>(flat.min(1))), scaled(std::get<0>(flat.max(1))),
-                               bits);
+    return ComputeAffineParams(scaled(range.lo), scaled(range.hi), bits);
   }
   const int64_t half = (int64_t{1} << (bits - 1)) - 1;
   AffineParams params;
-  params.scale = torch::clamp_min(
-      scaled(std::get<0>(flat.abs().max(1))) / static_cast<double>(half), kMinScale);
+  params.scale = torch::clamp_min(scaled(range.hi) / static_cast<double>(half), kMinScale);
   params.zero_point = torch::full_like(params.scale, half, torch::kInt);
   return params;
 }

@@ -64,6 +64,17 @@ AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits,
 AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme,
                                     const torch::Tensor& clip);
 
+// The two steps of the above, for callers that try many clips of one weight:
+// each channel's range under `scheme` (min and max, or -max|w| and max|w|;
+// float32 [C] each), then the parameters of that range scaled by `clip`.
+struct ChannelRange {
+  torch::Tensor lo;
+  torch::Tensor hi;
+};
+ChannelRange WeightChannelRange(const torch::Tensor& weight, WeightScheme scheme);
+AffineParams ClippedRangeParams(const ChannelRange& range, int bits, WeightScheme scheme,
+                                const torch::Tensor& clip);
+
 // Fake-quantizes a weight per output channel with its own range.
 torch::Tensor FakeQuantizeWeight(const torch::Tensor& weight, int bits,
                                  WeightScheme scheme = WeightScheme::kAsymmetric);
