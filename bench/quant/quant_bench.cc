@@ -13,6 +13,9 @@
 //       per conv/linear layer, how far the embeddings of rendered faces move
 //       from the teacher's when only that layer's weights drop to the given
 //       bits, and when every layer but that one does (activations at 8)
+//   quant_bench activation-sensitivity --teacher NAME --activation-bits 4 [--images 32]
+//       per quantized activation (conv/linear input, residual-add operand),
+//       the same with only that site (or all but it) at the given bits
 //   quant_bench synth-preview --teacher NAME --source procedural|noise --out FILE.png
 //       a contact sheet of a synthetic source's images, and how spread out
 //       the teacher's embeddings of them are
@@ -29,6 +32,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/quant/activation_sensitivity.h"
 #include "client/cli_context.h"
 #include "client/commands/commands.h"
 #include "core/eval/lfw_dataset.h"
@@ -407,6 +411,31 @@ int main(int argc, char** argv) {
     exit_status = WeightSensitivity(teacher_name, sensitivity_assets, sensitivity_bits,
                                     sensitivity_images, sensitivity_scheme, threads);
   });
+
+  qf::bench::ActivationSensitivityOptions activation_options;
+  CLI::App* activation_sensitivity = app.add_subcommand(
+      "activation-sensitivity",
+      "Embedding cosine with one quantized activation (or all but one) at low bits");
+  activation_sensitivity->add_option("--teacher", activation_options.teacher)
+      ->capture_default_str();
+  activation_sensitivity->add_option("--activation-bits", activation_options.activation_bits)
+      ->capture_default_str()
+      ->check(CLI::Range(2, 8));
+  activation_sensitivity->add_option("--weight-bits", activation_options.weight_bits)
+      ->capture_default_str()
+      ->check(CLI::Range(2, 8));
+  activation_sensitivity
+      ->add_option("--activation-ranges", activation_options.activation_ranges, "minmax or mse")
+      ->capture_default_str();
+  activation_sensitivity->add_option("--images", activation_options.images, "Rendered faces")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  activation_sensitivity->add_option("--threads", activation_options.threads)
+      ->capture_default_str();
+  activation_sensitivity->add_option("--asset-dir", activation_options.asset_dir)
+      ->capture_default_str();
+  activation_sensitivity->callback(
+      [&] { exit_status = qf::bench::ActivationSensitivity(activation_options); });
 
   int64_t count = 32;
   uint64_t seed = 1;

@@ -1,0 +1,156 @@
+#include "bench/quant/activation_sensitivity.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "core/nn/layer_hooks.h"
+#include "core/nn/model_zoo.h"
+#include "core/quant/fake_quant_hooks.h"
+#include "core/quant/range_estimator.h"
+#include "core/synth/procedural_face_source.h"
+
+namespace qf::bench {
+namespace {
+
+using quant::FakeQuantHooks;
+
+// Sends each site to the low-bit hooks when it is in `low_sites`, else to the
+// 8-bit ones. Both hook sets were attached to the same backbone, so both
+// know its modules; each applies its own frozen ranges.
+class SiteRouter : public nn::LayerHooks {
+ public:
+  SiteRouter(std::shared_ptr<FakeQuantHooks> high, std::shared_ptr<FakeQuantHooks> low,
+             std::map<const torch::nn::Module*, std::string> layer_names)
+      : high_(std::move(high)), low_(std::move(low)), layer_names_(std::move(layer_names)) {}
+
+  torch::Tensor Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) override {
+    return For(layer_names_.at(&conv)).Conv2d(conv, input);
+  }
+  torch::Tensor Linear(torch::nn::LinearImpl& linear, const torch::Tensor& input) override {
+    return For(layer_names_.at(&linear)).Linear(linear, input);
+  }
+  torch::Tensor AddOperand(const std::string& site, const torch::Tensor& x) override {
+    return For(site).AddOperand(site, x);
+  }
+
+  void set_low_sites(std::set<std::string> sites) { low_sites_ = std::move(sites); }
+
+ private:
+  FakeQuantHooks& For(const std::string& site) { return low_sites_.count(site) ? *low_ : *high_; }
+
+  const std::shared_ptr<FakeQuantHooks> high_;
+  const std::shared_ptr<FakeQuantHooks> low_;
+  const std::map<const torch::nn::Module*, std::string> layer_names_;
+  std::set<std::string> low_sites_;
+};
+
+// Attaches hooks with `options` to `student` and calibrates their ranges on
+// `batch` (one observed forward, then frozen).
+absl::StatusOr<std::shared_ptr<FakeQuantHooks>> Calibrated(nn::Backbone& student,
+                                                           const quant::FakeQuantOptions& options,
+                                                           const torch::Tensor& batch) {
+  auto hooks = FakeQuantHooks::Attach(student, options);
+  if (!hooks.ok()) return hooks.status();
+  student.forward(batch);
+  (*hooks)->set_observing(false);
+  return hooks;
+}
+
+double MeanCosine(const torch::Tensor& a, const torch::Tensor& b) {
+  return torch::nn::functional::cosine_similarity(a, b).mean().item<double>();
+}
+
+}  // namespace
+
+int ActivationSensitivity(const ActivationSensitivityOptions& options) {
+  torch::set_num_threads(options.threads);
+  auto teacher = nn::LoadBuiltinModel(options.teacher, options.asset_dir);
+  auto student = nn::LoadBuiltinModel(options.teacher, options.asset_dir);
+  auto ranges = quant::ParseRangeEstimator(options.activation_ranges);
+  if (!teacher.ok() || !student.ok() || !ranges.ok()) {
+    std::cerr << "error: "
+              << (!teacher.ok() ? teacher.status()
+                                : (!student.ok() ? student.status() : ranges.status()))
+              << "\n";
+    return 1;
+  }
+  nn::Backbone& model = **student;
+  auto* hookable = dynamic_cast<nn::Hookable*>(&model);
+  if (hookable == nullptr) {
+    std::cerr << "error: '" << options.teacher << "' does not support quantization hooks\n";
+    return 1;
+  }
+  (*teacher)->eval();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  synth::ProceduralFaceSource source((*teacher)->spec().input, /*seed=*/1);
+  const torch::Tensor batch = source.NextBatch(options.images);
+  const torch::Tensor reference = (*teacher)->forward(batch);
+
+  quant::FakeQuantOptions fq;
+  fq.activation_ranges = *ranges;
+  fq.bits = {options.weight_bits, 8};
+  auto high = Calibrated(model, fq, batch);
+  fq.bits = {options.weight_bits, options.activation_bits};
+  auto low = high.ok() ? Calibrated(model, fq, batch) : high;
+  if (!low.ok()) {
+    std::cerr << "error: " << low.status() << "\n";
+    return 1;
+  }
+  // The sites in forward order, as the low-bit hooks see them.
+  std::vector<std::string> sites;
+  std::set<std::string> layer_sites;
+  for (const auto* layer : (*low)->layers()) layer_sites.insert(layer->name);
+  (*low)->set_tap([&](const std::string& site, const torch::Tensor&) {
+    if (std::find(sites.begin(), sites.end(), site) == sites.end()) sites.push_back(site);
+  });
+  model.forward(batch);
+  (*low)->set_tap(nullptr);
+
+  std::map<const torch::nn::Module*, std::string> layer_names;
+  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    if (layer_sites.count(item.key())) layer_names[item.value().get()] = item.key();
+  }
+  auto router = std::make_shared<SiteRouter>(*high, *low, std::move(layer_names));
+  hookable->set_layer_hooks(router);
+  const auto cosine_with_low = [&](std::set<std::string> low_sites) {
+    router->set_low_sites(std::move(low_sites));
+    return MeanCosine(model.forward(batch), reference);
+  };
+  const std::set<std::string> all(sites.begin(), sites.end());
+  const int a = options.activation_bits;
+  std::cout << absl::StrFormat("weights at %d bits, activations at 8 bits: cosine %.4f\n",
+                               options.weight_bits, cosine_with_low({}));
+  std::cout << absl::StrFormat("weights at %d bits, activations at %d bits: cosine %.4f\n",
+                               options.weight_bits, a, cosine_with_low(all));
+  std::set<std::string> layer_inputs, add_operands;
+  for (const auto& site : sites)
+    (layer_sites.count(site) ? layer_inputs : add_operands).insert(site);
+  std::cout << absl::StrFormat("only conv/linear inputs at %d bits: cosine %.4f\n", a,
+                               cosine_with_low(layer_inputs));
+  std::cout << absl::StrFormat("only add operands at %d bits: cosine %.4f\n", a,
+                               cosine_with_low(add_operands));
+  std::cout << absl::StrFormat("%-28s %12s %12s\n", "site", absl::StrFormat("only it a%d", a),
+                               "all but it");
+  for (const auto& site : sites) {
+    const double only = cosine_with_low({site});
+    std::set<std::string> others = all;
+    others.erase(site);
+    const double all_but = cosine_with_low(std::move(others));
+    std::cout << absl::StrFormat("%-28s %12.4f %12.4f\n", site, only, all_but);
+  }
+  hookable->set_layer_hooks(nullptr);
+  return 0;
+}
+
+}  // namespace qf::bench
