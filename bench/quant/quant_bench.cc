@@ -16,7 +16,8 @@
 //   quant_bench activation-sensitivity --teacher NAME --activation-bits 4 [--images 32]
 //       per quantized activation (conv/linear input, residual-add operand),
 //       the same with only that site (or all but it) at the given bits
-//   quant_bench synth-preview --teacher NAME --source procedural|noise --out FILE.png
+//   quant_bench synth-preview --teacher NAME --source procedural|noise|builtin|inverted-faces
+//                             --out FILE.png
 //       a contact sheet of a synthetic source's images, and how spread out
 //       the teacher's embeddings of them are
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -43,6 +44,7 @@
 #include "core/quant/int8_model.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/packed_model.h"
+#include "core/synth/inversion_generator.h"
 #include "core/synth/noise_source.h"
 #include "core/synth/procedural_face_source.h"
 
@@ -300,24 +302,34 @@ int WeightSensitivity(const std::string& teacher_name, const std::string& asset_
 // row) and prints the mean pairwise cosine of the teacher's embeddings of
 // them: near 1 means the teacher sees them all as one "identity".
 int SynthPreview(const std::string& teacher_name, const std::string& source_name, int64_t count,
-                 uint64_t seed, const std::string& out) {
+                 uint64_t seed, qf::synth::InversionOptions inversion, const std::string& out) {
   auto teacher = qf::nn::LoadBuiltinModel(teacher_name, ".cache/assets");
   if (!teacher.ok()) {
     std::cerr << teacher.status().message() << "\n";
     return qf::cli::kExitRpcError;
   }
   const qf::nn::InputSpec& input = (*teacher)->spec().input;
-  std::unique_ptr<qf::synth::ImageSource> source;
+  torch::Tensor batch;
   if (source_name == "procedural") {
-    source = std::make_unique<qf::synth::ProceduralFaceSource>(input, seed);
+    batch = qf::synth::ProceduralFaceSource(input, seed).NextBatch(count);
   } else if (source_name == "noise") {
-    source = std::make_unique<qf::synth::NoiseSource>(input, seed);
+    batch = qf::synth::NoiseSource(input, seed).NextBatch(count);
+  } else if (source_name == "builtin" || source_name == "inverted-faces") {
+    inversion.num_images = count;
+    inversion.seed = seed;
+    if (source_name == "inverted-faces")
+      inversion.start = qf::synth::InversionStart::kRenderedFaces;
+    auto generated = qf::synth::GenerateByInversion(**teacher, inversion, torch::kCPU);
+    if (!generated.ok()) {
+      std::cerr << generated.status().message() << "\n";
+      return qf::cli::kExitUsage;
+    }
+    batch = *generated;
   } else {
-    std::cerr << "--source must be procedural or noise\n";
+    std::cerr << "--source must be procedural, noise, builtin or inverted-faces\n";
     return qf::cli::kExitUsage;
   }
   torch::NoGradGuard no_grad;
-  const torch::Tensor batch = source->NextBatch(count);
   (*teacher)->eval();
   const torch::Tensor embeddings = torch::nn::functional::normalize(
       (*teacher)->forward(batch), torch::nn::functional::NormalizeFuncOptions().dim(1));
@@ -441,13 +453,24 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   CLI::App* preview = app.add_subcommand("synth-preview", "Contact sheet of a synthetic source");
   preview->add_option("--teacher", teacher_name)->capture_default_str();
-  preview->add_option("--source", source_name, "procedural or noise")->capture_default_str();
+  qf::synth::InversionOptions preview_inversion;
+  preview->add_option("--source", source_name, "procedural, noise, builtin or inverted-faces")
+      ->capture_default_str();
+  preview->add_option("--synth-steps", preview_inversion.steps, "builtin, inverted-faces: steps")
+      ->capture_default_str();
+  preview
+      ->add_option("--synth-lr", preview_inversion.learning_rate,
+                   "builtin, inverted-faces: Adam step size in pixel levels")
+      ->capture_default_str();
+  preview->add_option("--synth-spread", preview_inversion.spread, "inverted-faces: spread")
+      ->capture_default_str();
+  preview->add_option("--threads", threads)->capture_default_str();
   preview->add_option("--count", count)->capture_default_str()->check(CLI::Range(2, 4096));
   preview->add_option("--seed", seed)->capture_default_str();
   preview->add_option("--out", out, "PNG file")->capture_default_str();
   preview->callback([&] {
     torch::set_num_threads(threads);
-    exit_status = SynthPreview(teacher_name, source_name, count, seed, out);
+    exit_status = SynthPreview(teacher_name, source_name, count, seed, preview_inversion, out);
   });
 
   try {

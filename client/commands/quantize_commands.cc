@@ -204,10 +204,9 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "least-squared-error range (mse; better at 4-bit weights)")
       ->capture_default_str();
   cmd->add_option("--method", flags->method, "qat or ptq")->capture_default_str();
-  cmd->add_option(
-         "--source", job.source,
-         "Training data: noise, procedural (rendered faces), builtin (teacher inversion), folder "
-         "or generator")
+  cmd->add_option("--source", job.source,
+                  "Training data: noise, procedural (rendered faces), builtin (teacher inversion), "
+                  "inverted-faces (inversion from rendered faces), folder or generator")
       ->capture_default_str();
   cmd->add_option("--folder", job.folder, "Folder of synthetic face crops (--source folder)");
   cmd->add_option("--generator", job.generator_path,
@@ -224,6 +223,15 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
       ->capture_default_str();
   cmd->add_option("--synth-steps", job.inversion.steps, "Built-in generator: steps per batch")
       ->capture_default_str();
+  cmd->add_option("--synth-lr", job.inversion.learning_rate,
+                  "Built-in generator: Adam step size, in pixel levels (0..255)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--synth-spread", job.inversion.spread,
+                  "inverted-faces: each face's identity is pushed this many times as far from "
+                  "the batch's mean embedding")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--steps", job.qat.steps, "QAT steps")->capture_default_str();
   cmd->add_option("--batch-size", job.qat.batch_size, "QAT batch size")->capture_default_str();
   cmd->add_option("--lr", job.qat.learning_rate, "Learning rate (0: 0.1 * batch / 512)")

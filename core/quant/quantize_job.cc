@@ -137,6 +137,9 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   const nn::InputSpec& input = result.teacher->spec().input;
 
   // The training/calibration source: synthetic only.
+  if (config.source == "procedural" || config.source == "procedural+noise") {
+    QF_RETURN_IF_ERROR(synth::CheckRenderable(input));
+  }
   const auto synth_start = std::chrono::steady_clock::now();
   std::unique_ptr<synth::ImageSource> source;
   bool cache_hit = false;
@@ -149,8 +152,9 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     parts.push_back(std::make_unique<synth::ProceduralFaceSource>(input, config.seed));
     parts.push_back(std::make_unique<synth::NoiseSource>(input, config.seed + 1));
     source = std::make_unique<synth::MixedSource>(std::move(parts));
-  } else if (config.source == "builtin") {
-    const nlohmann::json spec = synth::InversionSpec(teacher_id, input, config.inversion);
+  } else if (config.source == "builtin" || config.source == "inverted-faces") {
+    if (config.source == "inverted-faces") inversion.start = synth::InversionStart::kRenderedFaces;
+    const nlohmann::json spec = synth::InversionSpec(teacher_id, input, inversion);
     const auto generate = [&]() {
       return synth::GenerateByInversion(*result.teacher, inversion, device,
                                         [&](int64_t done, int64_t total, double cos) {
@@ -184,9 +188,10 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     source = std::make_unique<synth::GeneratorSource>(std::move(generator), input, config.seed,
                                                       config.generator_description);
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown source '", config.source,
-                     "': use noise, procedural, procedural+noise, builtin, folder or generator"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown source '", config.source,
+        "': use noise, procedural, procedural+noise, builtin, inverted-faces, folder or "
+        "generator"));
   }
   const double synth_seconds = SecondsSince(synth_start);
   QF_RETURN_IF_ERROR(check_stop("training"));

@@ -49,7 +49,9 @@ struct QuantizeJobConfig {
   RangeEstimator weight_ranges = RangeEstimator::kMinMax;
   QuantMethod method = QuantMethod::kQat;
   // "noise", "procedural" (rendered faces), "procedural+noise" (half of
-  // each batch each), "builtin" (teacher inversion), "folder" or "generator".
+  // each batch each), "builtin" (teacher inversion from noise),
+  // "inverted-faces" (teacher inversion from rendered faces, spread apart:
+  // synth::InversionStart::kRenderedFaces), "folder" or "generator".
   std::string source = "builtin";
   std::string folder;
   bool folder_declared_synthetic = false;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/synth/pixel_normalization.h"
+#include "core/synth/procedural_face_source.h"
 
 namespace qf::synth {
 namespace {
@@ -27,32 +28,49 @@ int64_t RandomInt(torch::Generator& gen, int64_t low, int64_t high) {
 
 nlohmann::json InversionSpec(const std::string& teacher_id, const nn::InputSpec& input,
                              const InversionOptions& options) {
-  return {{"kind", "builtin-inversion"},
-          {"version", 1},
-          {"teacher", teacher_id},
-          {"size", input.size},
-          {"num_images", options.num_images},
-          {"views_per_identity", options.views_per_identity},
-          {"batch_size", options.batch_size},
-          {"steps", options.steps},
-          {"learning_rate", options.learning_rate},
-          {"tv_weight", options.tv_weight},
-          {"l2_weight", options.l2_weight},
-          {"jitter", options.jitter},
-          {"seed", options.seed}};
+  nlohmann::json spec = {{"kind", "builtin-inversion"},
+                         {"version", 1},
+                         {"teacher", teacher_id},
+                         {"size", input.size},
+                         {"num_images", options.num_images},
+                         {"views_per_identity", options.views_per_identity},
+                         {"batch_size", options.batch_size},
+                         {"steps", options.steps},
+                         {"learning_rate", options.learning_rate},
+                         {"tv_weight", options.tv_weight},
+                         {"l2_weight", options.l2_weight},
+                         {"jitter", options.jitter},
+                         {"seed", options.seed}};
+  // Only rendered starts name their start, so sets generated before it
+  // existed keep their cache keys.
+  if (options.start == InversionStart::kRenderedFaces) {
+    spec["start"] = ProceduralFaceSource(input, options.seed).spec();
+    spec["spread"] = options.spread;
+  }
+  return spec;
 }
 
 absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
                                                   const InversionOptions& options,
                                                   torch::Device device,
                                                   const InversionProgress& progress) {
-  if (options.num_images <= 0 || options.steps <= 0 || options.views_per_identity <= 0 ||
-      options.batch_size <= 0 || options.batch_size % options.views_per_identity != 0) {
+  const bool rendered = options.start == InversionStart::kRenderedFaces;
+  if (options.num_images <= 0 || options.steps <= 0 || options.batch_size <= 0) {
     return absl::InvalidArgumentError(
-        "inversion: num_images, steps, views_per_identity and batch_size must be positive and "
-        "batch_size a multiple of views_per_identity");
+        "inversion: num_images, steps and batch_size must be positive");
+  }
+  if (!rendered &&
+      (options.views_per_identity <= 0 || options.batch_size % options.views_per_identity != 0)) {
+    return absl::InvalidArgumentError(
+        "inversion: views_per_identity must be positive and divide batch_size");
+  }
+  if (rendered && !(options.spread > 0.0)) {
+    return absl::InvalidArgumentError("inversion: spread must be positive");
   }
   const nn::InputSpec& input = teacher.spec().input;
+  if (rendered) {
+    if (absl::Status renderable = CheckRenderable(input); !renderable.ok()) return renderable;
+  }
   const int64_t dim = teacher.spec().embedding_dim;
   const int64_t size = input.size;
   try {
@@ -60,6 +78,11 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
     for (auto& p : teacher.parameters()) p.set_requires_grad(false);
     torch::Generator gen = at::detail::createCPUGenerator(options.seed);
     const auto cpu_float = torch::TensorOptions(torch::kFloat);
+    ProceduralFaceSource faces(input, options.seed);
+    const auto embed = [&](const torch::Tensor& pixels) {
+      return torch::nn::functional::normalize(teacher.forward(NormalizePixels(pixels, input)),
+                                              torch::nn::functional::NormalizeFuncOptions().dim(1));
+    };
     std::vector<torch::Tensor> done;
     int64_t produced = 0;
     while (produced < options.num_images) {
@@ -69,14 +92,27 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
             absl::StrCat("synthetic data generation cancelled after ", produced, " images"));
       }
       const int64_t n = std::min(options.batch_size, options.num_images - produced);
-      const int64_t identities = (n + options.views_per_identity - 1) / options.views_per_identity;
-      torch::Tensor targets = torch::randn({identities, dim}, gen, cpu_float);
-      targets = torch::nn::functional::normalize(
-          targets.repeat_interleave(options.views_per_identity, 0).slice(0, 0, n),
-          torch::nn::functional::NormalizeFuncOptions().dim(1));
-      targets = targets.to(device);
-      torch::Tensor pixels =
-          (torch::randn({n, 3, size, size}, gen, cpu_float) * 32.0 + 128.0).to(device);
+      torch::Tensor pixels, targets;
+      if (rendered) {
+        pixels = faces.RenderPixels(n);
+        if (input.channel_order == nn::ChannelOrder::kBgr) pixels = pixels.flip({1});
+        pixels = pixels.to(device);
+        torch::NoGradGuard no_grad;
+        const torch::Tensor own = embed(pixels);
+        const torch::Tensor mean = own.mean(0, /*keepdim=*/true);
+        targets =
+            torch::nn::functional::normalize(mean + options.spread * (own - mean),
+                                             torch::nn::functional::NormalizeFuncOptions().dim(1));
+      } else {
+        const int64_t identities =
+            (n + options.views_per_identity - 1) / options.views_per_identity;
+        targets = torch::randn({identities, dim}, gen, cpu_float);
+        targets = torch::nn::functional::normalize(
+            targets.repeat_interleave(options.views_per_identity, 0).slice(0, 0, n),
+            torch::nn::functional::NormalizeFuncOptions().dim(1));
+        targets = targets.to(device);
+        pixels = (torch::randn({n, 3, size, size}, gen, cpu_float) * 32.0 + 128.0).to(device);
+      }
       pixels.set_requires_grad(true);
       torch::optim::Adam optimizer({pixels}, torch::optim::AdamOptions(options.learning_rate));
       double mean_cos = 0;
@@ -95,10 +131,7 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
         }
         const torch::Tensor flip = (torch::rand({n}, gen, cpu_float) < 0.5).to(device);
         x = torch::where(flip.view({-1, 1, 1, 1}), x.flip({3}), x);
-        const torch::Tensor emb =
-            torch::nn::functional::normalize(teacher.forward(NormalizePixels(x, input)),
-                                             torch::nn::functional::NormalizeFuncOptions().dim(1));
-        const torch::Tensor cos = (emb * targets).sum(1);
+        const torch::Tensor cos = (embed(x) * targets).sum(1);
         const torch::Tensor loss = (1.0 - cos).mean() +
                                    options.tv_weight * TotalVariation(pixels / 255.0) +
                                    options.l2_weight * ((pixels - 128.0) / 255.0).pow(2).mean();

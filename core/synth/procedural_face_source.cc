@@ -348,6 +348,15 @@ torch::Tensor Render(FacePainter& p, const nn::LandmarkTemplate& tmpl) {
 
 }  // namespace
 
+absl::Status CheckRenderable(const nn::InputSpec& input) {
+  const auto& points = input.landmark_template.points;
+  if (!(points[1][0] > points[0][0])) {
+    return absl::InvalidArgumentError(
+        "rendered faces need the model's landmark template, and this model has none");
+  }
+  return absl::OkStatus();
+}
+
 ProceduralFaceSource::ProceduralFaceSource(const nn::InputSpec& input, uint64_t seed)
     : input_(input), seed_(seed), random_(at::detail::createCPUGenerator(seed)) {}
 

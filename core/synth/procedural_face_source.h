@@ -24,7 +24,9 @@
 // as the model's InputSpec says; RenderPixels() the same faces as 0..255 RGB
 // pixels before normalization. Deterministic for a seed (on one thread count:
 // LibTorch's CPU kernels are). Never endless repetition: each call draws new
-// faces.
+// faces. The faces are placed on the spec's landmark template, so a spec
+// without one (eyes not apart) cannot be rendered: CheckRenderable() says so
+// before anyone builds a source for it.
 #ifndef QUANTFACE_CORE_SYNTH_PROCEDURAL_FACE_SOURCE_H_
 #define QUANTFACE_CORE_SYNTH_PROCEDURAL_FACE_SOURCE_H_
 
@@ -34,10 +36,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/status/status.h"
 #include "core/nn/input_spec.h"
 #include "core/synth/image_source.h"
 
 namespace qf::synth {
+
+// InvalidArgumentError unless `input` has a landmark template with the
+// right eye to the right of the left one.
+absl::Status CheckRenderable(const nn::InputSpec& input);
 
 class ProceduralFaceSource : public ImageSource {
  public:

@@ -442,6 +442,40 @@ TEST(OfflineQuantizeTest, RangeEstimatorsAreChosenAndReported) {
   fs::remove_all(dir);
 }
 
+// --source inverted-faces inverts rendered faces (spread apart) once, names
+// that in the report's synthetic spec, and reuses the cached set next time.
+TEST(OfflineQuantizeTest, InvertedFacesAreGeneratedOnceAndNamedInTheReport) {
+  const std::string dir =
+      (fs::temp_directory_path() / ("qf_offline_inv_" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  const std::vector<std::string> args = {QF_CLI_BINARY,    "quantize",
+                                         "--asset-dir",    QF_ASSET_DIR,
+                                         "--cache-dir",    dir,
+                                         "--teacher",      "dlib-resnet",
+                                         "--bits",         "w8a8",
+                                         "--method",       "ptq",
+                                         "--source",       "inverted-faces",
+                                         "--synth-images", "4",
+                                         "--synth-steps",  "2",
+                                         "--synth-spread", "1.5",
+                                         "--calib-images", "4",
+                                         "--threads",      "2",
+                                         "--cpu",          "--out",
+                                         dir + "/s.qfp",   "--report",
+                                         dir + "/r.json"};
+  for (const bool cached : {false, true}) {
+    const testing::CommandResult done = testing::RunCommand(args);
+    ASSERT_EQ(done.exit_status, 0) << done.err;
+    const nlohmann::json report = nlohmann::json::parse(ReadFile(dir + "/r.json"));
+    const nlohmann::json& spec = report["synthetic"]["spec"];
+    EXPECT_EQ(spec["kind"], "builtin-inversion") << spec.dump();
+    EXPECT_EQ(spec["start"]["kind"], "procedural-faces") << spec.dump();
+    EXPECT_EQ(spec["spread"], 1.5) << spec.dump();
+    EXPECT_EQ(report["synthetic"]["cache_hit"], cached) << report["synthetic"].dump();
+  }
+  fs::remove_all(dir);
+}
+
 TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   const std::string lfw =
       MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-" + std::to_string(::getpid()));

@@ -15,10 +15,13 @@ class TinyBackbone : public nn::Backbone, public nn::Hookable {
   static constexpr int kSize = 16;
   static constexpr int kDim = 16;
 
-  TinyBackbone() {
+  // With a landmark template (the ArcFace one at 16 px) procedural faces
+  // can be rendered for it.
+  explicit TinyBackbone(bool landmark_template = true) {
     spec_.architecture = "tiny";
     spec_.embedding_dim = kDim;
     spec_.input.size = kSize;
+    if (landmark_template) spec_.input.landmark_template = nn::ArcFaceTemplate(kSize);
     spec_.input.mean = {128.f, 128.f, 128.f};
     spec_.input.scale = {1.f / 64.f, 1.f / 64.f, 1.f / 64.f};
     conv1_ =

@@ -12,6 +12,7 @@
 #include "core/synth/inversion_generator.h"
 #include "core/synth/mixed_source.h"
 #include "core/synth/noise_source.h"
+#include "core/synth/procedural_face_source.h"
 #include "core/synth/synthetic_cache.h"
 #include "core/synth/tensor_set_source.h"
 #include "tests/unit/quant/tiny_backbone.h"
@@ -206,13 +207,69 @@ TEST(InversionGeneratorTest, PullsImagesTowardsTheirIdentities) {
   EXPECT_FALSE(GenerateByInversion(teacher, options, torch::kCPU).ok());
 }
 
+TEST(InversionGeneratorTest, RenderedStartKeepsTheFacesAndSpreadsTheirIdentities) {
+  torch::manual_seed(0);
+  testing::TinyBackbone teacher;
+  InversionOptions options;
+  options.start = InversionStart::kRenderedFaces;
+  options.num_images = 6;
+  options.batch_size = 6;
+  options.learning_rate = 2.0;
+  options.jitter = 1;
+  const auto run = [&](int64_t steps, double* cosine) {
+    options.steps = steps;
+    auto images = GenerateByInversion(teacher, options, torch::kCPU,
+                                      [&](int64_t, int64_t, double cos) { *cosine = cos; });
+    EXPECT_TRUE(images.ok()) << images.status();
+    return images.ok() ? *images : torch::Tensor();
+  };
+  // One Adam step moves each pixel by at most about its step size (2 levels,
+  // 2 / 64 normalized) from the rendered face it started as.
+  double initial = 0, optimized = 0;
+  const torch::Tensor one_step = run(1, &initial);
+  const torch::Tensor faces =
+      ProceduralFaceSource(teacher.spec().input, options.seed).NextBatch(options.num_images);
+  ASSERT_TRUE(one_step.defined());
+  EXPECT_LE((one_step - faces).abs().max().item<double>(), 2.0 / 64.0 + 1e-4);
+  // The targets lie away from the faces' own embeddings (spread 2), and the
+  // optimization pulls the images towards them.
+  EXPECT_LT(initial, 0.999);
+  run(40, &optimized);
+  EXPECT_GT(optimized, initial) << initial << " -> " << optimized;
+
+  options.spread = 0;
+  EXPECT_FALSE(GenerateByInversion(teacher, options, torch::kCPU).ok());
+}
+
+TEST(InversionGeneratorTest, RenderedStartNeedsALandmarkTemplate) {
+  testing::TinyBackbone teacher(/*landmark_template=*/false);
+  InversionOptions options;
+  options.start = InversionStart::kRenderedFaces;
+  options.num_images = 2;
+  options.batch_size = 2;
+  options.steps = 1;
+  const auto images = GenerateByInversion(teacher, options, torch::kCPU);
+  EXPECT_EQ(images.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(images.status().message().find("landmark template"), std::string::npos);
+}
+
 TEST(InversionGeneratorTest, SpecNamesTeacherAndSettings) {
   InversionOptions options;
   const nlohmann::json spec = InversionSpec("tiny@sha256:abc", SmallSpec(), options);
   EXPECT_EQ(spec["kind"], "builtin-inversion");
   EXPECT_EQ(spec["teacher"], "tiny@sha256:abc");
+  // Sets from noise name no start, so their cache keys predate the option.
+  EXPECT_FALSE(spec.contains("start"));
   options.seed = 2;
   EXPECT_NE(SyntheticCache::Key(spec),
+            SyntheticCache::Key(InversionSpec("tiny@sha256:abc", SmallSpec(), options)));
+
+  options.start = InversionStart::kRenderedFaces;
+  const nlohmann::json rendered = InversionSpec("tiny@sha256:abc", SmallSpec(), options);
+  EXPECT_EQ(rendered["start"]["kind"], "procedural-faces");
+  EXPECT_EQ(rendered["spread"], 2.0);
+  options.spread = 3.0;
+  EXPECT_NE(SyntheticCache::Key(rendered),
             SyntheticCache::Key(InversionSpec("tiny@sha256:abc", SmallSpec(), options)));
 }
 
