@@ -248,6 +248,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "embedding loss only")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--pair-loss-weight", job.qat.pair_loss_weight,
+                  "QAT: add this weight times the squared error of the batch's pairwise "
+                  "embedding cosines (student vs teacher) to the loss; 0 = the paper's "
+                  "embedding loss only")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--calib-images", job.ptq.num_images, "PTQ calibration images")
       ->capture_default_str();
   cmd->add_option("--seed", job.seed, "Random seed")->capture_default_str();

@@ -85,6 +85,24 @@ class FeatureTaps {
 
 }  // namespace
 
+namespace {
+
+// The loss as the report states it.
+std::string LossDescription(const QatOptions& options) {
+  std::string loss = "mse(l2norm(student), l2norm(teacher))";
+  if (options.feature_loss_weight > 0) {
+    absl::StrAppend(&loss, " + ", options.feature_loss_weight,
+                    " * mean over quantization sites |s - t|^2 / |t|^2");
+  }
+  if (options.pair_loss_weight > 0) {
+    absl::StrAppend(&loss, " + ", options.pair_loss_weight,
+                    " * mean over pairs (cos(s_i, s_j) - cos(t_i, t_j))^2");
+  }
+  return loss;
+}
+
+}  // namespace
+
 nlohmann::json QatOptionsToJson(const QatOptions& options) {
   return {{"steps", options.steps},
           {"batch_size", options.batch_size},
@@ -98,11 +116,17 @@ nlohmann::json QatOptionsToJson(const QatOptions& options) {
           {"warmup_steps", options.warmup_steps},
           {"activation_ranges", options.learn_activation_ranges ? "ema warm-up, then learned (LSQ)"
                                                                 : "ema warm-up, then frozen"},
-          {"loss", options.feature_loss_weight > 0
-                       ? absl::StrCat("mse(l2norm(student), l2norm(teacher)) + ",
-                                      options.feature_loss_weight,
-                                      " * mean over quantization sites |s - t|^2 / |t|^2")
-                       : "mse(l2norm(student), l2norm(teacher))"}};
+          {"loss", LossDescription(options)}};
+}
+
+torch::Tensor PairSimilarityLoss(const torch::Tensor& student, const torch::Tensor& teacher) {
+  const int64_t n = student.size(0);
+  if (n < 2) return torch::zeros({}, student.options());
+  const torch::Tensor s = Normalized(student);
+  const torch::Tensor t = Normalized(teacher);
+  const torch::Tensor diff = s.matmul(s.t()) - t.matmul(t.t());
+  // The diagonal is 1 - 1 = 0 in both; average over the n (n - 1) others.
+  return diff.square().sum() / static_cast<double>(n * (n - 1));
 }
 
 torch::Tensor FeatureDistillationLoss(const std::map<std::string, torch::Tensor>& student,
@@ -238,7 +262,11 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
         torch::NoGradGuard no_grad;
         target = teacher.forward(batch);
       }
-      torch::Tensor loss = DistillationLoss(student.forward(batch), target);
+      const torch::Tensor embeddings = student.forward(batch);
+      torch::Tensor loss = DistillationLoss(embeddings, target);
+      if (options.pair_loss_weight > 0) {
+        loss = loss + options.pair_loss_weight * PairSimilarityLoss(embeddings, target);
+      }
       if (feature_taps) {
         loss = loss + options.feature_loss_weight *
                           FeatureDistillationLoss(feature_taps->student(), feature_taps->teacher());

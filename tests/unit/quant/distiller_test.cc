@@ -142,6 +142,24 @@ TEST(FeatureDistillationLossTest, RelativeErrorAveragedOverSharedSites) {
   EXPECT_EQ(FeatureDistillationLoss({}, teacher).item<double>(), 0.0);
 }
 
+TEST(PairSimilarityLossTest, ComparesPairwiseCosinesOnly) {
+  // Teacher rows orthogonal (cosine 0); the student's second row at 45
+  // degrees to its first (cosine 0.7071): each of the 2 ordered off-diagonal
+  // pairs is off by 0.7071, so the mean squared error is 0.5.
+  const torch::Tensor teacher = torch::tensor({{1.f, 0.f}, {0.f, 1.f}});
+  const torch::Tensor student = torch::tensor({{2.f, 0.f}, {1.f, 1.f}});
+  EXPECT_NEAR(PairSimilarityLoss(student, teacher).item<double>(), 0.5, 1e-6);
+  // A rotation of the whole embedding space (here: the dimensions
+  // permuted) and per-row scales keep every pairwise cosine, though the
+  // embedding loss sees them.
+  torch::manual_seed(3);
+  const torch::Tensor t = torch::randn({5, 8});
+  const torch::Tensor rotated = 3.0 * t.flip({1});
+  EXPECT_NEAR(PairSimilarityLoss(rotated, t).item<double>(), 0.0, 1e-10);
+  EXPECT_GT(DistillationLoss(rotated, t).item<double>(), 0.01);
+  EXPECT_EQ(PairSimilarityLoss(t.slice(0, 0, 1), t.slice(0, 0, 1) + 1).item<double>(), 0.0);
+}
+
 TEST(FeatureRecorderTest, RecordsEveryQuantizationSiteAndChangesNothing) {
   torch::manual_seed(2);
   TinyBackbone model;
@@ -195,6 +213,24 @@ TEST_F(ThreeBitStudentTest, FeatureLossTrainsAndUninstallsItsTaps) {
   const absl::StatusOr<QatReport> refused = RunQat(teacher, student, *hooks, train, options, cpu);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   teacher.set_layer_hooks(nullptr);
+}
+
+// The pair loss trains alongside the embedding loss and is named in the
+// report.
+TEST_F(ThreeBitStudentTest, PairLossTrains) {
+  synth::NoiseSource train(teacher.spec().input, 8);
+  QatOptions options;
+  options.steps = 40;
+  options.batch_size = 16;
+  options.learning_rate = 0.5;
+  options.warmup_steps = 5;
+  options.pair_loss_weight = 2.0;
+  const absl::StatusOr<QatReport> report =
+      RunQat(teacher, student, *hooks, train, options, torch::kCPU);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_LT(report->last_loss, report->first_loss);
+  EXPECT_NE(QatOptionsToJson(options)["loss"].get<std::string>().find("2 * mean over pairs"),
+            std::string::npos);
 }
 
 TEST(RunQatTest, RejectsMismatchedModels) {
