@@ -460,7 +460,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   preview
       ->add_option("--synth-lr", preview_inversion.learning_rate,
-                   "builtin, inverted-faces: Adam step size in pixel levels")
+                   "builtin, inverted-faces: Adam step size in pixel levels (0: the source's)")
       ->capture_default_str();
   preview->add_option("--synth-spread", preview_inversion.spread, "inverted-faces: spread")
       ->capture_default_str();

@@ -34,6 +34,7 @@ struct SubmitOptions {
   std::string generator;
   bool declared_synthetic = false;
   int num_images = 0;
+  double spread = 0;  // inverted-faces; 0: the server's default.
   int steps = 0;
   int batch_size = 0;
   int warmup_steps = 0;
@@ -117,9 +118,12 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
   submit
       ->add_option(
           "--source", submit_options->source,
-          "Synthetic data: builtin (teacher inversion), procedural (rendered faces), noise, "
-          "generator or folder")
+          "Synthetic data: builtin (teacher inversion), procedural (rendered faces), "
+          "inverted-faces (rendered faces refined by inversion), noise, generator or folder")
       ->capture_default_str();
+  submit->add_option(
+      "--synth-spread", submit_options->spread,
+      "inverted-faces: how many times as far apart the identities are pushed (0: 2)");
   submit->add_option("--image-folder", submit_options->image_folder,
                      "Server path of synthetic images (--source folder)");
   submit->add_option("--generator", submit_options->generator,
@@ -217,13 +221,16 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       data.set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
     } else if (o.source == "procedural") {
       data.set_source(v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES);
+    } else if (o.source == "inverted-faces") {
+      data.set_source(v1::SyntheticDataConfig::SOURCE_INVERTED_FACES);
+      data.set_spread(o.spread);
     } else if (o.source == "generator") {
       data.set_source(v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL);
     } else if (o.source == "folder") {
       data.set_source(v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER);
     } else {
-      exit_status =
-          context.Fail("--source must be builtin, procedural, noise, generator or folder");
+      exit_status = context.Fail(
+          "--source must be builtin, procedural, inverted-faces, noise, generator or folder");
       return;
     }
     data.set_num_images(o.num_images);

@@ -224,9 +224,10 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_option("--synth-steps", job.inversion.steps, "Built-in generator: steps per batch")
       ->capture_default_str();
   cmd->add_option("--synth-lr", job.inversion.learning_rate,
-                  "Built-in generator: Adam step size, in pixel levels (0..255)")
+                  "Built-in generator: Adam step size, in pixel levels (0..255); 0: 12.75 for "
+                  "builtin, 2.55 for inverted-faces")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--synth-spread", job.inversion.spread,
                   "inverted-faces: each face's identity is pushed this many times as far from "
                   "the batch's mean embedding")

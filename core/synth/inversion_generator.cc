@@ -26,6 +26,11 @@ int64_t RandomInt(torch::Generator& gen, int64_t low, int64_t high) {
 
 }  // namespace
 
+double PixelStep(const InversionOptions& options) {
+  if (options.learning_rate > 0) return options.learning_rate;
+  return options.start == InversionStart::kRenderedFaces ? 0.01 * 255.0 : 0.05 * 255.0;
+}
+
 nlohmann::json InversionSpec(const std::string& teacher_id, const nn::InputSpec& input,
                              const InversionOptions& options) {
   nlohmann::json spec = {{"kind", "builtin-inversion"},
@@ -36,7 +41,7 @@ nlohmann::json InversionSpec(const std::string& teacher_id, const nn::InputSpec&
                          {"views_per_identity", options.views_per_identity},
                          {"batch_size", options.batch_size},
                          {"steps", options.steps},
-                         {"learning_rate", options.learning_rate},
+                         {"learning_rate", PixelStep(options)},
                          {"tv_weight", options.tv_weight},
                          {"l2_weight", options.l2_weight},
                          {"jitter", options.jitter},
@@ -114,7 +119,7 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
         pixels = (torch::randn({n, 3, size, size}, gen, cpu_float) * 32.0 + 128.0).to(device);
       }
       pixels.set_requires_grad(true);
-      torch::optim::Adam optimizer({pixels}, torch::optim::AdamOptions(options.learning_rate));
+      torch::optim::Adam optimizer({pixels}, torch::optim::AdamOptions(PixelStep(options)));
       double mean_cos = 0;
       for (int64_t step = 0; step < options.steps; ++step) {
         // Polled per Adam step too: one batch takes up to a minute on a CPU.

@@ -55,7 +55,8 @@ struct InversionOptions {
   int64_t views_per_identity = 4;
   int64_t batch_size = 32;  // Multiple of views_per_identity.
   int64_t steps = 40;       // Adam steps per batch.
-  double learning_rate = 0.05 * 255.0;
+  // Adam step in pixel levels; 0: the start's own (PixelStep()).
+  double learning_rate = 0;
   double tv_weight = 0.05;  // On mean |neighbour difference| / 255.
   double l2_weight = 0.01;  // On mean ((p - 128) / 255)^2.
   int64_t jitter = 4;
@@ -66,6 +67,12 @@ struct InversionOptions {
   // of the spec.
   std::function<bool()> should_stop;
 };
+
+// The Adam step in pixel levels that `options` ask for: learning_rate, or
+// when 0 the start's default: 0.05 x 255 from noise, which must travel far,
+// and 0.01 x 255 from rendered faces, which must stay faces (with larger
+// steps the teacher's gradient paints its texture all over them).
+double PixelStep(const InversionOptions& options);
 
 // The spec that identifies a generated set in the cache: generator settings
 // plus `teacher_id` (architecture and weights digest).

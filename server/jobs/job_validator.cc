@@ -118,6 +118,20 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
       data.set_num_identities(identities);
       break;
     }
+    case v1::SyntheticDataConfig::SOURCE_INVERTED_FACES: {
+      if (data.num_images() == 0) data.set_num_images(512);
+      if (data.num_identities() != 0 && data.num_identities() != data.num_images()) {
+        return Invalid("synthetic_data.num_identities",
+                       absl::StrCat("must be 0 or ", data.num_images(),
+                                    ": every inverted face is its own identity"));
+      }
+      data.set_num_identities(data.num_images());
+      if (data.spread() == 0) data.set_spread(2.0);
+      if (!(data.spread() > 0 && data.spread() <= 10)) {
+        return Invalid("synthetic_data.spread", "must be in (0, 10]");
+      }
+      break;
+    }
     case v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE:
     case v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES:
       break;
@@ -165,7 +179,8 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
     default:
       return Invalid("synthetic_data.source",
                      "must be set: SOURCE_BUILTIN, SOURCE_PROCEDURAL_FACES, "
-                     "SOURCE_GAUSSIAN_NOISE, SOURCE_GENERATOR_MODEL or SOURCE_IMAGE_FOLDER");
+                     "SOURCE_INVERTED_FACES, SOURCE_GAUSSIAN_NOISE, SOURCE_GENERATOR_MODEL or "
+                     "SOURCE_IMAGE_FOLDER");
   }
   if (data.seed() == 0) {
     std::random_device random;

@@ -65,6 +65,11 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
     case v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES:
       engine.source = "procedural";
       break;
+    case v1::SyntheticDataConfig::SOURCE_INVERTED_FACES:
+      engine.source = "inverted-faces";
+      engine.inversion.num_images = data.num_images();
+      engine.inversion.spread = data.spread();
+      break;
     case v1::SyntheticDataConfig::SOURCE_IMAGE_FOLDER:
       engine.source = "folder";
       engine.folder = data.image_folder();

@@ -29,9 +29,12 @@ void DescribeSynthetic(const nlohmann::json& metadata, v1::SyntheticDataConfig* 
       metadata.value("synthetic", nlohmann::json::object()).value("spec", nlohmann::json::object());
   const std::string kind = spec.value("kind", "");
   if (kind == "builtin-inversion") {
-    data->set_source(v1::SyntheticDataConfig::SOURCE_BUILTIN);
+    const bool from_faces = spec.contains("start");
+    data->set_source(from_faces ? v1::SyntheticDataConfig::SOURCE_INVERTED_FACES
+                                : v1::SyntheticDataConfig::SOURCE_BUILTIN);
     data->set_num_images(spec.value("num_images", 0));
     data->set_seed(spec.value("seed", uint64_t{0}));
+    if (from_faces) data->set_spread(spec.value("spread", 0.0));
   } else if (kind == "noise") {
     data->set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
   } else if (kind == "procedural-faces") {

@@ -443,8 +443,10 @@ TEST(OfflineQuantizeTest, RangeEstimatorsAreChosenAndReported) {
 }
 
 // --source inverted-faces inverts rendered faces (spread apart) once, names
-// that in the report's synthetic spec, and reuses the cached set next time.
-TEST(OfflineQuantizeTest, InvertedFacesAreGeneratedOnceAndNamedInTheReport) {
+// that in the report's synthetic spec, and reuses the cached set next time;
+// the registry reads the source back from the uploaded file.
+TEST_F(JobOutputsTest, OfflineInvertedFacesAreGeneratedOnceAndNamedInReportAndRegistry) {
+  Start({});
   const std::string dir =
       (fs::temp_directory_path() / ("qf_offline_inv_" + std::to_string(::getpid()))).string();
   fs::create_directories(dir);
@@ -473,6 +475,13 @@ TEST(OfflineQuantizeTest, InvertedFacesAreGeneratedOnceAndNamedInTheReport) {
     EXPECT_EQ(spec["spread"], 1.5) << spec.dump();
     EXPECT_EQ(report["synthetic"]["cache_hit"], cached) << report["synthetic"].dump();
   }
+  v1::Model model;
+  const grpc::Status uploaded = Upload("inverted", ReadFile(dir + "/s.qfp"),
+                                       v1::MODEL_FORMAT_PACKED_QUANTIZED, false, &model);
+  ASSERT_TRUE(uploaded.ok()) << uploaded.error_message();
+  EXPECT_EQ(model.synthetic_data().source(), v1::SyntheticDataConfig::SOURCE_INVERTED_FACES);
+  EXPECT_EQ(model.synthetic_data().num_images(), 4);
+  EXPECT_DOUBLE_EQ(model.synthetic_data().spread(), 1.5);
   fs::remove_all(dir);
 }
 

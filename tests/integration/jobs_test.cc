@@ -274,6 +274,29 @@ TEST_F(JobsTest, ProceduralFacesJobWithMseAndLearnedRangesSucceeds) {
   EXPECT_EQ(model.synthetic_data().seed(), 7u);
 }
 
+// Rendered faces refined by inversion: the job generates them, and the
+// student records the source and its spread.
+TEST_F(JobsTest, InvertedFacesJobSucceedsAndRecordsItsSource) {
+  v1::JobConfig config = TinyConfig(2);
+  config.set_method(v1::JobConfig::METHOD_PTQ);
+  auto& data = *config.mutable_synthetic_data();
+  data.set_source(v1::SyntheticDataConfig::SOURCE_INVERTED_FACES);
+  data.set_num_images(4);
+  data.set_spread(1.5);
+  const v1::Job job = Submit(config);
+  const v1::Job done = testing::WaitForJob(
+      *jobs_, job.name(), [](const v1::Job& j) { return j.state() >= v1::Job::STATE_SUCCEEDED; },
+      300);
+  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
+  v1::GetModelRequest get;
+  get.set_name(done.output_model());
+  v1::Model model;
+  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  EXPECT_EQ(model.synthetic_data().source(), v1::SyntheticDataConfig::SOURCE_INVERTED_FACES);
+  EXPECT_EQ(model.synthetic_data().num_images(), 4);
+  EXPECT_DOUBLE_EQ(model.synthetic_data().spread(), 1.5);
+}
+
 TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
   struct Case {
     std::string field;

@@ -71,6 +71,24 @@ TEST_F(JobValidatorTest, FillsDefaults) {
   EXPECT_EQ(config->output_display_name(), "dlib-resnet w8a8 qat");
 }
 
+TEST_F(JobValidatorTest, InvertedFacesGetTheirDefaultsAndABoundedSpread) {
+  v1::JobConfig c = Valid();
+  c.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_INVERTED_FACES);
+  auto config = ValidateJobConfig(c, *registry_, limits_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->synthetic_data().num_images(), 512);
+  EXPECT_EQ(config->synthetic_data().num_identities(), 512);
+  EXPECT_DOUBLE_EQ(config->synthetic_data().spread(), 2.0);
+  c.mutable_synthetic_data()->set_spread(11);
+  EXPECT_EQ(Check(c, "config.synthetic_data.spread"), absl::StatusCode::kInvalidArgument);
+  c.mutable_synthetic_data()->set_spread(-1);
+  EXPECT_EQ(Check(c, "config.synthetic_data.spread"), absl::StatusCode::kInvalidArgument);
+  c.mutable_synthetic_data()->set_spread(3);
+  c.mutable_synthetic_data()->set_num_images(64);
+  c.mutable_synthetic_data()->set_num_identities(16);
+  EXPECT_EQ(Check(c, "config.synthetic_data.num_identities"), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   v1::JobConfig c = Valid();
   c.clear_teacher_model();

@@ -258,8 +258,10 @@ TEST(InversionGeneratorTest, SpecNamesTeacherAndSettings) {
   const nlohmann::json spec = InversionSpec("tiny@sha256:abc", SmallSpec(), options);
   EXPECT_EQ(spec["kind"], "builtin-inversion");
   EXPECT_EQ(spec["teacher"], "tiny@sha256:abc");
-  // Sets from noise name no start, so their cache keys predate the option.
+  // Sets from noise name no start, so their cache keys predate the option,
+  // and record the step that was the only one then.
   EXPECT_FALSE(spec.contains("start"));
+  EXPECT_DOUBLE_EQ(spec["learning_rate"].get<double>(), 0.05 * 255.0);
   options.seed = 2;
   EXPECT_NE(SyntheticCache::Key(spec),
             SyntheticCache::Key(InversionSpec("tiny@sha256:abc", SmallSpec(), options)));
@@ -268,6 +270,7 @@ TEST(InversionGeneratorTest, SpecNamesTeacherAndSettings) {
   const nlohmann::json rendered = InversionSpec("tiny@sha256:abc", SmallSpec(), options);
   EXPECT_EQ(rendered["start"]["kind"], "procedural-faces");
   EXPECT_EQ(rendered["spread"], 2.0);
+  EXPECT_DOUBLE_EQ(rendered["learning_rate"].get<double>(), 0.01 * 255.0);
   options.spread = 3.0;
   EXPECT_NE(SyntheticCache::Key(rendered),
             SyntheticCache::Key(InversionSpec("tiny@sha256:abc", SmallSpec(), options)));
