@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "bench/quant/activation_sensitivity.h"
+#include "bench/quant/sensitivity.h"
 #include "client/cli_context.h"
 #include "client/commands/commands.h"
 #include "core/eval/lfw_dataset.h"
@@ -233,69 +233,6 @@ int Int8Lfw(const std::string& path, const std::string& lfw_dir, int threads, in
   return 0;
 }
 
-// Mean cosine between the rows of a and b.
-double MeanCosine(const torch::Tensor& a, const torch::Tensor& b) {
-  return torch::nn::functional::cosine_similarity(a, b).mean().item<double>();
-}
-
-int WeightSensitivity(const std::string& teacher_name, const std::string& asset_dir,
-                      int weight_bits, int64_t images, const std::string& weight_scheme,
-                      int threads) {
-  torch::set_num_threads(threads);
-  auto teacher = qf::nn::LoadBuiltinModel(teacher_name, asset_dir);
-  auto student = qf::nn::LoadBuiltinModel(teacher_name, asset_dir);
-  auto scheme = qf::quant::ParseWeightScheme(weight_scheme);
-  if (!teacher.ok() || !student.ok() || !scheme.ok()) {
-    std::cerr << "error: "
-              << (!teacher.ok() ? teacher.status()
-                                : (!student.ok() ? student.status() : scheme.status()))
-              << "\n";
-    return 1;
-  }
-  (*teacher)->eval();
-  (*student)->eval();
-  qf::quant::FakeQuantOptions options;
-  options.bits = {8, 8};
-  options.weight_scheme = *scheme;
-  auto hooks = qf::quant::FakeQuantHooks::Attach(**student, options);
-  if (!hooks.ok()) {
-    std::cerr << "error: " << hooks.status() << "\n";
-    return 1;
-  }
-  torch::NoGradGuard no_grad;
-  qf::synth::ProceduralFaceSource source((*teacher)->spec().input, /*seed=*/1);
-  const torch::Tensor batch = source.NextBatch(images);
-  const torch::Tensor reference = (*teacher)->forward(batch);
-  (*student)->forward(batch);  // Observes the 8-bit activation ranges once, then frozen.
-  (*hooks)->set_observing(false);
-  std::vector<qf::quant::FakeQuantHooks::Layer*> layers;
-  for (const auto* layer : (*hooks)->layers())
-    layers.push_back((*hooks)->mutable_layer(layer->name));
-  const auto set_all = [&](int bits) {
-    for (auto* layer : layers) layer->weight_bits = bits;
-  };
-  const auto cosine = [&] { return MeanCosine((*student)->forward(batch), reference); };
-  set_all(8);
-  std::cout << absl::StrFormat("all weights at 8 bits: cosine %.4f\n", cosine());
-  set_all(weight_bits);
-  std::cout << absl::StrFormat("all weights at %d bits: cosine %.4f\n", weight_bits, cosine());
-  std::cout << absl::StrFormat("%-24s %10s %12s %12s\n", "layer", "weights",
-                               absl::StrFormat("only it w%d", weight_bits), "all but it");
-  auto params = (*student)->named_parameters();
-  for (auto* layer : layers) {
-    set_all(8);
-    layer->weight_bits = weight_bits;
-    const double only = cosine();
-    set_all(weight_bits);
-    layer->weight_bits = 8;
-    const double all_but = cosine();
-    const torch::Tensor* weight = params.find(layer->name + ".weight");
-    std::cout << absl::StrFormat("%-24s %10d %12.4f %12.4f\n", layer->name,
-                                 weight ? weight->numel() : 0, only, all_but);
-  }
-  return 0;
-}
-
 }  // namespace
 
 // Renders `count` images of a synthetic source into a contact sheet (8 per
@@ -401,30 +338,28 @@ int main(int argc, char** argv) {
       [&] { exit_status = Int8Lfw(model_path, lfw_dir, threads, lfw_batch, lfw_layers); });
 
   std::string teacher_name = "dlib-resnet", source_name = "procedural", out = "synth.png";
-  int sensitivity_bits = 4;
-  int64_t sensitivity_images = 64;
-  std::string sensitivity_scheme = "asymmetric";
-  std::string sensitivity_assets = ".cache/assets";
-  CLI::App* sensitivity =
+  qf::bench::SensitivityOptions weight_options;
+  CLI::App* weight_sensitivity =
       app.add_subcommand("weight-sensitivity",
                          "Embedding cosine with one layer's (or all but one) weights at low bits");
-  sensitivity->add_option("--teacher", teacher_name)->capture_default_str();
-  sensitivity->add_option("--weight-bits", sensitivity_bits)
+  weight_sensitivity->add_option("--teacher", weight_options.teacher)->capture_default_str();
+  weight_sensitivity->add_option("--weight-bits", weight_options.weight_bits)
       ->capture_default_str()
       ->check(CLI::Range(2, 8));
-  sensitivity->add_option("--images", sensitivity_images, "Rendered faces")
+  weight_sensitivity->add_option("--images", weight_options.images, "Rendered faces")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
-  sensitivity->add_option("--weight-scheme", sensitivity_scheme, "asymmetric or symmetric")
+  weight_sensitivity
+      ->add_option("--weight-scheme", weight_options.weight_scheme, "asymmetric or symmetric")
       ->capture_default_str();
-  sensitivity->add_option("--threads", threads)->capture_default_str();
-  sensitivity->add_option("--asset-dir", sensitivity_assets)->capture_default_str();
-  sensitivity->callback([&] {
-    exit_status = WeightSensitivity(teacher_name, sensitivity_assets, sensitivity_bits,
-                                    sensitivity_images, sensitivity_scheme, threads);
-  });
+  weight_sensitivity->add_option("--threads", weight_options.threads)->capture_default_str();
+  weight_sensitivity->add_option("--asset-dir", weight_options.asset_dir)->capture_default_str();
+  weight_sensitivity->callback([&] { exit_status = qf::bench::WeightSensitivity(weight_options); });
 
-  qf::bench::ActivationSensitivityOptions activation_options;
+  qf::bench::SensitivityOptions activation_options;
+  activation_options.weight_bits = 8;
+  activation_options.activation_bits = 4;
+  activation_options.images = 32;
   CLI::App* activation_sensitivity = app.add_subcommand(
       "activation-sensitivity",
       "Embedding cosine with one quantized activation (or all but one) at low bits");

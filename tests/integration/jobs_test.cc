@@ -112,6 +112,22 @@ class JobsTest : public ::testing::Test {
     return bytes;
   }
 
+  // Waits for `job` to end and returns the model it produced; on failure
+  // records it and returns an empty model.
+  v1::Model WaitForOutputModel(const v1::Job& job) {
+    const v1::Job done = testing::WaitForJob(
+        *jobs_, job.name(), [](const v1::Job& j) { return j.state() >= v1::Job::STATE_SUCCEEDED; },
+        300);
+    v1::Model model;
+    EXPECT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
+    if (done.state() != v1::Job::STATE_SUCCEEDED) return model;
+    v1::GetModelRequest get;
+    get.set_name(done.output_model());
+    const grpc::Status got = models_->GetModel(Context().get(), get, &model);
+    EXPECT_TRUE(got.ok()) << got.error_message();
+    return model;
+  }
+
   grpc::Status Upload(const std::string& id, const std::string& bytes, v1::Model* model,
                       const std::string& sha256 = "") {
     auto context = Context();
@@ -261,14 +277,8 @@ TEST_F(JobsTest, ProceduralFacesJobWithMseAndLearnedRangesSucceeds) {
   EXPECT_EQ(job.config().activation_ranges(), v1::JobConfig::ACTIVATION_RANGES_MSE);
   EXPECT_EQ(job.config().weight_ranges(), v1::JobConfig::WEIGHT_RANGES_MSE);
   EXPECT_EQ(job.config().feature_loss_weight(), 0.01);
-  const v1::Job done = testing::WaitForJob(
-      *jobs_, job.name(), [](const v1::Job& j) { return j.state() >= v1::Job::STATE_SUCCEEDED; },
-      300);
-  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
-  v1::GetModelRequest get;
-  get.set_name(done.output_model());
-  v1::Model model;
-  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  const v1::Model model = WaitForOutputModel(job);
+  ASSERT_FALSE(model.name().empty());
   EXPECT_EQ(model.activation_bits(), 4);
   EXPECT_EQ(model.synthetic_data().source(), v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES);
   EXPECT_EQ(model.synthetic_data().seed(), 7u);
@@ -284,14 +294,8 @@ TEST_F(JobsTest, InvertedFacesJobSucceedsAndRecordsItsSource) {
   data.set_num_images(4);
   data.set_spread(1.5);
   const v1::Job job = Submit(config);
-  const v1::Job done = testing::WaitForJob(
-      *jobs_, job.name(), [](const v1::Job& j) { return j.state() >= v1::Job::STATE_SUCCEEDED; },
-      300);
-  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
-  v1::GetModelRequest get;
-  get.set_name(done.output_model());
-  v1::Model model;
-  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  const v1::Model model = WaitForOutputModel(job);
+  ASSERT_FALSE(model.name().empty());
   EXPECT_EQ(model.synthetic_data().source(), v1::SyntheticDataConfig::SOURCE_INVERTED_FACES);
   EXPECT_EQ(model.synthetic_data().num_images(), 4);
   EXPECT_DOUBLE_EQ(model.synthetic_data().spread(), 1.5);

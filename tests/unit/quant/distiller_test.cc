@@ -50,6 +50,17 @@ class ThreeBitStudentTest : public ::testing::Test {
     hooks = *std::move(attached);
   }
 
+  // 40 steps of 16 with a 5-step warm-up: enough for the tiny student's
+  // loss to fall.
+  static QatOptions ShortRun() {
+    QatOptions options;
+    options.steps = 40;
+    options.batch_size = 16;
+    options.learning_rate = 0.5;
+    options.warmup_steps = 5;
+    return options;
+  }
+
   // Seeded before the two models draw their weights.
   const bool seeded = (torch::manual_seed(4), true);
   TinyBackbone teacher;
@@ -192,11 +203,7 @@ TEST(FeatureRecorderTest, RecordsEveryQuantizationSiteAndChangesNothing) {
 // behind.
 TEST_F(ThreeBitStudentTest, FeatureLossTrainsAndUninstallsItsTaps) {
   synth::NoiseSource train(teacher.spec().input, 8);
-  QatOptions options;
-  options.steps = 40;
-  options.batch_size = 16;
-  options.learning_rate = 0.5;
-  options.warmup_steps = 5;
+  QatOptions options = ShortRun();
   options.feature_loss_weight = 0.1;
   const torch::Device cpu(torch::kCPU);
   const absl::StatusOr<QatReport> report = RunQat(teacher, student, *hooks, train, options, cpu);
@@ -219,11 +226,7 @@ TEST_F(ThreeBitStudentTest, FeatureLossTrainsAndUninstallsItsTaps) {
 // report.
 TEST_F(ThreeBitStudentTest, PairLossTrains) {
   synth::NoiseSource train(teacher.spec().input, 8);
-  QatOptions options;
-  options.steps = 40;
-  options.batch_size = 16;
-  options.learning_rate = 0.5;
-  options.warmup_steps = 5;
+  QatOptions options = ShortRun();
   options.pair_loss_weight = 2.0;
   const absl::StatusOr<QatReport> report =
       RunQat(teacher, student, *hooks, train, options, torch::kCPU);

@@ -1,4 +1,4 @@
-#include "bench/quant/activation_sensitivity.h"
+#include "bench/quant/sensitivity.h"
 
 #include <torch/torch.h>
 
@@ -12,9 +12,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/nn/layer_hooks.h"
 #include "core/nn/model_zoo.h"
+#include "core/quant/affine.h"
 #include "core/quant/fake_quant_hooks.h"
 #include "core/quant/range_estimator.h"
 #include "core/synth/procedural_face_source.h"
@@ -70,43 +73,114 @@ double MeanCosine(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::nn::functional::cosine_similarity(a, b).mean().item<double>();
 }
 
+// What both tools start from: the teacher, a student to quantize (Hookable),
+// the rendered faces and the teacher's embeddings of them.
+struct Setup {
+  std::shared_ptr<nn::Backbone> teacher;
+  std::shared_ptr<nn::Backbone> student;
+  nn::Hookable* hookable = nullptr;  // The student's.
+  torch::Tensor batch;
+  torch::Tensor reference;
+};
+
+absl::StatusOr<Setup> Prepare(const SensitivityOptions& options) {
+  torch::set_num_threads(options.threads);
+  Setup setup;
+  auto teacher = nn::LoadBuiltinModel(options.teacher, options.asset_dir);
+  if (!teacher.ok()) return teacher.status();
+  auto student = nn::LoadBuiltinModel(options.teacher, options.asset_dir);
+  if (!student.ok()) return student.status();
+  setup.teacher = *std::move(teacher);
+  setup.student = *std::move(student);
+  setup.hookable = dynamic_cast<nn::Hookable*>(setup.student.get());
+  if (setup.hookable == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", options.teacher, "' does not support quantization hooks"));
+  }
+  setup.teacher->eval();
+  setup.student->eval();
+  torch::NoGradGuard no_grad;
+  synth::ProceduralFaceSource source(setup.teacher->spec().input, /*seed=*/1);
+  setup.batch = source.NextBatch(options.images);
+  setup.reference = setup.teacher->forward(setup.batch);
+  return setup;
+}
+
+// The fake-quant options for `options`' scheme and ranges at these bits.
+absl::StatusOr<quant::FakeQuantOptions> FakeQuant(const SensitivityOptions& options,
+                                                  int weight_bits, int activation_bits) {
+  quant::FakeQuantOptions fq;
+  fq.bits = {weight_bits, activation_bits};
+  auto scheme = quant::ParseWeightScheme(options.weight_scheme);
+  if (!scheme.ok()) return scheme.status();
+  fq.weight_scheme = *scheme;
+  auto ranges = quant::ParseRangeEstimator(options.activation_ranges);
+  if (!ranges.ok()) return ranges.status();
+  fq.activation_ranges = *ranges;
+  return fq;
+}
+
+int Fail(const absl::Status& status) {
+  std::cerr << "error: " << status << "\n";
+  return 1;
+}
+
 }  // namespace
 
-int ActivationSensitivity(const ActivationSensitivityOptions& options) {
-  torch::set_num_threads(options.threads);
-  auto teacher = nn::LoadBuiltinModel(options.teacher, options.asset_dir);
-  auto student = nn::LoadBuiltinModel(options.teacher, options.asset_dir);
-  auto ranges = quant::ParseRangeEstimator(options.activation_ranges);
-  if (!teacher.ok() || !student.ok() || !ranges.ok()) {
-    std::cerr << "error: "
-              << (!teacher.ok() ? teacher.status()
-                                : (!student.ok() ? student.status() : ranges.status()))
-              << "\n";
-    return 1;
-  }
-  nn::Backbone& model = **student;
-  auto* hookable = dynamic_cast<nn::Hookable*>(&model);
-  if (hookable == nullptr) {
-    std::cerr << "error: '" << options.teacher << "' does not support quantization hooks\n";
-    return 1;
-  }
-  (*teacher)->eval();
-  model.eval();
+int WeightSensitivity(const SensitivityOptions& options) {
+  auto setup = Prepare(options);
+  if (!setup.ok()) return Fail(setup.status());
+  auto fq = FakeQuant(options, 8, 8);
+  if (!fq.ok()) return Fail(fq.status());
+  nn::Backbone& model = *setup->student;
   torch::NoGradGuard no_grad;
-  synth::ProceduralFaceSource source((*teacher)->spec().input, /*seed=*/1);
-  const torch::Tensor batch = source.NextBatch(options.images);
-  const torch::Tensor reference = (*teacher)->forward(batch);
-
-  quant::FakeQuantOptions fq;
-  fq.activation_ranges = *ranges;
-  fq.bits = {options.weight_bits, 8};
-  auto high = Calibrated(model, fq, batch);
-  fq.bits = {options.weight_bits, options.activation_bits};
-  auto low = high.ok() ? Calibrated(model, fq, batch) : high;
-  if (!low.ok()) {
-    std::cerr << "error: " << low.status() << "\n";
-    return 1;
+  auto hooks = Calibrated(model, *fq, setup->batch);
+  if (!hooks.ok()) return Fail(hooks.status());
+  std::vector<FakeQuantHooks::Layer*> layers;
+  for (const auto* layer : (*hooks)->layers())
+    layers.push_back((*hooks)->mutable_layer(layer->name));
+  const auto set_all = [&](int bits) {
+    for (auto* layer : layers) layer->weight_bits = bits;
+  };
+  const auto cosine = [&] { return MeanCosine(model.forward(setup->batch), setup->reference); };
+  const int bits = options.weight_bits;
+  set_all(8);
+  std::cout << absl::StrFormat("all weights at 8 bits: cosine %.4f\n", cosine());
+  set_all(bits);
+  std::cout << absl::StrFormat("all weights at %d bits: cosine %.4f\n", bits, cosine());
+  std::cout << absl::StrFormat("%-24s %10s %12s %12s\n", "layer", "weights",
+                               absl::StrFormat("only it w%d", bits), "all but it");
+  auto params = model.named_parameters();
+  for (auto* layer : layers) {
+    set_all(8);
+    layer->weight_bits = bits;
+    const double only = cosine();
+    set_all(bits);
+    layer->weight_bits = 8;
+    const double all_but = cosine();
+    const torch::Tensor* weight = params.find(layer->name + ".weight");
+    std::cout << absl::StrFormat("%-24s %10d %12.4f %12.4f\n", layer->name,
+                                 weight ? weight->numel() : 0, only, all_but);
   }
+  setup->hookable->set_layer_hooks(nullptr);
+  return 0;
+}
+
+int ActivationSensitivity(const SensitivityOptions& options) {
+  auto setup = Prepare(options);
+  if (!setup.ok()) return Fail(setup.status());
+  nn::Backbone& model = *setup->student;
+  nn::Hookable* hookable = setup->hookable;
+  const torch::Tensor& batch = setup->batch;
+  const torch::Tensor& reference = setup->reference;
+  torch::NoGradGuard no_grad;
+
+  auto high_options = FakeQuant(options, options.weight_bits, 8);
+  auto low_options = FakeQuant(options, options.weight_bits, options.activation_bits);
+  if (!low_options.ok()) return Fail(low_options.status());
+  auto high = Calibrated(model, *high_options, batch);
+  auto low = high.ok() ? Calibrated(model, *low_options, batch) : high;
+  if (!low.ok()) return Fail(low.status());
   // The sites in forward order, as the low-bit hooks see them.
   std::vector<std::string> sites;
   std::set<std::string> layer_sites;
