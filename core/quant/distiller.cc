@@ -83,10 +83,6 @@ class FeatureTaps {
   std::map<std::string, torch::Tensor> student_;
 };
 
-}  // namespace
-
-namespace {
-
 // The loss as the report states it.
 std::string LossDescription(const QatOptions& options) {
   std::string loss = "mse(l2norm(student), l2norm(teacher))";
