@@ -28,7 +28,10 @@ int64_t RandomInt(torch::Generator& gen, int64_t low, int64_t high) {
 
 double PixelStep(const InversionOptions& options) {
   if (options.learning_rate > 0) return options.learning_rate;
-  return options.start == InversionStart::kRenderedFaces ? 0.01 * 255.0 : 0.05 * 255.0;
+  // Written as the CLI would take them (--synth-lr 2.55 names the same
+  // cached set as the default); 0.05 * 255.0 is the value sets from noise
+  // have always been keyed by.
+  return options.start == InversionStart::kRenderedFaces ? 2.55 : 0.05 * 255.0;
 }
 
 nlohmann::json InversionSpec(const std::string& teacher_id, const nn::InputSpec& input,

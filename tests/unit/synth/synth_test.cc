@@ -270,7 +270,11 @@ TEST(InversionGeneratorTest, SpecNamesTeacherAndSettings) {
   const nlohmann::json rendered = InversionSpec("tiny@sha256:abc", SmallSpec(), options);
   EXPECT_EQ(rendered["start"]["kind"], "procedural-faces");
   EXPECT_EQ(rendered["spread"], 2.0);
-  EXPECT_DOUBLE_EQ(rendered["learning_rate"].get<double>(), 0.01 * 255.0);
+  // The default step is keyed exactly as an explicit --synth-lr 2.55.
+  EXPECT_EQ(rendered["learning_rate"].get<double>(), 2.55);
+  options.learning_rate = 2.55;
+  EXPECT_EQ(SyntheticCache::Key(rendered),
+            SyntheticCache::Key(InversionSpec("tiny@sha256:abc", SmallSpec(), options)));
   options.spread = 3.0;
   EXPECT_NE(SyntheticCache::Key(rendered),
             SyntheticCache::Key(InversionSpec("tiny@sha256:abc", SmallSpec(), options)));
