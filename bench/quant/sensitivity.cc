@@ -191,11 +191,7 @@ int ActivationSensitivity(const SensitivityOptions& options) {
   model.forward(batch);
   (*low)->set_tap(nullptr);
 
-  std::map<const torch::nn::Module*, std::string> layer_names;
-  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
-    if (layer_sites.count(item.key())) layer_names[item.value().get()] = item.key();
-  }
-  auto router = std::make_shared<SiteRouter>(*high, *low, std::move(layer_names));
+  auto router = std::make_shared<SiteRouter>(*high, *low, quant::QuantizedLayerNames(model));
   hookable->set_layer_hooks(router);
   const auto cosine_with_low = [&](std::set<std::string> low_sites) {
     router->set_low_sites(std::move(low_sites));

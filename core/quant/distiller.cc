@@ -39,20 +39,6 @@ absl::Status CheckSameSpec(const nn::Backbone& teacher, const nn::Backbone& stud
   return absl::OkStatus();
 }
 
-// Module -> name of every conv/linear layer of `model`, named as
-// FakeQuantHooks::Attach names them.
-std::map<const torch::nn::Module*, std::string> LayerNames(const torch::nn::Module& model) {
-  std::map<const torch::nn::Module*, std::string> names;
-  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
-    const torch::nn::Module* module = item.value().get();
-    if (dynamic_cast<const torch::nn::Conv2dImpl*>(module) != nullptr ||
-        dynamic_cast<const torch::nn::LinearImpl*>(module) != nullptr) {
-      names[module] = item.key();
-    }
-  }
-  return names;
-}
-
 // For the length of a QAT run with feature distillation: records the
 // teacher's activations at every quantization site and taps the student's;
 // the destructor uninstalls both, whatever way the run ends.
@@ -61,7 +47,7 @@ class FeatureTaps {
   FeatureTaps(nn::Backbone& teacher, nn::Hookable& hookable, FakeQuantHooks& student_hooks)
       : teacher_(hookable),
         student_hooks_(student_hooks),
-        recorder_(std::make_shared<FeatureRecorder>(LayerNames(teacher))) {
+        recorder_(std::make_shared<FeatureRecorder>(QuantizedLayerNames(teacher))) {
     teacher_.set_layer_hooks(recorder_);
     student_hooks_.set_tap(
         [this](const std::string& site, const torch::Tensor& values) { student_[site] = values; });

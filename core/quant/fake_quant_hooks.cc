@@ -12,6 +12,11 @@ namespace F = torch::nn::functional;
 
 nn::Hookable* AsHookable(nn::Backbone& backbone) { return dynamic_cast<nn::Hookable*>(&backbone); }
 
+bool IsQuantizedLayer(const torch::nn::Module* module) {
+  return dynamic_cast<const torch::nn::Conv2dImpl*>(module) != nullptr ||
+         dynamic_cast<const torch::nn::LinearImpl*>(module) != nullptr;
+}
+
 bool ValidBits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
 }  // namespace
@@ -30,10 +35,7 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
   auto hooks = std::make_shared<FakeQuantHooks>(PassKey(), options);
   for (const auto& item : backbone.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     const torch::nn::Module* module = item.value().get();
-    if (dynamic_cast<const torch::nn::Conv2dImpl*>(module) == nullptr &&
-        dynamic_cast<const torch::nn::LinearImpl*>(module) == nullptr) {
-      continue;
-    }
+    if (!IsQuantizedLayer(module)) continue;
     auto layer = std::make_unique<Layer>();
     layer->name = item.key();
     layer->weight_bits = options.bits.weight;
@@ -163,6 +165,15 @@ std::vector<const FakeQuantHooks::Layer*> FakeQuantHooks::layers() const {
   std::vector<const Layer*> out;
   for (const auto& layer : ordered_) out.push_back(layer.get());
   return out;
+}
+
+std::map<const torch::nn::Module*, std::string> QuantizedLayerNames(
+    const torch::nn::Module& model) {
+  std::map<const torch::nn::Module*, std::string> names;
+  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    if (IsQuantizedLayer(item.value().get())) names[item.value().get()] = item.key();
+  }
+  return names;
 }
 
 }  // namespace qf::quant

@@ -136,6 +136,11 @@ class FakeQuantHooks : public nn::LayerHooks {
   Tap tap_;  // Empty unless diagnosing.
 };
 
+// Module -> name of every conv/linear layer of `model`: the layers Attach()
+// quantizes, under the names it gives them. For LayerHooks that must name
+// the layer they are called with (FeatureRecorder, diagnostics).
+std::map<const torch::nn::Module*, std::string> QuantizedLayerNames(const torch::nn::Module& model);
+
 }  // namespace qf::quant
 
 #endif  // QUANTFACE_CORE_QUANT_FAKE_QUANT_HOOKS_H_

@@ -177,9 +177,7 @@ TEST(FeatureRecorderTest, RecordsEveryQuantizationSiteAndChangesNothing) {
   const torch::Tensor x = torch::randn({2, 3, 16, 16});
   torch::NoGradGuard no_grad;
   const torch::Tensor plain = model.forward(x);
-  std::map<const torch::nn::Module*, std::string> names;
-  for (const auto& item : model.named_modules("", false)) names[item.value().get()] = item.key();
-  auto recorder = std::make_shared<FeatureRecorder>(names);
+  auto recorder = std::make_shared<FeatureRecorder>(QuantizedLayerNames(model));
   model.set_layer_hooks(recorder);
   EXPECT_TRUE(torch::equal(model.forward(x), plain));
   model.set_layer_hooks(nullptr);
