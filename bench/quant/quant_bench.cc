@@ -248,7 +248,12 @@ int SynthPreview(const std::string& teacher_name, const std::string& source_name
   const qf::nn::InputSpec& input = (*teacher)->spec().input;
   torch::Tensor batch;
   if (source_name == "procedural") {
-    batch = qf::synth::ProceduralFaceSource(input, seed).NextBatch(count);
+    auto faces = qf::synth::ProceduralFaceSource::Create(input, seed);
+    if (!faces.ok()) {
+      std::cerr << faces.status().message() << "\n";
+      return qf::cli::kExitUsage;
+    }
+    batch = (*faces)->NextBatch(count);
   } else if (source_name == "noise") {
     batch = qf::synth::NoiseSource(input, seed).NextBatch(count);
   } else if (source_name == "builtin" || source_name == "inverted-faces") {

@@ -100,8 +100,9 @@ absl::StatusOr<Setup> Prepare(const SensitivityOptions& options) {
   setup.teacher->eval();
   setup.student->eval();
   torch::NoGradGuard no_grad;
-  synth::ProceduralFaceSource source(setup.teacher->spec().input, /*seed=*/1);
-  setup.batch = source.NextBatch(options.images);
+  auto source = synth::ProceduralFaceSource::Create(setup.teacher->spec().input, /*seed=*/1);
+  if (!source.ok()) return source.status();
+  setup.batch = (*source)->NextBatch(options.images);
   setup.reference = setup.teacher->forward(setup.batch);
   return setup;
 }

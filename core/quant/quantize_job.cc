@@ -137,19 +137,18 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   const nn::InputSpec& input = result.teacher->spec().input;
 
   // The training/calibration source: synthetic only.
-  if (config.source == "procedural" || config.source == "procedural+noise") {
-    QF_RETURN_IF_ERROR(synth::CheckRenderable(input));
-  }
   const auto synth_start = std::chrono::steady_clock::now();
   std::unique_ptr<synth::ImageSource> source;
   bool cache_hit = false;
   if (config.source == "noise") {
     source = std::make_unique<synth::NoiseSource>(input, config.seed);
   } else if (config.source == "procedural") {
-    source = std::make_unique<synth::ProceduralFaceSource>(input, config.seed);
+    QF_ASSIGN_OR_RETURN(source, synth::ProceduralFaceSource::Create(input, config.seed));
   } else if (config.source == "procedural+noise") {
     std::vector<std::unique_ptr<synth::ImageSource>> parts;
-    parts.push_back(std::make_unique<synth::ProceduralFaceSource>(input, config.seed));
+    std::unique_ptr<synth::ImageSource> faces;
+    QF_ASSIGN_OR_RETURN(faces, synth::ProceduralFaceSource::Create(input, config.seed));
+    parts.push_back(std::move(faces));
     parts.push_back(std::make_unique<synth::NoiseSource>(input, config.seed + 1));
     source = std::make_unique<synth::MixedSource>(std::move(parts));
   } else if (config.source == "builtin" || config.source == "inverted-faces") {

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -52,7 +53,7 @@ nlohmann::json InversionSpec(const std::string& teacher_id, const nn::InputSpec&
   // Only rendered starts name their start, so sets generated before it
   // existed keep their cache keys.
   if (options.start == InversionStart::kRenderedFaces) {
-    spec["start"] = ProceduralFaceSource(input, options.seed).spec();
+    spec["start"] = ProceduralFaceSource::SpecFor(input, options.seed);
     spec["spread"] = options.spread;
   }
   return spec;
@@ -76,8 +77,11 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
     return absl::InvalidArgumentError("inversion: spread must be positive");
   }
   const nn::InputSpec& input = teacher.spec().input;
+  std::unique_ptr<ProceduralFaceSource> faces;  // The starts, when rendered.
   if (rendered) {
-    if (absl::Status renderable = CheckRenderable(input); !renderable.ok()) return renderable;
+    auto created = ProceduralFaceSource::Create(input, options.seed);
+    if (!created.ok()) return created.status();
+    faces = *std::move(created);
   }
   const int64_t dim = teacher.spec().embedding_dim;
   const int64_t size = input.size;
@@ -86,7 +90,6 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
     for (auto& p : teacher.parameters()) p.set_requires_grad(false);
     torch::Generator gen = at::detail::createCPUGenerator(options.seed);
     const auto cpu_float = torch::TensorOptions(torch::kFloat);
-    ProceduralFaceSource faces(input, options.seed);
     const auto embed = [&](const torch::Tensor& pixels) {
       return torch::nn::functional::normalize(teacher.forward(NormalizePixels(pixels, input)),
                                               torch::nn::functional::NormalizeFuncOptions().dim(1));
@@ -102,7 +105,7 @@ absl::StatusOr<torch::Tensor> GenerateByInversion(nn::Backbone& teacher,
       const int64_t n = std::min(options.batch_size, options.num_images - produced);
       torch::Tensor pixels, targets;
       if (rendered) {
-        pixels = faces.RenderPixels(n);
+        pixels = faces->RenderPixels(n);
         if (input.channel_order == nn::ChannelOrder::kBgr) pixels = pixels.flip({1});
         pixels = pixels.to(device);
         torch::NoGradGuard no_grad;

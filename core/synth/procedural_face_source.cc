@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/synth/pixel_normalization.h"
@@ -348,16 +349,17 @@ torch::Tensor Render(FacePainter& p, const nn::LandmarkTemplate& tmpl) {
 
 }  // namespace
 
-absl::Status CheckRenderable(const nn::InputSpec& input) {
+absl::StatusOr<std::unique_ptr<ProceduralFaceSource>> ProceduralFaceSource::Create(
+    const nn::InputSpec& input, uint64_t seed) {
   const auto& points = input.landmark_template.points;
   if (!(points[1][0] > points[0][0])) {
     return absl::InvalidArgumentError(
         "rendered faces need the model's landmark template, and this model has none");
   }
-  return absl::OkStatus();
+  return std::make_unique<ProceduralFaceSource>(CreateKey(), input, seed);
 }
 
-ProceduralFaceSource::ProceduralFaceSource(const nn::InputSpec& input, uint64_t seed)
+ProceduralFaceSource::ProceduralFaceSource(CreateKey, const nn::InputSpec& input, uint64_t seed)
     : input_(input), seed_(seed), random_(at::detail::createCPUGenerator(seed)) {}
 
 torch::Tensor ProceduralFaceSource::RenderPixels(int64_t n) {
@@ -372,8 +374,8 @@ torch::Tensor ProceduralFaceSource::NextBatch(int64_t batch_size) {
   return NormalizePixels(pixels, input_);
 }
 
-nlohmann::json ProceduralFaceSource::spec() const {
-  return {{"kind", "procedural-faces"}, {"size", input_.size}, {"seed", seed_}, {"version", 1}};
+nlohmann::json ProceduralFaceSource::SpecFor(const nn::InputSpec& input, uint64_t seed) {
+  return {{"kind", "procedural-faces"}, {"size", input.size}, {"seed", seed}, {"version", 1}};
 }
 
 }  // namespace qf::synth

@@ -25,33 +25,44 @@
 // pixels before normalization. Deterministic for a seed (on one thread count:
 // LibTorch's CPU kernels are). Never endless repetition: each call draws new
 // faces. The faces are placed on the spec's landmark template, so a spec
-// without one (eyes not apart) cannot be rendered: CheckRenderable() says so
-// before anyone builds a source for it.
+// without one (eyes not apart) cannot be rendered: Create() refuses it, and
+// there is no other way to build a source.
 #ifndef QUANTFACE_CORE_SYNTH_PROCEDURAL_FACE_SOURCE_H_
 #define QUANTFACE_CORE_SYNTH_PROCEDURAL_FACE_SOURCE_H_
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/nn/input_spec.h"
 #include "core/synth/image_source.h"
 
 namespace qf::synth {
 
-// InvalidArgumentError unless `input` has a landmark template with the
-// right eye to the right of the left one.
-absl::Status CheckRenderable(const nn::InputSpec& input);
-
 class ProceduralFaceSource : public ImageSource {
+  // Only Create() can name it, so only Create() can construct a source.
+  struct CreateKey {
+    explicit CreateKey() = default;
+  };
+
  public:
-  ProceduralFaceSource(const nn::InputSpec& input, uint64_t seed);
+  // InvalidArgumentError unless `input` has a landmark template with the
+  // right eye to the right of the left one.
+  static absl::StatusOr<std::unique_ptr<ProceduralFaceSource>> Create(const nn::InputSpec& input,
+                                                                      uint64_t seed);
+
+  // What spec() of a source created with these arguments returns, without
+  // creating one (for keys of sets that start from rendered faces).
+  static nlohmann::json SpecFor(const nn::InputSpec& input, uint64_t seed);
+
+  ProceduralFaceSource(CreateKey, const nn::InputSpec& input, uint64_t seed);
 
   torch::Tensor NextBatch(int64_t batch_size) override;
-  nlohmann::json spec() const override;
+  nlohmann::json spec() const override { return SpecFor(input_, seed_); }
 
   // N new faces as RGB pixels, N x 3 x S x S float32 in 0..255.
   torch::Tensor RenderPixels(int64_t n);

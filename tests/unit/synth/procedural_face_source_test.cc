@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+
 #include "core/synth/pixel_normalization.h"
 
 namespace qf::synth {
@@ -17,6 +20,12 @@ nn::InputSpec ArcFaceSpec(nn::ChannelOrder order = nn::ChannelOrder::kRgb) {
   return spec;
 }
 
+std::unique_ptr<ProceduralFaceSource> Faces(const nn::InputSpec& spec, uint64_t seed) {
+  auto source = ProceduralFaceSource::Create(spec, seed);
+  EXPECT_TRUE(source.ok()) << source.status();
+  return source.ok() ? *std::move(source) : nullptr;
+}
+
 // Mean grey level of a 5 x 5 patch around (x, y), per image: [N].
 torch::Tensor PatchMean(const torch::Tensor& pixels, float x, float y) {
   const int64_t col = static_cast<int64_t>(x) - 2, row = static_cast<int64_t>(y) - 2;
@@ -24,22 +33,36 @@ torch::Tensor PatchMean(const torch::Tensor& pixels, float x, float y) {
 }
 
 TEST(ProceduralFaceSourceTest, DeterministicNewFacesInPixelRange) {
-  ProceduralFaceSource a(ArcFaceSpec(), 7);
-  ProceduralFaceSource b(ArcFaceSpec(), 7);
-  const torch::Tensor first = a.RenderPixels(8);
+  const auto a = Faces(ArcFaceSpec(), 7);
+  const auto b = Faces(ArcFaceSpec(), 7);
+  ASSERT_TRUE(a && b);
+  const torch::Tensor first = a->RenderPixels(8);
   EXPECT_EQ(first.sizes(), (std::vector<int64_t>{8, 3, 112, 112}));
-  EXPECT_TRUE(torch::equal(first, b.RenderPixels(8)));
-  EXPECT_FALSE(torch::allclose(first, a.RenderPixels(8)));
+  EXPECT_TRUE(torch::equal(first, b->RenderPixels(8)));
+  EXPECT_FALSE(torch::allclose(first, a->RenderPixels(8)));
   EXPECT_GE(first.min().item<float>(), 0.f);
   EXPECT_LE(first.max().item<float>(), 255.f);
   EXPECT_TRUE(torch::isfinite(first).all().item<bool>());
-  EXPECT_EQ(a.spec()["kind"], "procedural-faces");
-  EXPECT_EQ(a.spec()["seed"], 7);
+  EXPECT_EQ(a->spec()["kind"], "procedural-faces");
+  EXPECT_EQ(a->spec()["seed"], 7);
+  EXPECT_EQ(a->spec(), ProceduralFaceSource::SpecFor(ArcFaceSpec(), 7));
+}
+
+// The renderer places features on the landmark template; without one it
+// used to return all-NaN images silently.
+TEST(ProceduralFaceSourceTest, RefusesAModelWithoutALandmarkTemplate) {
+  nn::InputSpec no_template = ArcFaceSpec();
+  no_template.landmark_template = nn::LandmarkTemplate();
+  const auto source = ProceduralFaceSource::Create(no_template, 1);
+  ASSERT_FALSE(source.ok());
+  EXPECT_EQ(source.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(source.status().message().find("landmark template"), std::string::npos);
 }
 
 TEST(ProceduralFaceSourceTest, FeaturesSitOnTheModelsLandmarkTemplate) {
-  ProceduralFaceSource source(ArcFaceSpec(), 3);
-  const torch::Tensor pixels = source.RenderPixels(64);
+  const auto source = Faces(ArcFaceSpec(), 3);
+  ASSERT_TRUE(source);
+  const torch::Tensor pixels = source->RenderPixels(64);
   const auto& t = nn::ArcFaceTemplate(112).points;
   // Irises, pupils and brows around the eye points, lips between the
   // mouth corners: on the average face (pose and alignment jitter blur
@@ -62,11 +85,12 @@ TEST(ProceduralFaceSourceTest, FeaturesSitOnTheModelsLandmarkTemplate) {
 }
 
 TEST(ProceduralFaceSourceTest, BatchesAreNormalizedInTheModelsChannelOrder) {
-  ProceduralFaceSource rgb_pixels(ArcFaceSpec(), 11);
-  ProceduralFaceSource bgr(ArcFaceSpec(nn::ChannelOrder::kBgr), 11);
-  const torch::Tensor pixels = rgb_pixels.RenderPixels(4);
+  const auto rgb_pixels = Faces(ArcFaceSpec(), 11);
+  const auto bgr = Faces(ArcFaceSpec(nn::ChannelOrder::kBgr), 11);
+  ASSERT_TRUE(rgb_pixels && bgr);
+  const torch::Tensor pixels = rgb_pixels->RenderPixels(4);
   const torch::Tensor expected = NormalizePixels(pixels.flip({1}), ArcFaceSpec());
-  EXPECT_TRUE(torch::allclose(bgr.NextBatch(4), expected));
+  EXPECT_TRUE(torch::allclose(bgr->NextBatch(4), expected));
 }
 
 }  // namespace

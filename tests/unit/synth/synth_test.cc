@@ -227,8 +227,9 @@ TEST(InversionGeneratorTest, RenderedStartKeepsTheFacesAndSpreadsTheirIdentities
   // 2 / 64 normalized) from the rendered face it started as.
   double initial = 0, optimized = 0;
   const torch::Tensor one_step = run(1, &initial);
-  const torch::Tensor faces =
-      ProceduralFaceSource(teacher.spec().input, options.seed).NextBatch(options.num_images);
+  auto source = ProceduralFaceSource::Create(teacher.spec().input, options.seed);
+  ASSERT_TRUE(source.ok()) << source.status();
+  const torch::Tensor faces = (*source)->NextBatch(options.num_images);
   ASSERT_TRUE(one_step.defined());
   EXPECT_LE((one_step - faces).abs().max().item<double>(), 2.0 / 64.0 + 1e-4);
   // The targets lie away from the faces' own embeddings (spread 2), and the
