@@ -17,6 +17,13 @@ bool IsQuantizedLayer(const torch::nn::Module* module) {
          dynamic_cast<const torch::nn::LinearImpl*>(module) != nullptr;
 }
 
+bool IsDepthwiseConv(const torch::nn::Module* module) {
+  const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(module);
+  if (conv == nullptr) return false;
+  const int64_t groups = conv->options.groups();
+  return groups > 1 && groups == conv->options.in_channels();
+}
+
 bool ValidBits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
 }  // namespace
@@ -38,7 +45,8 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     if (!IsQuantizedLayer(module)) continue;
     auto layer = std::make_unique<Layer>();
     layer->name = item.key();
-    layer->weight_bits = options.bits.weight;
+    layer->weight_bits =
+        options.keep_depthwise_8bit && IsDepthwiseConv(module) ? 8 : options.bits.weight;
     const RangeEstimator estimator =
         hooks->ordered_.empty() ? RangeEstimator::kMinMax : options.activation_ranges;
     layer->input =

@@ -4,7 +4,9 @@
 // quantized layer per Conv2d/Linear (weights per output channel to
 // bits.weight, the layer's input per tensor to bits.activation) and installs
 // itself as the backbone's LayerHooks. With keep_first_last_8bit the first and
-// the last conv/linear (in registration order) use 8 bits for both. Operands of
+// the last conv/linear (in registration order) use 8 bits for both; with
+// keep_depthwise_8bit every depthwise conv (groups == input channels > 1)
+// keeps 8-bit weights, its input staying at bits.activation. Operands of
 // residual adds get their own activation quantizers, created on first use
 // under the backbone's site name. Weights are re-quantized on every forward
 // from the current (trainable) float weights, so QAT trains the latent float
@@ -39,6 +41,13 @@ namespace qf::quant {
 struct FakeQuantOptions {
   QuantBits bits;
   bool keep_first_last_8bit = false;
+  // Why: a depthwise 3x3 filter has 9 weights per channel, so its 4-bit
+  // rounding errors do not average out over input channels as a dense
+  // conv's do. On faceres the 13 depthwise layers hold under 2 % of the
+  // weights but cause over half of the 4-bit weight error
+  // (`quant_bench weight-sensitivity`, docs/BENCHMARKS.md). Not the
+  // paper's method; off by default.
+  bool keep_depthwise_8bit = false;
   WeightScheme weight_scheme = WeightScheme::kAsymmetric;
   double ema_beta = 0.9;
   // How observed batches become ranges, for every activation but the model's

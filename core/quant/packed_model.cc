@@ -113,6 +113,7 @@ absl::Status WritePackedModel(const std::string& path, nn::Backbone& student,
     header["input_size"] = student.spec().input.size;
     header["bits"] = QuantBitsName(hooks.options().bits);
     header["keep_first_last_8bit"] = hooks.options().keep_first_last_8bit;
+    header["keep_depthwise_8bit"] = hooks.options().keep_depthwise_8bit;
     header["weight_scheme"] = WeightSchemeName(hooks.options().weight_scheme);
     header["weight_ranges"] = RangeEstimatorName(hooks.options().weight_ranges);
     header["metadata"] = metadata;
@@ -225,6 +226,7 @@ absl::StatusOr<PackedModel> LoadPackedModel(const std::string& path) {
     FakeQuantOptions options;
     options.bits = bits;
     options.keep_first_last_8bit = header.value("keep_first_last_8bit", false);
+    options.keep_depthwise_8bit = header.value("keep_depthwise_8bit", false);
     // Files written before the option existed are asymmetric.
     QF_ASSIGN_OR_RETURN(options.weight_scheme,
                         ParseWeightScheme(header.value("weight_scheme", "asymmetric")));

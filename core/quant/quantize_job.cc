@@ -198,6 +198,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   FakeQuantOptions fq;
   fq.bits = config.bits;
   fq.keep_first_last_8bit = config.keep_first_last_8bit;
+  fq.keep_depthwise_8bit = config.keep_depthwise_8bit;
   fq.weight_scheme = config.weight_scheme;
   fq.activation_ranges = config.activation_ranges;
   fq.weight_ranges = config.weight_ranges;
@@ -207,6 +208,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["teacher"] = {{"name", config.teacher}, {"id", teacher_id}};
   report["bits"] = QuantBitsName(config.bits);
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
+  report["keep_depthwise_8bit"] = config.keep_depthwise_8bit;
   report["weight_scheme"] = WeightSchemeName(config.weight_scheme);
   report["activation_ranges"] = RangeEstimatorName(config.activation_ranges);
   report["weight_ranges"] = RangeEstimatorName(config.weight_ranges);

@@ -39,6 +39,7 @@ struct QuantizeJobConfig {
   std::string asset_dir;
   QuantBits bits;
   bool keep_first_last_8bit = false;
+  bool keep_depthwise_8bit = false;  // FakeQuantOptions::keep_depthwise_8bit.
   WeightScheme weight_scheme = WeightScheme::kAsymmetric;
   // Activation ranges from batch min/max (the paper) or MSE-clipped
   // (core/quant/range_estimator.h); applies to PTQ calibration and the QAT

@@ -65,6 +65,25 @@ TEST(FakeQuantHooksTest, KeepFirstLast8Bit) {
   EXPECT_EQ(layers[2]->weight_bits, 8);
 }
 
+// Depthwise convs keep 8-bit weights, their inputs and every other layer
+// stay at the requested bits.
+TEST(FakeQuantHooksTest, KeepDepthwise8Bit) {
+  nn::FaceRes model;
+  FakeQuantOptions options;
+  options.bits = {4, 6};
+  options.keep_depthwise_8bit = true;
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  int depthwise = 0;
+  for (const auto* layer : (*hooks)->layers()) {
+    const bool is_depthwise = layer->name.rfind("conv_dw_", 0) == 0;
+    depthwise += is_depthwise;
+    EXPECT_EQ(layer->weight_bits, is_depthwise ? 8 : 4) << layer->name;
+    EXPECT_EQ(layer->input->bits(), 6) << layer->name;
+  }
+  EXPECT_EQ(depthwise, 13);
+}
+
 // MSE ranges clip the inner activations but leave the model's input (the
 // image) on its min/max range.
 TEST(FakeQuantHooksTest, MseRangesClipInnerActivationsButNotTheImage) {

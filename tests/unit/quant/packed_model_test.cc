@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/nn/dlib_resnet.h"
+#include "core/nn/faceres.h"
 #include "core/quant/bit_packing.h"
 #include "core/quant/distiller.h"
 #include "core/synth/noise_source.h"
@@ -235,6 +236,43 @@ TEST(PackedModelCodesTest, MseClippedWeightsRoundTripExactly) {
       torch::fake_quantize_per_channel_affine(weight, p.scale, p.zero_point, 0, 0, QuantMax(4));
   EXPECT_TRUE(torch::equal(loaded->model->named_parameters()[layer->name + ".weight"], ran_with));
   EXPECT_TRUE(torch::equal(loaded->model->forward(input), expected));
+}
+
+// Depthwise convs kept at 8 bits: the file holds their 8-bit codes, says so,
+// and reproduces the student; it is barely larger than all at 4 bits.
+TEST(PackedModelCodesTest, DepthwiseKeptAt8BitsRoundTrips) {
+  torch::manual_seed(8);
+  std::string paths[2];
+  for (const bool keep : {false, true}) {
+    auto student = std::make_shared<nn::FaceRes>();
+    student->eval();
+    FakeQuantOptions options;
+    options.bits = {4, 8};
+    options.keep_depthwise_8bit = keep;
+    auto hooks = FakeQuantHooks::Attach(*student, options);
+    ASSERT_TRUE(hooks.ok());
+    synth::NoiseSource noise(student->spec().input, 1);
+    ASSERT_TRUE(CalibratePtq(*student, **hooks, noise, {2, 2, {}, {}}, torch::kCPU).ok());
+    paths[keep] = (fs::temp_directory_path() /
+                   ("qf_dw_test_" + std::to_string(::getpid()) + (keep ? "_8" : "_4") + ".qfp"))
+                      .string();
+    ASSERT_TRUE(WritePackedModel(paths[keep], *student, **hooks, {}).ok());
+    if (!keep) continue;
+    const auto loaded = LoadPackedModel(paths[keep]);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(loaded->header["keep_depthwise_8bit"], true);
+    EXPECT_TRUE(loaded->hooks->options().keep_depthwise_8bit);
+    for (const FakeQuantHooks::Layer* layer : loaded->hooks->layers()) {
+      EXPECT_EQ(layer->weight_bits, layer->name.rfind("conv_dw_", 0) == 0 ? 8 : 4) << layer->name;
+    }
+    torch::NoGradGuard no_grad;
+    const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
+    EXPECT_TRUE(torch::equal(loaded->model->forward(input), student->forward(input)));
+  }
+  const auto all_4 = fs::file_size(paths[0]), depthwise_8 = fs::file_size(paths[1]);
+  for (const auto& path : paths) fs::remove(path);
+  EXPECT_GT(depthwise_8, all_4);
+  EXPECT_LT(depthwise_8, all_4 * 1.02);
 }
 
 }  // namespace
