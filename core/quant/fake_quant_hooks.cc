@@ -45,8 +45,9 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     if (!IsQuantizedLayer(module)) continue;
     auto layer = std::make_unique<Layer>();
     layer->name = item.key();
-    layer->weight_bits =
-        options.keep_depthwise_8bit && IsDepthwiseConv(module) ? 8 : options.bits.weight;
+    const bool kept_depthwise = options.keep_depthwise_8bit && IsDepthwiseConv(module);
+    layer->weight_bits = kept_depthwise ? 8 : options.bits.weight;
+    layer->weight_scheme = kept_depthwise ? WeightScheme::kSymmetric : options.weight_scheme;
     const RangeEstimator estimator =
         hooks->ordered_.empty() ? RangeEstimator::kMinMax : options.activation_ranges;
     layer->input =
@@ -89,16 +90,16 @@ AffineParams FakeQuantHooks::WeightParams(const Layer& layer, const torch::Tenso
   const torch::Tensor clip =
       layer.weight_clip.defined() || options_.weight_ranges == RangeEstimator::kMinMax
           ? layer.weight_clip
-          : EstimateWeightClip(weight, layer.weight_bits, options_.weight_scheme,
+          : EstimateWeightClip(weight, layer.weight_bits, layer.weight_scheme,
                                options_.weight_ranges);
-  return PerChannelWeightParams(weight, layer.weight_bits, options_.weight_scheme, clip);
+  return PerChannelWeightParams(weight, layer.weight_bits, layer.weight_scheme, clip);
 }
 
 torch::Tensor FakeQuantHooks::QuantizeWeight(Layer& layer, const torch::Tensor& weight) {
   if (observing_ && options_.weight_ranges != RangeEstimator::kMinMax &&
       !layer.frozen_weight_params.has_value()) {
-    layer.weight_clip = EstimateWeightClip(weight, layer.weight_bits, options_.weight_scheme,
-                                           options_.weight_ranges);
+    layer.weight_clip =
+        EstimateWeightClip(weight, layer.weight_bits, layer.weight_scheme, options_.weight_ranges);
   }
   const AffineParams p = WeightParams(layer, weight);
   return torch::fake_quantize_per_channel_affine(weight, p.scale, p.zero_point, /*axis=*/0, 0,

@@ -6,7 +6,8 @@
 // itself as the backbone's LayerHooks. With keep_first_last_8bit the first and
 // the last conv/linear (in registration order) use 8 bits for both; with
 // keep_depthwise_8bit every depthwise conv (groups == input channels > 1)
-// keeps 8-bit weights, its input staying at bits.activation. Operands of
+// keeps 8-bit weights on the symmetric grid, its input staying at
+// bits.activation. Operands of
 // residual adds get their own activation quantizers, created on first use
 // under the backbone's site name. Weights are re-quantized on every forward
 // from the current (trainable) float weights, so QAT trains the latent float
@@ -46,7 +47,10 @@ struct FakeQuantOptions {
   // conv's do. On faceres the 13 depthwise layers hold under 2 % of the
   // weights but cause over half of the 4-bit weight error
   // (`quant_bench weight-sensitivity`, docs/BENCHMARKS.md). Not the
-  // paper's method; off by default.
+  // paper's method; off by default. The kept layers use the symmetric grid
+  // whatever weight_scheme says: 8-bit asymmetric weights do not fit
+  // oneDNN's int8 kernels (int8_model.h) and would send the whole model to
+  // the much slower QNNPACK, for a precision difference 256 levels hide.
   bool keep_depthwise_8bit = false;
   WeightScheme weight_scheme = WeightScheme::kAsymmetric;
   double ema_beta = 0.9;
@@ -69,6 +73,7 @@ class FakeQuantHooks : public nn::LayerHooks {
   struct Layer {
     std::string name;  // The backbone's module name, e.g. "conv32_1_conv1".
     int weight_bits = 8;
+    WeightScheme weight_scheme = WeightScheme::kAsymmetric;
     std::unique_ptr<ActivationQuantizer> input;
     // Set when the weights come from a packed model: quantize with these
     // stored per-channel params instead of the weights' current min/max

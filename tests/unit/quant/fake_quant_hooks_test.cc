@@ -65,8 +65,8 @@ TEST(FakeQuantHooksTest, KeepFirstLast8Bit) {
   EXPECT_EQ(layers[2]->weight_bits, 8);
 }
 
-// Depthwise convs keep 8-bit weights, their inputs and every other layer
-// stay at the requested bits.
+// Depthwise convs keep 8-bit weights on the symmetric grid; their inputs
+// and every other layer stay at the requested bits and scheme.
 TEST(FakeQuantHooksTest, KeepDepthwise8Bit) {
   nn::FaceRes model;
   FakeQuantOptions options;
@@ -79,6 +79,9 @@ TEST(FakeQuantHooksTest, KeepDepthwise8Bit) {
     const bool is_depthwise = layer->name.rfind("conv_dw_", 0) == 0;
     depthwise += is_depthwise;
     EXPECT_EQ(layer->weight_bits, is_depthwise ? 8 : 4) << layer->name;
+    EXPECT_EQ(layer->weight_scheme,
+              is_depthwise ? WeightScheme::kSymmetric : WeightScheme::kAsymmetric)
+        << layer->name;
     EXPECT_EQ(layer->input->bits(), 6) << layer->name;
   }
   EXPECT_EQ(depthwise, 13);

@@ -162,6 +162,17 @@ TEST(Int8ModelTest, RealFaceResW8A8OnQnnpackMatchesFakeQuant) {
   EXPECT_EQ(ExpectIntegerMatchesFakeQuant(**model, Bits(8, 8), "realfaceres88"), "qnnpack");
 }
 
+// Depthwise convs kept at 8 bits take the symmetric grid, so an otherwise
+// asymmetric w4a8 faceres stays on oneDNN.
+TEST(Int8ModelTest, RealFaceResW4A8DepthwiseAt8BitsStaysOnOneDnn) {
+  QF_REQUIRE_ASSETS(false, nn::FaceRes::kModelPath);
+  auto model = nn::FaceRes::FromAssets(nn::testing::AssetDir());
+  ASSERT_TRUE(model.ok()) << model.status();
+  FakeQuantOptions options = Bits(4, 8);
+  options.keep_depthwise_8bit = true;
+  EXPECT_EQ(ExpectIntegerMatchesFakeQuant(**model, options, "realfaceres48dw"), "onednn");
+}
+
 TEST(Int8ModelTest, RandomFaceResW6A6MatchesFakeQuant) {
   torch::manual_seed(13);
   nn::FaceRes model;
