@@ -41,6 +41,7 @@ struct SubmitOptions {
   double learning_rate = 0;
   std::string schedule = "cosine";
   bool keep_first_last_8bit = false;
+  bool keep_depthwise_8bit = false;
   std::string weight_scheme = "asymmetric";
   bool learn_activation_ranges = false;
   double feature_loss_weight = 0;
@@ -140,6 +141,8 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
       ->capture_default_str();
   submit->add_flag("--keep-first-last-8bit", submit_options->keep_first_last_8bit,
                    "Keep the first and last layer at 8 bits");
+  submit->add_flag("--keep-depthwise-8bit", submit_options->keep_depthwise_8bit,
+                   "Keep depthwise convs' weights at 8 bits (faceres; not the paper's method)");
   submit
       ->add_option("--weight-scheme", submit_options->weight_scheme,
                    "asymmetric (the paper) or symmetric (8-bit weights run on oneDNN)")
@@ -183,6 +186,7 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     config.set_weight_bits(weight_bits);
     config.set_activation_bits(activation_bits);
     config.set_keep_first_last_8bit(o.keep_first_last_8bit);
+    config.set_keep_depthwise_8bit(o.keep_depthwise_8bit);
     if (o.weight_scheme == "symmetric") {
       config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC);
     } else if (o.weight_scheme != "asymmetric") {

@@ -28,6 +28,13 @@ bool ValidBits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
 }  // namespace
 
+bool HasDepthwiseConv(nn::Backbone& backbone) {
+  for (const auto& module : backbone.modules(/*include_self=*/false)) {
+    if (IsDepthwiseConv(module.get())) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     nn::Backbone& backbone, const FakeQuantOptions& options) {
   if (!ValidBits(options.bits.weight) || !ValidBits(options.bits.activation)) {
@@ -38,6 +45,10 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
   if (hookable == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("model '", backbone.spec().architecture,
                                                       "' does not support quantization hooks"));
+  }
+  if (options.keep_depthwise_8bit && !HasDepthwiseConv(backbone)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "keep_depthwise_8bit: model '", backbone.spec().architecture, "' has no depthwise conv"));
   }
   auto hooks = std::make_shared<FakeQuantHooks>(PassKey(), options);
   for (const auto& item : backbone.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {

@@ -67,6 +67,10 @@ struct FakeQuantOptions {
   RangeEstimator weight_ranges = RangeEstimator::kMinMax;
 };
 
+// True when `backbone` has a depthwise conv (groups == input channels > 1),
+// the layers FakeQuantOptions::keep_depthwise_8bit keeps.
+bool HasDepthwiseConv(nn::Backbone& backbone);
+
 class FakeQuantHooks : public nn::LayerHooks {
  public:
   // A quantized conv/linear layer.
@@ -85,8 +89,9 @@ class FakeQuantHooks : public nn::LayerHooks {
     torch::Tensor weight_clip;
   };
 
-  // FailedPreconditionError if `backbone` is not Hookable or has no
-  // conv/linear layer; InvalidArgumentError for bad bit widths.
+  // FailedPreconditionError if `backbone` is not Hookable, has no
+  // conv/linear layer, or has no depthwise conv to keep at 8 bits when
+  // asked to; InvalidArgumentError for bad bit widths.
   // Only Attach() can make the key; it lets Attach() use std::make_shared
   // while nobody else constructs unattached hooks.
   class PassKey {

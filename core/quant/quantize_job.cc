@@ -135,6 +135,12 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   QF_ASSIGN_OR_RETURN(result.student, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
   const std::string teacher_id = TeacherId(*result.teacher);
   const nn::InputSpec& input = result.teacher->spec().input;
+  // Refused here, not only by FakeQuantHooks::Attach, so that a job that
+  // cannot succeed fails before generating its synthetic set.
+  if (config.keep_depthwise_8bit && !HasDepthwiseConv(*result.teacher)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("keep_depthwise_8bit: '", config.teacher, "' has no depthwise conv"));
+  }
 
   // The training/calibration source: synthetic only.
   const auto synth_start = std::chrono::steady_clock::now();

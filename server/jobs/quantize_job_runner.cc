@@ -46,6 +46,7 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.asset_dir = options.asset_dir;
   engine.bits = {config.weight_bits(), config.activation_bits()};
   engine.keep_first_last_8bit = config.keep_first_last_8bit();
+  engine.keep_depthwise_8bit = config.keep_depthwise_8bit();
   engine.weight_scheme = config.weight_scheme() == v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC
                              ? quant::WeightScheme::kSymmetric
                              : quant::WeightScheme::kAsymmetric;

@@ -301,6 +301,34 @@ TEST_F(JobsTest, InvertedFacesJobSucceedsAndRecordsItsSource) {
   EXPECT_DOUBLE_EQ(model.synthetic_data().spread(), 1.5);
 }
 
+// Depthwise convs kept at 8 bits: a faceres job packs them at 8 bits (its
+// file grows by their extra 4 bits a weight), and a dlib-resnet job, which
+// has none to keep, fails saying so instead of ignoring the option.
+TEST_F(JobsTest, KeepDepthwise8BitGrowsFaceresAndFailsForDlibResnet) {
+  int64_t sizes[2] = {0, 0};
+  for (const bool keep : {false, true}) {
+    v1::JobConfig config = TinyConfig(1);
+    config.set_teacher_model("models/faceres");
+    config.set_method(v1::JobConfig::METHOD_PTQ);
+    config.set_weight_bits(4);
+    config.set_keep_depthwise_8bit(keep);
+    const v1::Job job = Submit(config);
+    EXPECT_EQ(job.config().keep_depthwise_8bit(), keep);
+    sizes[keep] = WaitForOutputModel(job).size_bytes();
+  }
+  // faceres' 13 depthwise convs hold 44,640 weights: 4 more bits each.
+  EXPECT_GT(sizes[1], sizes[0] + 44640 / 2 - 1024);
+  EXPECT_LT(sizes[1], sizes[0] + 44640 / 2 + 1024);
+
+  v1::JobConfig dlib = TinyConfig(1);
+  dlib.set_keep_depthwise_8bit(true);
+  const v1::Job failed = WaitFor(
+      Submit(dlib).name(), [](const v1::Job& j) { return j.state() >= v1::Job::STATE_SUCCEEDED; });
+  EXPECT_EQ(failed.state(), v1::Job::STATE_FAILED);
+  EXPECT_NE(failed.error_message().find("no depthwise conv"), std::string::npos)
+      << failed.error_message();
+}
+
 TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
   struct Case {
     std::string field;

@@ -85,6 +85,16 @@ TEST(FakeQuantHooksTest, KeepDepthwise8Bit) {
     EXPECT_EQ(layer->input->bits(), 6) << layer->name;
   }
   EXPECT_EQ(depthwise, 13);
+  EXPECT_TRUE(HasDepthwiseConv(model));
+
+  // A model without depthwise convs has nothing to keep: refused, not
+  // silently ignored.
+  nn::DlibResnet dlib;
+  EXPECT_FALSE(HasDepthwiseConv(dlib));
+  const auto refused = FakeQuantHooks::Attach(dlib, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("depthwise"), std::string::npos);
 }
 
 // MSE ranges clip the inner activations but leave the model's input (the
