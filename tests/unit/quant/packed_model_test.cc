@@ -6,7 +6,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "core/nn/dlib_resnet.h"
@@ -15,6 +17,7 @@
 #include "core/quant/distiller.h"
 #include "core/synth/noise_source.h"
 #include "core/util/sha256.h"
+#include "core/util/status_macros.h"
 
 namespace qf::quant {
 namespace {
@@ -145,6 +148,24 @@ TEST_F(PackedModelTest, CorruptFilesGiveClearErrors) {
             absl::StatusCode::kNotFound);
 }
 
+// Calibrates `student` with fake quantization `options` on two noise
+// batches, packs it into a temporary file named after `name` and loads the
+// file back (then removes it). `hooks` receives the student's own hooks.
+absl::StatusOr<PackedModel> CalibratePackAndLoad(nn::Backbone& student,
+                                                 const FakeQuantOptions& options,
+                                                 const std::string& name,
+                                                 std::shared_ptr<FakeQuantHooks>* hooks) {
+  QF_ASSIGN_OR_RETURN(*hooks, FakeQuantHooks::Attach(student, options));
+  synth::NoiseSource noise(student.spec().input, 1);
+  QF_RETURN_IF_ERROR(CalibratePtq(student, **hooks, noise, {2, 2, {}, {}}, torch::kCPU));
+  const std::string path =
+      (fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".qfp")).string();
+  QF_RETURN_IF_ERROR(WritePackedModel(path, student, **hooks, {}));
+  absl::StatusOr<PackedModel> loaded = LoadPackedModel(path);
+  fs::remove(path);
+  return loaded;
+}
+
 // The file must hold the very weights the student ran with. The fake
 // quantizer rounds w * float(1 / scale); for weights within an ulp of a
 // rounding boundary that differs from rounding w / scale (how the codes were
@@ -176,22 +197,13 @@ TEST(PackedModelCodesTest, RoundTripIsExactAtRoundingBoundaries) {
   FakeQuantOptions options;
   options.bits = {8, 8};
   options.weight_scheme = WeightScheme::kSymmetric;
-  auto hooks = FakeQuantHooks::Attach(*student, options);
-  ASSERT_TRUE(hooks.ok());
-  synth::NoiseSource noise(student->spec().input, 1);
-  ASSERT_TRUE(CalibratePtq(*student, **hooks, noise, {2, 2, {}, {}}, torch::kCPU).ok());
+  std::shared_ptr<FakeQuantHooks> hooks;
+  const auto loaded = CalibratePackAndLoad(*student, options, "qf_codes_test", &hooks);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
   torch::NoGradGuard no_grad;
   const torch::Tensor ran_with = FakeQuantizeWeight(weight.detach(), 8, WeightScheme::kSymmetric);
   const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
   const torch::Tensor expected = student->forward(input);
-
-  const std::string path =
-      (fs::temp_directory_path() / ("qf_codes_test_" + std::to_string(::getpid()) + ".qfp"))
-          .string();
-  ASSERT_TRUE(WritePackedModel(path, *student, **hooks, {}).ok());
-  const auto loaded = LoadPackedModel(path);
-  fs::remove(path);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
   const torch::Tensor loaded_weight = loaded->model->named_parameters()["conv32_down.weight"];
   EXPECT_TRUE(torch::equal(loaded_weight, ran_with))
       << (loaded_weight != ran_with).sum().item<int64_t>() << " weights differ";
@@ -207,31 +219,22 @@ TEST(PackedModelCodesTest, MseClippedWeightsRoundTripExactly) {
   FakeQuantOptions options;
   options.bits = {4, 8};
   options.weight_ranges = RangeEstimator::kMse;
-  auto hooks = FakeQuantHooks::Attach(*student, options);
-  ASSERT_TRUE(hooks.ok());
-  synth::NoiseSource noise(student->spec().input, 1);
-  ASSERT_TRUE(CalibratePtq(*student, **hooks, noise, {2, 2, {}, {}}, torch::kCPU).ok());
+  std::shared_ptr<FakeQuantHooks> hooks;
+  const auto loaded = CalibratePackAndLoad(*student, options, "qf_clip_test", &hooks);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
   torch::NoGradGuard no_grad;
   const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
   const torch::Tensor expected = student->forward(input);
   int clipped_layers = 0;
-  for (const FakeQuantHooks::Layer* layer : (*hooks)->layers()) {
+  for (const FakeQuantHooks::Layer* layer : hooks->layers()) {
     clipped_layers += (layer->weight_clip < 1.0f).any().item<bool>();
   }
   EXPECT_GT(clipped_layers, 0);
-
-  const std::string path =
-      (fs::temp_directory_path() / ("qf_clip_test_" + std::to_string(::getpid()) + ".qfp"))
-          .string();
-  ASSERT_TRUE(WritePackedModel(path, *student, **hooks, {}).ok());
-  const auto loaded = LoadPackedModel(path);
-  fs::remove(path);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->header["weight_ranges"], "mse");
   EXPECT_EQ(loaded->hooks->options().weight_ranges, RangeEstimator::kMse);
-  const FakeQuantHooks::Layer* layer = (*hooks)->layers()[1];
+  const FakeQuantHooks::Layer* layer = hooks->layers()[1];
   const torch::Tensor weight = student->named_parameters()[layer->name + ".weight"];
-  const AffineParams p = (*hooks)->WeightParams(*layer, weight);
+  const AffineParams p = hooks->WeightParams(*layer, weight);
   const torch::Tensor ran_with =
       torch::fake_quantize_per_channel_affine(weight, p.scale, p.zero_point, 0, 0, QuantMax(4));
   EXPECT_TRUE(torch::equal(loaded->model->named_parameters()[layer->name + ".weight"], ran_with));
@@ -242,24 +245,18 @@ TEST(PackedModelCodesTest, MseClippedWeightsRoundTripExactly) {
 // and reproduces the student; it is barely larger than all at 4 bits.
 TEST(PackedModelCodesTest, DepthwiseKeptAt8BitsRoundTrips) {
   torch::manual_seed(8);
-  std::string paths[2];
+  uint64_t file_bytes[2] = {0, 0};
   for (const bool keep : {false, true}) {
     auto student = std::make_shared<nn::FaceRes>();
     student->eval();
     FakeQuantOptions options;
     options.bits = {4, 8};
     options.keep_depthwise_8bit = keep;
-    auto hooks = FakeQuantHooks::Attach(*student, options);
-    ASSERT_TRUE(hooks.ok());
-    synth::NoiseSource noise(student->spec().input, 1);
-    ASSERT_TRUE(CalibratePtq(*student, **hooks, noise, {2, 2, {}, {}}, torch::kCPU).ok());
-    paths[keep] = (fs::temp_directory_path() /
-                   ("qf_dw_test_" + std::to_string(::getpid()) + (keep ? "_8" : "_4") + ".qfp"))
-                      .string();
-    ASSERT_TRUE(WritePackedModel(paths[keep], *student, **hooks, {}).ok());
-    if (!keep) continue;
-    const auto loaded = LoadPackedModel(paths[keep]);
+    std::shared_ptr<FakeQuantHooks> hooks;
+    const auto loaded = CalibratePackAndLoad(*student, options, "qf_dw_test", &hooks);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
+    file_bytes[keep] = loaded->file_bytes;
+    if (!keep) continue;
     EXPECT_EQ(loaded->header["keep_depthwise_8bit"], true);
     EXPECT_TRUE(loaded->hooks->options().keep_depthwise_8bit);
     for (const FakeQuantHooks::Layer* layer : loaded->hooks->layers()) {
@@ -269,10 +266,8 @@ TEST(PackedModelCodesTest, DepthwiseKeptAt8BitsRoundTrips) {
     const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
     EXPECT_TRUE(torch::equal(loaded->model->forward(input), student->forward(input)));
   }
-  const auto all_4 = fs::file_size(paths[0]), depthwise_8 = fs::file_size(paths[1]);
-  for (const auto& path : paths) fs::remove(path);
-  EXPECT_GT(depthwise_8, all_4);
-  EXPECT_LT(depthwise_8, all_4 * 1.02);
+  EXPECT_GT(file_bytes[1], file_bytes[0]);
+  EXPECT_LT(file_bytes[1], file_bytes[0] * 1.02);
 }
 
 }  // namespace
