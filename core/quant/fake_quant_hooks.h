@@ -96,7 +96,7 @@ class FakeQuantHooks : public nn::LayerHooks {
   // while nobody else constructs unattached hooks.
   class PassKey {
     friend class FakeQuantHooks;
-    PassKey() = default;
+    explicit PassKey() = default;  // explicit: no `{}` aggregate back door.
   };
   FakeQuantHooks(PassKey, FakeQuantOptions options) : options_(options) {}
 

@@ -356,10 +356,10 @@ absl::StatusOr<std::unique_ptr<ProceduralFaceSource>> ProceduralFaceSource::Crea
     return absl::InvalidArgumentError(
         "rendered faces need the model's landmark template, and this model has none");
   }
-  return std::make_unique<ProceduralFaceSource>(CreateKey(), input, seed);
+  return std::make_unique<ProceduralFaceSource>(PassKey(), input, seed);
 }
 
-ProceduralFaceSource::ProceduralFaceSource(CreateKey, const nn::InputSpec& input, uint64_t seed)
+ProceduralFaceSource::ProceduralFaceSource(PassKey, const nn::InputSpec& input, uint64_t seed)
     : input_(input), seed_(seed), random_(at::detail::createCPUGenerator(seed)) {}
 
 torch::Tensor ProceduralFaceSource::RenderPixels(int64_t n) {

@@ -44,11 +44,6 @@
 namespace qf::synth {
 
 class ProceduralFaceSource : public ImageSource {
-  // Only Create() can name it, so only Create() can construct a source.
-  struct CreateKey {
-    explicit CreateKey() = default;
-  };
-
  public:
   // InvalidArgumentError unless `input` has a landmark template with the
   // right eye to the right of the left one.
@@ -59,7 +54,13 @@ class ProceduralFaceSource : public ImageSource {
   // creating one (for keys of sets that start from rendered faces).
   static nlohmann::json SpecFor(const nn::InputSpec& input, uint64_t seed);
 
-  ProceduralFaceSource(CreateKey, const nn::InputSpec& input, uint64_t seed);
+  // Only Create() can make the key (as in FakeQuantHooks): it lets Create()
+  // use std::make_unique while nobody else builds an unchecked source.
+  class PassKey {
+    friend class ProceduralFaceSource;
+    explicit PassKey() = default;  // explicit: no `{}` aggregate back door.
+  };
+  ProceduralFaceSource(PassKey, const nn::InputSpec& input, uint64_t seed);
 
   torch::Tensor NextBatch(int64_t batch_size) override;
   nlohmann::json spec() const override { return SpecFor(input_, seed_); }
