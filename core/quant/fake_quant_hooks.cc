@@ -28,8 +28,8 @@ bool ValidBits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
 }  // namespace
 
-bool HasDepthwiseConv(nn::Backbone& backbone) {
-  for (const auto& module : backbone.modules(/*include_self=*/false)) {
+bool HasDepthwiseConv(const torch::nn::Module& model) {
+  for (const auto& module : model.modules(/*include_self=*/false)) {
     if (IsDepthwiseConv(module.get())) return true;
   }
   return false;

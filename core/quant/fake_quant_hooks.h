@@ -67,9 +67,9 @@ struct FakeQuantOptions {
   RangeEstimator weight_ranges = RangeEstimator::kMinMax;
 };
 
-// True when `backbone` has a depthwise conv (groups == input channels > 1),
+// True when `model` has a depthwise conv (groups == input channels > 1),
 // the layers FakeQuantOptions::keep_depthwise_8bit keeps.
-bool HasDepthwiseConv(nn::Backbone& backbone);
+bool HasDepthwiseConv(const torch::nn::Module& model);
 
 class FakeQuantHooks : public nn::LayerHooks {
  public:
