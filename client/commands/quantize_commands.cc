@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -125,8 +126,9 @@ int RunQuantize(QuantizeFlags flags) {
   }
   const nlohmann::json& report = result->report;
   std::cout << absl::StrFormat(
-      "%s %s %s on %s: %.1f s (synthetic data %.1f s%s, training %.1f s)\n", flags.job.teacher,
+      "%s %s %s on %s%s: %.1f s (synthetic data %.1f s%s, training %.1f s)\n", flags.job.teacher,
       report["bits"].get<std::string>(), flags.method, flags.job.source,
+      report["synthetic"]["spec"].contains("augmentation") ? " (augmented)" : "",
       report["seconds"].get<double>(), report["synthetic"]["seconds"].get<double>(),
       report["synthetic"]["cache_hit"].get<bool>() ? ", cached" : "",
       report["training"]["seconds"].get<double>());
@@ -235,6 +237,11 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "the batch's mean embedding")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_flag_function(
+      "--augment",
+      [flags](std::int64_t) { flags->job.augmentation = synth::FaceViewAugmentation(); },
+      "Builtin, inverted-faces and folder sets: show each image from a random nearby view "
+      "(+-6 % shift, +-8 % zoom, +-8 degrees; not the paper's method)");
   cmd->add_option("--steps", job.qat.steps, "QAT steps")->capture_default_str();
   cmd->add_option("--batch-size", job.qat.batch_size, "QAT batch size")->capture_default_str();
   cmd->add_option("--lr", job.qat.learning_rate, "Learning rate (0: 0.1 * batch / 512)")

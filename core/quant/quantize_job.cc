@@ -142,6 +142,14 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
         absl::StrCat("keep_depthwise_8bit: '", config.teacher, "' has no depthwise conv"));
   }
 
+  const bool set_source =
+      config.source == "builtin" || config.source == "inverted-faces" || config.source == "folder";
+  if (config.augmentation.enabled() && !set_source) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "augmentation applies to the sources builtin, inverted-faces and folder, not '",
+        config.source, "'"));
+  }
+
   // The training/calibration source: synthetic only.
   const auto synth_start = std::chrono::steady_clock::now();
   std::unique_ptr<synth::ImageSource> source;
@@ -174,14 +182,16 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
       QF_ASSIGN_OR_RETURN(
           images, synth::SyntheticCache(config.cache_dir).GetOrCreate(spec, generate, &cache_hit));
     }
-    source = std::make_unique<synth::TensorSetSource>(images, spec, config.seed);
+    source = std::make_unique<synth::TensorSetSource>(images, spec, config.seed, /*mirror=*/true,
+                                                      config.augmentation);
   } else if (config.source == "folder") {
     synth::FolderOptions folder_options;
     folder_options.declared_synthetic = config.folder_declared_synthetic;
     QF_ASSIGN_OR_RETURN(torch::Tensor images,
                         synth::LoadSyntheticFolder(config.folder, input, folder_options));
     source = std::make_unique<synth::TensorSetSource>(
-        images, synth::FolderSpec(config.folder, input, folder_options), config.seed);
+        images, synth::FolderSpec(config.folder, input, folder_options), config.seed,
+        /*mirror=*/true, config.augmentation);
   } else if (config.source == "generator") {
     if (!config.generator_declared_synthetic) {
       return absl::InvalidArgumentError(

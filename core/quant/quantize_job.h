@@ -29,6 +29,7 @@
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/quant_bits.h"
 #include "core/synth/inversion_generator.h"
+#include "core/synth/tensor_set_source.h"
 
 namespace qf::quant {
 
@@ -64,6 +65,10 @@ struct QuantizeJobConfig {
   bool generator_declared_synthetic = false;
   nlohmann::json generator_description = nlohmann::json::object();  // Into the source's spec.
   synth::InversionOptions inversion;
+  // Random views of a materialized set's images (sources builtin,
+  // inverted-faces and folder; refused for the others, which make new images
+  // every batch). Not the paper's method; off by default.
+  synth::SetAugmentation augmentation;
   std::string cache_dir;  // Generated synthetic sets; empty: no caching.
   QatOptions qat;
   PtqOptions ptq;

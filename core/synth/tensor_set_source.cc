@@ -2,16 +2,42 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <utility>
 #include <vector>
 
 namespace qf::synth {
+namespace {
+
+namespace F = torch::nn::functional;
+
+nlohmann::json WithAugmentation(nlohmann::json spec, const SetAugmentation& augmentation) {
+  if (augmentation.enabled()) spec["augmentation"] = augmentation.ToJson();
+  return spec;
+}
+
+}  // namespace
+
+nlohmann::json SetAugmentation::ToJson() const {
+  return {{"max_shift", max_shift},
+          {"max_zoom", max_zoom},
+          {"max_rotation_degrees", max_rotation_degrees}};
+}
+
+SetAugmentation FaceViewAugmentation() {
+  SetAugmentation augmentation;
+  augmentation.max_shift = 0.06;
+  augmentation.max_zoom = 0.08;
+  augmentation.max_rotation_degrees = 8;
+  return augmentation;
+}
 
 TensorSetSource::TensorSetSource(torch::Tensor images, nlohmann::json spec, uint64_t seed,
-                                 bool mirror)
+                                 bool mirror, SetAugmentation augmentation)
     : images_(std::move(images)),
-      spec_(std::move(spec)),
+      spec_(WithAugmentation(std::move(spec), augmentation)),
       mirror_(mirror),
+      augmentation_(augmentation),
       generator_(at::detail::createCPUGenerator(seed)) {}
 
 torch::Tensor TensorSetSource::NextBatch(int64_t batch_size) {
@@ -34,7 +60,31 @@ torch::Tensor TensorSetSource::NextBatch(int64_t batch_size) {
         torch::rand({batch_size}, generator_, torch::TensorOptions(torch::kFloat)) < 0.5;
     batch = torch::where(flip.view({-1, 1, 1, 1}), batch.flip({3}), batch);
   }
-  return batch;
+  return augmentation_.enabled() ? Augment(batch) : batch;
+}
+
+torch::Tensor TensorSetSource::Augment(const torch::Tensor& batch) {
+  const int64_t n = batch.size(0);
+  const auto uniform = [&](double bound) {  // n values in [-bound, bound].
+    return (torch::rand({n}, generator_, torch::TensorOptions(torch::kFloat)) * 2 - 1) * bound;
+  };
+  const torch::Tensor shift_x = uniform(augmentation_.max_shift) * 2;  // Grid spans [-1, 1].
+  const torch::Tensor shift_y = uniform(augmentation_.max_shift) * 2;
+  // affine_grid maps output to input coordinates, so a zoom z samples a
+  // window 1/z the size.
+  const torch::Tensor inverse_zoom = 1.0 / (1.0 + uniform(augmentation_.max_zoom));
+  const torch::Tensor angle = uniform(augmentation_.max_rotation_degrees * M_PI / 180.0);
+  const torch::Tensor cos = torch::cos(angle) * inverse_zoom;
+  const torch::Tensor sin = torch::sin(angle) * inverse_zoom;
+  const torch::Tensor theta =
+      torch::stack({torch::stack({cos, -sin, shift_x}, 1), torch::stack({sin, cos, shift_y}, 1)}, 1)
+          .to(batch.dtype());
+  const torch::Tensor grid = F::affine_grid(theta, batch.sizes(), /*align_corners=*/false);
+  return F::grid_sample(batch, grid,
+                        F::GridSampleFuncOptions()
+                            .mode(torch::kBilinear)
+                            .padding_mode(torch::kBorder)
+                            .align_corners(false));
 }
 
 }  // namespace qf::synth

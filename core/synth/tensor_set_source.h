@@ -1,7 +1,8 @@
 // TensorSetSource: serves batches from a materialized set of synthetic
 // images (the built-in generator's output or a declared-synthetic folder), in
 // a fresh random order each epoch, each image mirrored with probability 1/2
-// (faces are symmetric enough that a mirror is another valid view).
+// (faces are symmetric enough that a mirror is another valid view) and, with
+// a SetAugmentation, seen from a random nearby viewpoint.
 // Deterministic for a given seed.
 #ifndef QUANTFACE_CORE_SYNTH_TENSOR_SET_SOURCE_H_
 #define QUANTFACE_CORE_SYNTH_TENSOR_SET_SOURCE_H_
@@ -14,19 +15,44 @@
 
 namespace qf::synth {
 
+// Random geometric views of a set's images. Why: a few hundred generated
+// faces are seen a dozen times each in a QAT run, and a student can fit
+// those exact pixels without fitting faces; small shifts, zooms and
+// rotations, the variation a face aligner leaves in real crops, make each
+// visit a new input whose teacher embedding is computed afresh. Each image
+// gets its own shift, zoom and rotation, uniform within the bounds, resampled
+// bilinearly with the border pixels extended. All bounds 0: no resampling.
+struct SetAugmentation {
+  double max_shift = 0;             // Fraction of the side, per axis.
+  double max_zoom = 0;              // Scale factor in [1 - z, 1 + z].
+  double max_rotation_degrees = 0;  // Either way.
+
+  bool enabled() const { return max_shift > 0 || max_zoom > 0 || max_rotation_degrees > 0; }
+  nlohmann::json ToJson() const;
+};
+
+// The bounds `quantize --augment` uses: +-6 % shift, +-8 % zoom, +-8
+// degrees; small enough that the face stays centred and upright.
+SetAugmentation FaceViewAugmentation();
+
 class TensorSetSource : public ImageSource {
  public:
-  // images: N x 3 x S x S normalized model input, N >= 1.
-  TensorSetSource(torch::Tensor images, nlohmann::json spec, uint64_t seed, bool mirror = true);
+  // images: N x 3 x S x S normalized model input, N >= 1. An enabled
+  // `augmentation` is recorded in spec() under "augmentation".
+  TensorSetSource(torch::Tensor images, nlohmann::json spec, uint64_t seed, bool mirror = true,
+                  SetAugmentation augmentation = {});
 
   torch::Tensor NextBatch(int64_t batch_size) override;
   nlohmann::json spec() const override { return spec_; }
   int64_t size() const { return images_.size(0); }
 
  private:
+  torch::Tensor Augment(const torch::Tensor& batch);
+
   const torch::Tensor images_;
   const nlohmann::json spec_;
   const bool mirror_;
+  const SetAugmentation augmentation_;
   torch::Generator generator_;
   torch::Tensor order_;
   int64_t cursor_ = 0;

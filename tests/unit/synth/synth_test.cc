@@ -174,6 +174,52 @@ TEST(TensorSetSourceTest, VisitsEveryImageEachEpoch) {
   EXPECT_EQ(source.NextBatch(7).size(0), 7);  // Crosses an epoch boundary.
 }
 
+TEST(TensorSetSourceTest, AugmentationGivesEachImageANearbyView) {
+  // A smooth image (a diagonal ramp), so resampling changes it a little,
+  // not a lot.
+  const torch::Tensor ramp = torch::linspace(-1, 1, 32);
+  const torch::Tensor image = (ramp.view({1, 32}) + ramp.view({32, 1})).expand({3, 32, 32});
+  const torch::Tensor images = image.unsqueeze(0).expand({4, 3, 32, 32}).contiguous();
+  const SetAugmentation augmentation = FaceViewAugmentation();
+  TensorSetSource source(images, {{"kind", "test"}}, 5, /*mirror=*/false, augmentation);
+  const torch::Tensor batch = source.NextBatch(4);
+  ASSERT_EQ(batch.sizes(), images.sizes());
+  for (int64_t i = 0; i < 4; ++i) {
+    const double change = (batch[i] - image).abs().mean().item<double>();
+    EXPECT_GT(change, 1e-3) << i;  // A new view ...
+    EXPECT_LT(change, 0.25) << i;  // ... of the same image (values span [-2, 2]).
+  }
+  // Each image its own view.
+  EXPECT_FALSE(torch::allclose(batch[0], batch[1]));
+  // Deterministic for a seed.
+  TensorSetSource same(images, {{"kind", "test"}}, 5, /*mirror=*/false, augmentation);
+  EXPECT_TRUE(torch::equal(same.NextBatch(4), batch));
+  EXPECT_EQ(source.spec()["augmentation"]["max_zoom"], augmentation.max_zoom);
+  // Without bounds the images are served as stored, and the spec says nothing.
+  TensorSetSource plain(images, {{"kind", "test"}}, 5, /*mirror=*/false);
+  EXPECT_TRUE(torch::equal(plain.NextBatch(4), images));
+  EXPECT_FALSE(plain.spec().contains("augmentation"));
+}
+
+TEST(TensorSetSourceTest, ShiftAloneMovesTheImage) {
+  // A bright column in the middle of a dark image: a pure shift moves it
+  // sideways by at most max_shift of the side, rows unchanged.
+  torch::Tensor image = torch::zeros({1, 3, 32, 32});
+  image.select(3, 16).fill_(1);
+  SetAugmentation shift_only;
+  shift_only.max_shift = 0.1;  // At most 3.2 pixels.
+  TensorSetSource source(image, {{"kind", "test"}}, 9, /*mirror=*/false, shift_only);
+  for (int round = 0; round < 5; ++round) {
+    const torch::Tensor view = source.NextBatch(1)[0][0];
+    const torch::Tensor column_mass = view.sum(0);  // Per column.
+    const torch::Tensor columns = torch::arange(32).to(torch::kFloat);
+    const double centre = ((column_mass * columns).sum() / column_mass.sum()).item<double>();
+    EXPECT_NEAR(centre, 16, 3.3) << round;
+    EXPECT_NEAR(column_mass.sum().item<double>(), 32, 1e-3) << round;  // Nothing lost.
+    EXPECT_TRUE(torch::allclose(view[0], view[31])) << round;          // Rows alike: no rotation.
+  }
+}
+
 TEST(InversionGeneratorTest, PullsImagesTowardsTheirIdentities) {
   torch::manual_seed(0);
   testing::TinyBackbone teacher;
