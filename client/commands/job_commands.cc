@@ -140,7 +140,7 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
   submit->add_option("--schedule", submit_options->schedule, "cosine or step")
       ->capture_default_str();
   submit->add_flag("--keep-first-last-8bit", submit_options->keep_first_last_8bit,
-                   "Keep the first and last layer at 8 bits");
+                   "Keep the first and last layer at 8 bits (symmetric weights)");
   submit->add_flag("--keep-depthwise-8bit", submit_options->keep_depthwise_8bit,
                    "Keep depthwise convs' weights at 8 bits (faceres; not the paper's method)");
   submit

@@ -192,7 +192,7 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
       ->capture_default_str();
   cmd->add_option("--bits", flags->bits, "Bit widths w<W>a<A>, 2..8 each")->capture_default_str();
   cmd->add_flag("--keep-first-last-8bit", job.keep_first_last_8bit,
-                "Keep the first and last layer at 8 bits");
+                "Keep the first and last layer at 8 bits (symmetric weights)");
   cmd->add_flag("--keep-depthwise-8bit", job.keep_depthwise_8bit,
                 "Keep depthwise convs' weights at 8 bits (under 2 % of faceres' weights)");
   cmd->add_option("--weight-scheme", flags->weight_scheme,

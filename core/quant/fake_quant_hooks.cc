@@ -73,6 +73,9 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
   if (options.keep_first_last_8bit) {
     for (Layer* layer : {hooks->ordered_.front().get(), hooks->ordered_.back().get()}) {
       layer->weight_bits = 8;
+      // As for kept depthwise convs: 8-bit asymmetric weights would send
+      // the whole model from oneDNN to QNNPACK (see FakeQuantOptions).
+      layer->weight_scheme = WeightScheme::kSymmetric;
       layer->input = std::make_unique<ActivationQuantizer>(8, options.ema_beta);
     }
   }

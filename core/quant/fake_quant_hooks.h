@@ -4,7 +4,8 @@
 // quantized layer per Conv2d/Linear (weights per output channel to
 // bits.weight, the layer's input per tensor to bits.activation) and installs
 // itself as the backbone's LayerHooks. With keep_first_last_8bit the first and
-// the last conv/linear (in registration order) use 8 bits for both; with
+// the last conv/linear (in registration order) use 8 bits for both, their
+// weights on the symmetric grid whatever weight_scheme says; with
 // keep_depthwise_8bit every depthwise conv (groups == input channels > 1)
 // keeps 8-bit weights on the symmetric grid, its input staying at
 // bits.activation. Operands of
@@ -41,6 +42,10 @@ namespace qf::quant {
 
 struct FakeQuantOptions {
   QuantBits bits;
+  // The kept layers' weights use the symmetric grid, for the reason given
+  // under keep_depthwise_8bit. Packed models written before this rule (8-bit
+  // asymmetric first/last weights) load unchanged: their stored grids are
+  // used as they are, and they run on QNNPACK.
   bool keep_first_last_8bit = false;
   // Why: a depthwise 3x3 filter has 9 weights per channel, so its 4-bit
   // rounding errors do not average out over input channels as a dense

@@ -63,6 +63,11 @@ TEST(FakeQuantHooksTest, KeepFirstLast8Bit) {
   EXPECT_EQ(layers[1]->weight_bits, 2);
   EXPECT_EQ(layers[1]->input->bits(), 3);
   EXPECT_EQ(layers[2]->weight_bits, 8);
+  // The kept layers take the symmetric grid (so the model stays on oneDNN);
+  // the others keep the requested scheme.
+  EXPECT_EQ(layers[0]->weight_scheme, WeightScheme::kSymmetric);
+  EXPECT_EQ(layers[1]->weight_scheme, WeightScheme::kAsymmetric);
+  EXPECT_EQ(layers[2]->weight_scheme, WeightScheme::kSymmetric);
 }
 
 // Depthwise convs keep 8-bit weights on the symmetric grid; their inputs

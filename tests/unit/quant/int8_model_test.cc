@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <vector>
@@ -23,10 +24,13 @@ namespace fs = std::filesystem;
 
 // Calibrates `model` at `bits` on noise, packs and reloads it: the fake-quant
 // reference the integer model must reproduce.
+// `edit` may change the hooks' layers before calibration.
 PackedModel PackAndLoad(nn::Backbone& model, const FakeQuantOptions& options,
-                        const std::string& name) {
+                        const std::string& name,
+                        const std::function<void(FakeQuantHooks&)>& edit = {}) {
   auto hooks = FakeQuantHooks::Attach(model, options);
   EXPECT_TRUE(hooks.ok());
+  if (edit) edit(**hooks);
   synth::NoiseSource noise(model.spec().input, 1);
   EXPECT_TRUE(CalibratePtq(model, **hooks, noise, {4, 2, {}, {}}, torch::kCPU).ok());
   const std::string path =
@@ -146,6 +150,38 @@ TEST(Int8ModelTest, SymmetricFirstAndLastAt8BitsStayOnOneDnn) {
   EXPECT_EQ(ExpectIntegerMatchesFakeQuant(model, options, "dlib44s8", 0.99), "onednn");
 }
 
+// Kept first/last layers take the symmetric grid, so an asymmetric w4a4
+// student with them stays on oneDNN instead of QNNPACK.
+TEST(Int8ModelTest, AsymmetricFirstAndLastAt8BitsStayOnOneDnn) {
+  torch::manual_seed(16);
+  nn::DlibResnet model;
+  FakeQuantOptions options = Bits(4, 4);
+  options.keep_first_last_8bit = true;
+  EXPECT_EQ(ExpectIntegerMatchesFakeQuant(model, options, "dlib44a8", 0.99), "onednn");
+}
+
+// Files written before that rule hold 8-bit asymmetric first/last weights:
+// they still load with their own grids, and run on an engine that takes them.
+TEST(Int8ModelTest, OlderAsymmetricFirstAndLastFilesStillRun) {
+  torch::manual_seed(16);
+  nn::DlibResnet model;
+  model.eval();
+  FakeQuantOptions options = Bits(4, 4);
+  options.keep_first_last_8bit = true;
+  const PackedModel packed = PackAndLoad(model, options, "dlib44a8old", [](FakeQuantHooks& hooks) {
+    for (const std::string& name : {hooks.layers().front()->name, hooks.layers().back()->name}) {
+      hooks.mutable_layer(name)->weight_scheme = WeightScheme::kAsymmetric;
+    }
+  });
+  // The stored stem grid is asymmetric: its zero points are not all 127,
+  // the symmetric 8-bit grid's middle.
+  const auto& stem_zero_points = packed.hooks->layers().front()->frozen_weight_params->zero_point;
+  EXPECT_TRUE((stem_zero_points != 127).any().item<bool>());
+  const Agreement agreement = Compare(packed);
+  EXPECT_EQ(agreement.engine, "qnnpack");
+  EXPECT_GE(agreement.min_cosine, 0.98);
+}
+
 TEST(Int8ModelTest, RealFaceResW6A6MatchesFakeQuant) {
   QF_REQUIRE_ASSETS(false, nn::FaceRes::kModelPath);
   auto model = nn::FaceRes::FromAssets(nn::testing::AssetDir());
@@ -196,8 +232,12 @@ TEST(Int8ModelTest, RealDlibResnetAgreesTightly) {
   };
   FakeQuantOptions w4a4_first_last_8 = Bits(4, 4, WeightScheme::kSymmetric);
   w4a4_first_last_8.keep_first_last_8bit = true;
+  // Asymmetric 4-bit weights between the symmetric 8-bit ends: oneDNN too.
+  FakeQuantOptions w4a4_asymmetric_first_last_8 = Bits(4, 4);
+  w4a4_asymmetric_first_last_8.keep_first_last_8bit = true;
   for (const Case& c : {Case{Bits(8, 8, WeightScheme::kSymmetric), 0.9998, 0.03},
-                        Case{Bits(8, 8), 0.9998, 0.03}, Case{w4a4_first_last_8, 0.99995, 0.01}}) {
+                        Case{Bits(8, 8), 0.9998, 0.03}, Case{w4a4_first_last_8, 0.99995, 0.01},
+                        Case{w4a4_asymmetric_first_last_8, 0.99995, 0.01}}) {
     auto model = nn::DlibResnet::FromAssets(nn::testing::AssetDir());
     ASSERT_TRUE(model.ok()) << model.status();
     const Agreement a = Compare(PackAndLoad(**model, c.options, "realdlibtight"));
