@@ -26,6 +26,14 @@ bool IsDepthwiseConv(const torch::nn::Module* module) {
 
 bool ValidBits(int bits) { return bits >= kMinBits && bits <= kMaxBits; }
 
+// Every layer a keep_* option holds at 8 bits takes the symmetric weight
+// grid: 8-bit asymmetric weights do not fit oneDNN's int8 kernels and would
+// send the whole model to the much slower QNNPACK (FakeQuantOptions).
+void KeepWeightsAt8Bits(FakeQuantHooks::Layer& layer) {
+  layer.weight_bits = 8;
+  layer.weight_scheme = WeightScheme::kSymmetric;
+}
+
 }  // namespace
 
 bool HasDepthwiseConv(const torch::nn::Module& model) {
@@ -56,9 +64,9 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     if (!IsQuantizedLayer(module)) continue;
     auto layer = std::make_unique<Layer>();
     layer->name = item.key();
-    const bool kept_depthwise = options.keep_depthwise_8bit && IsDepthwiseConv(module);
-    layer->weight_bits = kept_depthwise ? 8 : options.bits.weight;
-    layer->weight_scheme = kept_depthwise ? WeightScheme::kSymmetric : options.weight_scheme;
+    layer->weight_bits = options.bits.weight;
+    layer->weight_scheme = options.weight_scheme;
+    if (options.keep_depthwise_8bit && IsDepthwiseConv(module)) KeepWeightsAt8Bits(*layer);
     const RangeEstimator estimator =
         hooks->ordered_.empty() ? RangeEstimator::kMinMax : options.activation_ranges;
     layer->input =
@@ -72,10 +80,7 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
   }
   if (options.keep_first_last_8bit) {
     for (Layer* layer : {hooks->ordered_.front().get(), hooks->ordered_.back().get()}) {
-      layer->weight_bits = 8;
-      // As for kept depthwise convs: 8-bit asymmetric weights would send
-      // the whole model from oneDNN to QNNPACK (see FakeQuantOptions).
-      layer->weight_scheme = WeightScheme::kSymmetric;
+      KeepWeightsAt8Bits(*layer);
       layer->input = std::make_unique<ActivationQuantizer>(8, options.ema_beta);
     }
   }
