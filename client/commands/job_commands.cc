@@ -6,6 +6,7 @@
 #include "client/commands/commands.h"
 #include "client/commands/job_progress.h"
 #include "client/commands/unary_call.h"
+#include "core/quant/affine.h"
 #include "core/quant/range_estimator.h"
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/registry.grpc.pb.h"
@@ -42,7 +43,7 @@ struct SubmitOptions {
   std::string schedule = "cosine";
   bool keep_first_last_8bit = false;
   bool keep_depthwise_8bit = false;
-  std::string weight_scheme = "asymmetric";
+  std::string weight_scheme = "auto";
   bool learn_activation_ranges = false;
   double feature_loss_weight = 0;
   std::string activation_ranges = "minmax";
@@ -145,7 +146,8 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
                    "Keep depthwise convs' weights at 8 bits (faceres; not the paper's method)");
   submit
       ->add_option("--weight-scheme", submit_options->weight_scheme,
-                   "asymmetric (the paper) or symmetric (8-bit weights run on oneDNN)")
+                   "auto (asymmetric below 8 bits, symmetric at 8), asymmetric (the paper, "
+                   "8-bit weights then run on the slow QNNPACK) or symmetric")
       ->capture_default_str();
   submit->add_flag("--learn-activation-ranges", submit_options->learn_activation_ranges,
                    "QAT: learn activation scales (LSQ) after the warm-up instead of freezing "
@@ -187,11 +189,21 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     config.set_activation_bits(activation_bits);
     config.set_keep_first_last_8bit(o.keep_first_last_8bit);
     config.set_keep_depthwise_8bit(o.keep_depthwise_8bit);
-    if (o.weight_scheme == "symmetric") {
-      config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC);
-    } else if (o.weight_scheme != "asymmetric") {
-      exit_status = context.Fail("--weight-scheme must be asymmetric or symmetric");
+    const absl::StatusOr<quant::WeightScheme> scheme = quant::ParseWeightScheme(o.weight_scheme);
+    if (!scheme.ok()) {
+      exit_status = context.Fail(absl::StrCat("--weight-scheme: ", scheme.status().message()));
       return;
+    }
+    switch (*scheme) {
+      case quant::WeightScheme::kAuto:
+        config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_AUTO);
+        break;
+      case quant::WeightScheme::kAsymmetric:
+        config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_ASYMMETRIC);
+        break;
+      case quant::WeightScheme::kSymmetric:
+        config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC);
+        break;
     }
     // The engine's parser owns the names, so `job submit` and the offline
     // `quantize` accept the same ones. True when `text` names kMse.

@@ -26,7 +26,7 @@ namespace {
 struct QuantizeFlags {
   quant::QuantizeJobConfig job;
   std::string bits = "w8a8";
-  std::string weight_scheme = "asymmetric";
+  std::string weight_scheme = "auto";
   std::string activation_ranges = "minmax";
   std::string weight_ranges = "minmax";
   std::string method = "qat";
@@ -196,8 +196,9 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_flag("--keep-depthwise-8bit", job.keep_depthwise_8bit,
                 "Keep depthwise convs' weights at 8 bits (under 2 % of faceres' weights)");
   cmd->add_option("--weight-scheme", flags->weight_scheme,
-                  "Weight grid per channel: asymmetric (min/max, the paper) or symmetric "
-                  "(max|w|; 8-bit weights then run on oneDNN's int8 kernels)")
+                  "Weight grid per channel: asymmetric (min/max, the paper; 8-bit weights then "
+                  "run on the slow QNNPACK), symmetric (max|w|, runs on oneDNN) or auto "
+                  "(asymmetric below 8 bits, symmetric at 8)")
       ->capture_default_str();
   cmd->add_option("--activation-ranges", flags->activation_ranges,
                   "Activation ranges from batch min/max (minmax, the paper) or clipped to the "

@@ -18,12 +18,26 @@ AffineParams ComputeAffineParams(const torch::Tensor& lo, const torch::Tensor& h
 absl::StatusOr<WeightScheme> ParseWeightScheme(const std::string& text) {
   if (text == "asymmetric") return WeightScheme::kAsymmetric;
   if (text == "symmetric") return WeightScheme::kSymmetric;
+  if (text == "auto") return WeightScheme::kAuto;
   return absl::InvalidArgumentError(
-      absl::StrCat("weight scheme '", text, "': expected asymmetric or symmetric"));
+      absl::StrCat("weight scheme '", text, "': expected auto, asymmetric or symmetric"));
 }
 
 std::string WeightSchemeName(WeightScheme scheme) {
-  return scheme == WeightScheme::kSymmetric ? "symmetric" : "asymmetric";
+  switch (scheme) {
+    case WeightScheme::kAsymmetric:
+      return "asymmetric";
+    case WeightScheme::kSymmetric:
+      return "symmetric";
+    case WeightScheme::kAuto:
+      return "auto";
+  }
+  return "unknown";
+}
+
+WeightScheme ResolveWeightScheme(WeightScheme scheme, int bits) {
+  if (scheme != WeightScheme::kAuto) return scheme;
+  return bits >= 8 ? WeightScheme::kSymmetric : WeightScheme::kAsymmetric;
 }
 
 AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme) {
@@ -32,10 +46,12 @@ AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, Weigh
 
 AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme,
                                     const torch::Tensor& clip) {
-  return ClippedRangeParams(WeightChannelRange(weight, scheme), bits, scheme, clip);
+  const WeightScheme resolved = ResolveWeightScheme(scheme, bits);
+  return ClippedRangeParams(WeightChannelRange(weight, resolved), bits, resolved, clip);
 }
 
 ChannelRange WeightChannelRange(const torch::Tensor& weight, WeightScheme scheme) {
+  TORCH_CHECK(scheme != WeightScheme::kAuto, "WeightChannelRange: resolve the 'auto' scheme first");
   torch::NoGradGuard no_grad;
   const torch::Tensor flat = weight.detach().flatten(1).to(torch::kFloat);
   if (scheme == WeightScheme::kAsymmetric) {
@@ -48,6 +64,7 @@ ChannelRange WeightChannelRange(const torch::Tensor& weight, WeightScheme scheme
 AffineParams ClippedRangeParams(const ChannelRange& range, int bits, WeightScheme scheme,
                                 const torch::Tensor& clip) {
   torch::NoGradGuard no_grad;
+  scheme = ResolveWeightScheme(scheme, bits);
   // An undefined clip means 1 for every channel.
   const auto scaled = [&clip](const torch::Tensor& bound) {
     return clip.defined() ? bound * clip.to(bound.device()) : bound;

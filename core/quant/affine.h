@@ -14,7 +14,9 @@
 // One code of the b-bit range goes unused, but at b = 8 the integer values
 // fit int8 with zero point 0, which is what oneDNN's int8 convolutions take
 // (8-bit asymmetric weights need |q - zero_point| up to 255 and run on the
-// much slower QNNPACK here).
+// much slower QNNPACK here). Below 8 bits both grids fit int8 (|q -
+// zero_point| <= 2^b - 1 <= 127), so the choice only decides speed at b = 8;
+// WeightScheme::kAuto makes it per layer on that ground.
 //
 // Fake quantization uses LibTorch's fake_quantize_* ops: their gradient is
 // the straight-through estimator (identity inside the range, zero for inputs
@@ -47,13 +49,25 @@ AffineParams ComputeAffineParams(const torch::Tensor& lo, const torch::Tensor& h
 enum class WeightScheme {
   kAsymmetric,  // Per-channel min/max (the QuantFace paper's choice).
   kSymmetric,   // Per-channel max|w|, zero point in the middle (see above).
+  // kAsymmetric below 8 bits, kSymmetric at 8: the paper's grid wherever
+  // oneDNN's int8 kernels can run it, the symmetric one where the paper's
+  // would send the model to QNNPACK (slower than float32 on x86; symmetric
+  // 8-bit weights cost no measurable accuracy, docs/BENCHMARKS.md). A
+  // choice made per layer from its bit width; ResolveWeightScheme() makes it.
+  kAuto,
 };
 
-// "asymmetric" / "symmetric"; InvalidArgumentError otherwise.
+// "asymmetric" / "symmetric" / "auto"; InvalidArgumentError otherwise.
 absl::StatusOr<WeightScheme> ParseWeightScheme(const std::string& text);
 std::string WeightSchemeName(WeightScheme scheme);
 
-// Per-output-channel (dim 0) parameters of a conv/linear weight.
+// The grid a layer with `bits`-bit weights uses under `scheme`: kAuto
+// resolved as above, the other two unchanged.
+WeightScheme ResolveWeightScheme(WeightScheme scheme, int bits);
+
+// Per-output-channel (dim 0) parameters of a conv/linear weight. The
+// functions below that take both `bits` and a scheme resolve kAuto
+// themselves.
 AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits,
                                     WeightScheme scheme = WeightScheme::kAsymmetric);
 
@@ -67,6 +81,8 @@ AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, Weigh
 // The two steps of the above, for callers that try many clips of one weight:
 // each channel's range under `scheme` (min and max, or -max|w| and max|w|;
 // float32 [C] each), then the parameters of that range scaled by `clip`.
+// WeightChannelRange has no bit width to resolve kAuto with: pass it a
+// resolved scheme (c10::Error for kAuto).
 struct ChannelRange {
   torch::Tensor lo;
   torch::Tensor hi;

@@ -65,7 +65,7 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     auto layer = std::make_unique<Layer>();
     layer->name = item.key();
     layer->weight_bits = options.bits.weight;
-    layer->weight_scheme = options.weight_scheme;
+    layer->weight_scheme = ResolveWeightScheme(options.weight_scheme, layer->weight_bits);
     if (options.keep_depthwise_8bit && IsDepthwiseConv(module)) KeepWeightsAt8Bits(*layer);
     const RangeEstimator estimator =
         hooks->ordered_.empty() ? RangeEstimator::kMinMax : options.activation_ranges;

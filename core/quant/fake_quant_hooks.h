@@ -57,7 +57,10 @@ struct FakeQuantOptions {
   // oneDNN's int8 kernels (int8_model.h) and would send the whole model to
   // the much slower QNNPACK, for a precision difference 256 levels hide.
   bool keep_depthwise_8bit = false;
-  WeightScheme weight_scheme = WeightScheme::kAsymmetric;
+  // Resolved per layer from its weight bits (ResolveWeightScheme): with the
+  // default kAuto, 8-bit layers take the symmetric grid and narrower ones
+  // the paper's asymmetric min/max.
+  WeightScheme weight_scheme = WeightScheme::kAuto;
   double ema_beta = 0.9;
   // How observed batches become ranges, for every activation but the model's
   // input (the first layer's), which keeps min/max: the image's range is set
@@ -82,7 +85,7 @@ class FakeQuantHooks : public nn::LayerHooks {
   struct Layer {
     std::string name;  // The backbone's module name, e.g. "conv32_1_conv1".
     int weight_bits = 8;
-    WeightScheme weight_scheme = WeightScheme::kAsymmetric;
+    WeightScheme weight_scheme = WeightScheme::kAsymmetric;  // Resolved: never kAuto.
     std::unique_ptr<ActivationQuantizer> input;
     // Set when the weights come from a packed model: quantize with these
     // stored per-channel params instead of the weights' current min/max

@@ -37,6 +37,7 @@ nlohmann::json LayersToJson(const FakeQuantHooks& hooks) {
   for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
     nlohmann::json entry = {{"name", layer->name},
                             {"weight_bits", layer->weight_bits},
+                            {"weight_scheme", WeightSchemeName(layer->weight_scheme)},
                             {"input_bits", layer->input->bits()}};
     if (layer->input->initialized()) {
       entry["input_range"] = {layer->input->lo().item<double>(), layer->input->hi().item<double>()};

@@ -40,8 +40,8 @@ struct QuantizeJobConfig {
   std::string asset_dir;
   QuantBits bits;
   bool keep_first_last_8bit = false;
-  bool keep_depthwise_8bit = false;  // FakeQuantOptions::keep_depthwise_8bit.
-  WeightScheme weight_scheme = WeightScheme::kAsymmetric;
+  bool keep_depthwise_8bit = false;                  // FakeQuantOptions::keep_depthwise_8bit.
+  WeightScheme weight_scheme = WeightScheme::kAuto;  // FakeQuantOptions::weight_scheme.
   // Activation ranges from batch min/max (the paper) or MSE-clipped
   // (core/quant/range_estimator.h); applies to PTQ calibration and the QAT
   // warm-up alike.

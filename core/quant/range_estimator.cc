@@ -67,7 +67,7 @@ torch::Tensor EstimateWeightClip(const torch::Tensor& weight, int bits, WeightSc
   // Every channel is scored against every factor at once: one fake-quant
   // pass of the weight per factor, on ranges taken once.
   const torch::Tensor flat = w.flatten(1);
-  const ChannelRange range = WeightChannelRange(flat, scheme);
+  const ChannelRange range = WeightChannelRange(flat, ResolveWeightScheme(scheme, bits));
   torch::Tensor best_error =
       torch::full({channels}, std::numeric_limits<float>::infinity(), w.options());
   for (int step = 0; step < kShrinkSteps; ++step) {

@@ -76,6 +76,15 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
                    absl::StrCat("unknown value ", config.activation_ranges(),
                                 ": use ACTIVATION_RANGES_MINMAX or ACTIVATION_RANGES_MSE"));
   }
+  if (!v1::JobConfig::WeightScheme_IsValid(config.weight_scheme())) {
+    return Invalid("weight_scheme",
+                   absl::StrCat("unknown value ", config.weight_scheme(),
+                                ": use WEIGHT_SCHEME_AUTO, "
+                                "WEIGHT_SCHEME_ASYMMETRIC or WEIGHT_SCHEME_SYMMETRIC"));
+  }
+  if (config.weight_scheme() == v1::JobConfig::WEIGHT_SCHEME_UNSPECIFIED) {
+    config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_AUTO);
+  }
   if (!v1::JobConfig::WeightRanges_IsValid(config.weight_ranges())) {
     return Invalid("weight_ranges",
                    absl::StrCat("unknown value ", config.weight_ranges(),

@@ -28,6 +28,17 @@ v1::JobProgress::Phase PhaseOf(const std::string& engine_phase) {
   return v1::JobProgress::PHASE_UNSPECIFIED;
 }
 
+quant::WeightScheme ToEngineWeightScheme(v1::JobConfig::WeightScheme scheme) {
+  switch (scheme) {
+    case v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC:
+      return quant::WeightScheme::kSymmetric;
+    case v1::JobConfig::WEIGHT_SCHEME_ASYMMETRIC:
+      return quant::WeightScheme::kAsymmetric;
+    default:  // AUTO, or UNSPECIFIED in a config the validator has not filled.
+      return quant::WeightScheme::kAuto;
+  }
+}
+
 std::string PhaseName(v1::JobProgress::Phase phase) {
   std::string name = v1::JobProgress::Phase_Name(phase);  // "PHASE_TRAINING" -> "training".
   if (name.rfind("PHASE_", 0) == 0) name = name.substr(6);
@@ -47,9 +58,7 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.bits = {config.weight_bits(), config.activation_bits()};
   engine.keep_first_last_8bit = config.keep_first_last_8bit();
   engine.keep_depthwise_8bit = config.keep_depthwise_8bit();
-  engine.weight_scheme = config.weight_scheme() == v1::JobConfig::WEIGHT_SCHEME_SYMMETRIC
-                             ? quant::WeightScheme::kSymmetric
-                             : quant::WeightScheme::kAsymmetric;
+  engine.weight_scheme = ToEngineWeightScheme(config.weight_scheme());
   engine.activation_ranges = config.activation_ranges() == v1::JobConfig::ACTIVATION_RANGES_MSE
                                  ? quant::RangeEstimator::kMse
                                  : quant::RangeEstimator::kMinMax;

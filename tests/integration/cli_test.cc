@@ -78,8 +78,10 @@ TEST_F(CliTest, JobSubmitSendsTheRangeEstimators) {
                            "2",           "--device",
                            "cpu",         "--activation-ranges",
                            "mse",         "--weight-ranges",
-                           "mse"});
+                           "mse",         "--weight-scheme",
+                           "asymmetric"});
   EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("WEIGHT_SCHEME_ASYMMETRIC"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("ACTIVATION_RANGES_MSE"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("WEIGHT_RANGES_MSE"), std::string::npos) << result.out;
 }
@@ -91,6 +93,12 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   result = Cli({"job", "submit", "--activation-ranges", "percentile"});
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("--activation-ranges must be minmax or mse"), std::string::npos)
+      << result.err;
+  result = Cli({"job", "submit", "--weight-scheme", "sym"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("--weight-scheme: weight scheme 'sym': expected auto, asymmetric or "
+                            "symmetric"),
+            std::string::npos)
       << result.err;
   result = Cli({"job", "submit", "--weight-ranges", "percentile"});
   EXPECT_EQ(result.exit_status, 2);

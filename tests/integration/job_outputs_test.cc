@@ -502,11 +502,11 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   v1::Model model;
   ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
   // Two evaluations: the student as served (packed, integer kernels; w8a8
-  // with asymmetric weights runs on QNNPACK) first, then the fake-quant
-  // simulation the job trained.
+  // with the default weight scheme has symmetric weights and runs on
+  // oneDNN) first, then the fake-quant simulation the job trained.
   ASSERT_EQ(model.evaluations_size(), 2);
   EXPECT_EQ(model.evaluations(0).protocol(), "lfw");
-  EXPECT_EQ(model.evaluations(0).inference(), "integer-qnnpack");
+  EXPECT_EQ(model.evaluations(0).inference(), "integer-onednn");
   EXPECT_EQ(model.evaluations(1).protocol(), "lfw");
   EXPECT_EQ(model.evaluations(1).inference(), "fake-quant");
   for (const v1::EvaluationSummary& e : model.evaluations()) {
@@ -535,7 +535,7 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
     EXPECT_NE(log.find(phase), std::string::npos) << phase << " not in:\n" << log;
   }
   EXPECT_NE(log.find("lfw accuracy teacher"), std::string::npos) << log;
-  EXPECT_NE(log.find("lfw accuracy integer (qnnpack, as served)"), std::string::npos) << log;
+  EXPECT_NE(log.find("lfw accuracy integer (onednn, as served)"), std::string::npos) << log;
 
   std::string bytes, sha256;
   EXPECT_EQ(Download(model.name(), "weights", &bytes, &sha256).error_code(),
@@ -545,7 +545,7 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   const testing::CommandResult watched = testing::RunCommand(
       {QF_CLI_BINARY, "--server", server_->grpc_target(), "job", "watch", done.name()});
   ASSERT_EQ(watched.exit_status, 0) << watched.err;
-  EXPECT_NE(watched.out.find("lfw (integer-qnnpack) accuracy"), std::string::npos) << watched.out;
+  EXPECT_NE(watched.out.find("lfw (integer-onednn) accuracy"), std::string::npos) << watched.out;
   EXPECT_NE(watched.out.find("lfw (fake-quant) accuracy"), std::string::npos) << watched.out;
 
   // The CLI fetches the same bytes.
@@ -567,6 +567,9 @@ TEST_F(JobOutputsTest, PtqJobKilledWhileEvaluatingResumesWithoutRedoingFinishedP
   config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_BUILTIN);
   config.mutable_synthetic_data()->set_num_images(8);
   config.set_evaluation_protocol("lfw");
+  // The paper's grid at 8 bits, asked for explicitly: the resumed job keeps
+  // it, and its student runs on QNNPACK (checked at the end).
+  config.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_ASYMMETRIC);
   v1::Job job;
   const grpc::Status submitted = Submit(config, &job);
   ASSERT_TRUE(submitted.ok()) << submitted.error_message();
@@ -600,6 +603,13 @@ TEST_F(JobOutputsTest, PtqJobKilledWhileEvaluatingResumesWithoutRedoingFinishedP
   EXPECT_EQ(log.find("synth 8/8"), std::string::npos) << log;
   EXPECT_EQ(log.find("phase training"), std::string::npos) << log;
   EXPECT_NE(log.find("phase evaluating"), std::string::npos) << log;
+  EXPECT_EQ(done.config().weight_scheme(), v1::JobConfig::WEIGHT_SCHEME_ASYMMETRIC);
+  v1::GetModelRequest get;
+  get.set_name(done.output_model());
+  v1::Model model;
+  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  ASSERT_GE(model.evaluations_size(), 1);
+  EXPECT_EQ(model.evaluations(0).inference(), "integer-qnnpack");
   v1::ListJobsResponse listed;
   ASSERT_TRUE(jobs_->ListJobs(Context().get(), v1::ListJobsRequest(), &listed).ok());
   EXPECT_EQ(listed.jobs_size(), 1);

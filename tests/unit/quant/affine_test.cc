@@ -89,8 +89,45 @@ TEST(FakeQuantizeWeightTest, SymmetricEightBitIntegersFitInt8) {
 TEST(WeightSchemeTest, ParsesNamesAndRejectsOthers) {
   EXPECT_EQ(*ParseWeightScheme("symmetric"), WeightScheme::kSymmetric);
   EXPECT_EQ(*ParseWeightScheme("asymmetric"), WeightScheme::kAsymmetric);
-  EXPECT_EQ(WeightSchemeName(WeightScheme::kSymmetric), "symmetric");
+  EXPECT_EQ(*ParseWeightScheme("auto"), WeightScheme::kAuto);
+  for (const WeightScheme scheme :
+       {WeightScheme::kAsymmetric, WeightScheme::kSymmetric, WeightScheme::kAuto}) {
+    EXPECT_EQ(*ParseWeightScheme(WeightSchemeName(scheme)), scheme);
+  }
   EXPECT_FALSE(ParseWeightScheme("sym").ok());
+  EXPECT_NE(ParseWeightScheme("sym").status().message().find("auto, asymmetric or symmetric"),
+            std::string::npos);
+}
+
+// kAuto is the paper's asymmetric grid below 8 bits (where both grids fit
+// int8) and the symmetric one at 8 bits (where only it fits oneDNN).
+TEST(WeightSchemeTest, AutoIsSymmetricAt8BitsOnly) {
+  EXPECT_EQ(ResolveWeightScheme(WeightScheme::kAuto, 8), WeightScheme::kSymmetric);
+  for (int bits = 2; bits < 8; ++bits) {
+    EXPECT_EQ(ResolveWeightScheme(WeightScheme::kAuto, bits), WeightScheme::kAsymmetric) << bits;
+  }
+  for (int bits : {4, 8}) {
+    EXPECT_EQ(ResolveWeightScheme(WeightScheme::kAsymmetric, bits), WeightScheme::kAsymmetric);
+    EXPECT_EQ(ResolveWeightScheme(WeightScheme::kSymmetric, bits), WeightScheme::kSymmetric);
+  }
+
+  // The functions that know the bit width resolve it themselves.
+  torch::manual_seed(3);
+  const torch::Tensor w = torch::randn({6, 3, 3, 3}) + 0.3;  // Skewed: the grids differ.
+  for (int bits : {4, 8}) {
+    const WeightScheme resolved = ResolveWeightScheme(WeightScheme::kAuto, bits);
+    const AffineParams automatic = PerChannelWeightParams(w, bits, WeightScheme::kAuto);
+    const AffineParams expected = PerChannelWeightParams(w, bits, resolved);
+    EXPECT_TRUE(torch::equal(automatic.scale, expected.scale)) << bits;
+    EXPECT_TRUE(torch::equal(automatic.zero_point, expected.zero_point)) << bits;
+    EXPECT_TRUE(torch::equal(FakeQuantizeWeight(w, bits, WeightScheme::kAuto),
+                             FakeQuantizeWeight(w, bits, resolved)))
+        << bits;
+  }
+  EXPECT_FALSE(torch::equal(PerChannelWeightParams(w, 8, WeightScheme::kAuto).zero_point,
+                            PerChannelWeightParams(w, 8, WeightScheme::kAsymmetric).zero_point));
+  // The two-step form has no bit width: it refuses kAuto instead of guessing.
+  EXPECT_THROW(WeightChannelRange(w, WeightScheme::kAuto), c10::Error);
 }
 
 TEST(FakeQuantizeWeightTest, StraightThroughGradientIsIdentity) {

@@ -70,6 +70,39 @@ TEST(FakeQuantHooksTest, KeepFirstLast8Bit) {
   EXPECT_EQ(layers[2]->weight_scheme, WeightScheme::kSymmetric);
 }
 
+// The default scheme (kAuto) puts 8-bit layers on the symmetric grid and
+// narrower ones on the paper's asymmetric grid, per layer; an explicit
+// scheme applies to every layer the keep options leave alone.
+TEST(FakeQuantHooksTest, DefaultSchemeIsSymmetricAt8BitWeightsOnly) {
+  TinyBackbone model;
+  FakeQuantOptions options;
+  EXPECT_EQ(options.weight_scheme, WeightScheme::kAuto);
+  options.bits = {8, 4};
+  auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  for (const auto* layer : (*hooks)->layers()) {
+    EXPECT_EQ(layer->weight_scheme, WeightScheme::kSymmetric) << layer->name;
+  }
+
+  options.bits = {4, 8};
+  options.keep_first_last_8bit = true;
+  hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  const auto layers = (*hooks)->layers();
+  EXPECT_EQ(layers[0]->weight_scheme, WeightScheme::kSymmetric);
+  EXPECT_EQ(layers[1]->weight_scheme, WeightScheme::kAsymmetric);
+  EXPECT_EQ(layers[2]->weight_scheme, WeightScheme::kSymmetric);
+
+  options.bits = {8, 8};
+  options.keep_first_last_8bit = false;
+  options.weight_scheme = WeightScheme::kAsymmetric;
+  hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  for (const auto* layer : (*hooks)->layers()) {
+    EXPECT_EQ(layer->weight_scheme, WeightScheme::kAsymmetric) << layer->name;
+  }
+}
+
 // Depthwise convs keep 8-bit weights on the symmetric grid; their inputs
 // and every other layer stay at the requested bits and scheme.
 TEST(FakeQuantHooksTest, KeepDepthwise8Bit) {

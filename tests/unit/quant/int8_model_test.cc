@@ -142,6 +142,15 @@ TEST(Int8ModelTest, SymmetricW8A8RunsOnOneDnnAndMatchesFakeQuant) {
             "onednn");
 }
 
+// What a w8a8 job gets when it names no scheme: oneDNN, not QNNPACK.
+TEST(Int8ModelTest, DefaultSchemeW8A8RunsOnOneDnnAndMatchesFakeQuant) {
+  torch::manual_seed(15);
+  nn::DlibResnet model;
+  FakeQuantOptions defaults;
+  defaults.bits = {8, 8};
+  EXPECT_EQ(ExpectIntegerMatchesFakeQuant(model, defaults, "dlib88auto"), "onednn");
+}
+
 TEST(Int8ModelTest, SymmetricFirstAndLastAt8BitsStayOnOneDnn) {
   torch::manual_seed(15);
   nn::DlibResnet model;

@@ -97,8 +97,15 @@ TEST_F(PackedModelTest, RoundTripReproducesTheStudent) {
   EXPECT_EQ(loaded->header["architecture"], "dlib-resnet");
   EXPECT_EQ(loaded->header["bits"], "w4a4");
   EXPECT_EQ(loaded->header["metadata"]["note"], "test");
-  EXPECT_EQ(loaded->header["weight_scheme"], "asymmetric");
-  EXPECT_EQ(loaded->hooks->options().weight_scheme, WeightScheme::kAsymmetric);
+  EXPECT_EQ(loaded->header["weight_scheme"], "auto");
+  EXPECT_EQ(loaded->hooks->options().weight_scheme, WeightScheme::kAuto);
+  // Resolved per layer: the 8-bit first and last layers symmetric, the
+  // 4-bit ones asymmetric, as when the file was written.
+  for (const auto* layer : loaded->hooks->layers()) {
+    EXPECT_EQ(layer->weight_scheme,
+              layer->weight_bits == 8 ? WeightScheme::kSymmetric : WeightScheme::kAsymmetric)
+        << layer->name;
+  }
   torch::NoGradGuard no_grad;
   const torch::Tensor expected = student_->forward(input_);
   const torch::Tensor actual = loaded->model->forward(input_);

@@ -59,6 +59,7 @@ TEST_F(JobValidatorTest, FillsDefaults) {
   auto config = ValidateJobConfig(Valid(), *registry_, limits_);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->method(), v1::JobConfig::METHOD_QAT);
+  EXPECT_EQ(config->weight_scheme(), v1::JobConfig::WEIGHT_SCHEME_AUTO);
   EXPECT_EQ(config->steps(), 600);
   EXPECT_EQ(config->batch_size(), 32);
   EXPECT_EQ(config->activation_warmup_steps(), 50);
@@ -167,6 +168,13 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
   c.set_activation_ranges(static_cast<v1::JobConfig::ActivationRanges>(7));
   EXPECT_EQ(Check(c, "config.activation_ranges"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_ASYMMETRIC);
+  auto asymmetric = ValidateJobConfig(c, *registry_, limits_);
+  ASSERT_TRUE(asymmetric.ok()) << asymmetric.status();
+  EXPECT_EQ(asymmetric->weight_scheme(), v1::JobConfig::WEIGHT_SCHEME_ASYMMETRIC);
+  c.set_weight_scheme(static_cast<v1::JobConfig::WeightScheme>(7));
+  EXPECT_EQ(Check(c, "config.weight_scheme"), absl::StatusCode::kInvalidArgument);
   c = Valid();
   c.set_weight_ranges(v1::JobConfig::WEIGHT_RANGES_MSE);
   EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
