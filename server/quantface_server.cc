@@ -7,6 +7,8 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "core/quant/fake_quant_hooks.h"
+#include "core/quant/packed_model.h"
 #include "server/jobs/job_validator.h"
 #include "server/jobs/quantize_job_runner.h"
 #include "server/lazy_face_detector.h"
@@ -172,6 +174,11 @@ absl::Status QuantFaceServer::StartJobsAndRegistry(const ServerConfig& config,
   limits.cpu_workers =
       config.job_cpu_workers >= 0 ? config.job_cpu_workers : (limits.cuda_devices == 0 ? 1 : 0);
   if (!config.lfw_dir.empty()) limits.protocols["lfw"] = config.lfw_dir;
+  for (const std::string& teacher : limits.quantizable_teachers) {
+    auto backbone = quant::NewQuantizableBackbone(teacher);
+    if (!backbone.ok()) return backbone.status();
+    limits.quantizable_layers[teacher] = quant::OrderedQuantizedLayerNames(**backbone);
+  }
 
   QuantizeRunnerOptions runner;
   runner.asset_dir = config.asset_dir;

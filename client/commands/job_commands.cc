@@ -2,6 +2,8 @@
 #include <iostream>
 #include <optional>
 #include <regex>
+#include <string>
+#include <vector>
 
 #include "client/commands/commands.h"
 #include "client/commands/job_progress.h"
@@ -43,6 +45,7 @@ struct SubmitOptions {
   std::string schedule = "cosine";
   bool keep_first_last_8bit = false;
   bool keep_depthwise_8bit = false;
+  std::vector<std::string> keep_8bit_layers;
   std::string weight_scheme = "auto";
   bool learn_activation_ranges = false;
   double feature_loss_weight = 0;
@@ -145,6 +148,11 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
   submit->add_flag("--keep-depthwise-8bit", submit_options->keep_depthwise_8bit,
                    "Keep depthwise convs' weights at 8 bits (faceres; not the paper's method)");
   submit
+      ->add_option("--keep-8bit-layers", submit_options->keep_8bit_layers,
+                   "Comma-separated conv/linear layer names kept at 8 bits, weights and input "
+                   "(e.g. conv_dw_1; not the paper's method)")
+      ->delimiter(',');
+  submit
       ->add_option("--weight-scheme", submit_options->weight_scheme,
                    "auto (asymmetric below 8 bits, symmetric at 8), asymmetric (the paper, "
                    "8-bit weights then run on the slow QNNPACK) or symmetric")
@@ -189,6 +197,7 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     config.set_activation_bits(activation_bits);
     config.set_keep_first_last_8bit(o.keep_first_last_8bit);
     config.set_keep_depthwise_8bit(o.keep_depthwise_8bit);
+    for (const std::string& layer : o.keep_8bit_layers) config.add_keep_8bit_layers(layer);
     const absl::StatusOr<quant::WeightScheme> scheme = quant::ParseWeightScheme(o.weight_scheme);
     if (!scheme.ok()) {
       exit_status = context.Fail(absl::StrCat("--weight-scheme: ", scheme.status().message()));

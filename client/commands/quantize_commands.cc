@@ -195,6 +195,10 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                 "Keep the first and last layer at 8 bits (symmetric weights)");
   cmd->add_flag("--keep-depthwise-8bit", job.keep_depthwise_8bit,
                 "Keep depthwise convs' weights at 8 bits (under 2 % of faceres' weights)");
+  cmd->add_option("--keep-8bit-layers", job.keep_8bit_layers,
+                  "Comma-separated conv/linear layer names kept at 8 bits, weights and input "
+                  "(e.g. conv_dw_1; names in the report's quantization.layers)")
+      ->delimiter(',');
   cmd->add_option("--weight-scheme", flags->weight_scheme,
                   "Weight grid per channel: asymmetric (min/max, the paper; 8-bit weights then "
                   "run on the slow QNNPACK), symmetric (max|w|, runs on oneDNN) or auto "

@@ -1,9 +1,12 @@
 #include "core/quant/fake_quant_hooks.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/quant/affine.h"
+#include "core/util/status_macros.h"
 
 namespace qf::quant {
 namespace {
@@ -34,6 +37,13 @@ void KeepWeightsAt8Bits(FakeQuantHooks::Layer& layer) {
   layer.weight_scheme = WeightScheme::kSymmetric;
 }
 
+// keep_first_last_8bit's and keep_8bit_layers' treatment: 8-bit weights and
+// an 8-bit input with min/max ranges (256 levels leave little to clip).
+void KeepLayerAt8Bits(FakeQuantHooks::Layer& layer, double ema_beta) {
+  KeepWeightsAt8Bits(layer);
+  layer.input = std::make_unique<ActivationQuantizer>(8, ema_beta);
+}
+
 }  // namespace
 
 bool HasDepthwiseConv(const torch::nn::Module& model) {
@@ -41,6 +51,27 @@ bool HasDepthwiseConv(const torch::nn::Module& model) {
     if (IsDepthwiseConv(module.get())) return true;
   }
   return false;
+}
+
+std::vector<std::string> OrderedQuantizedLayerNames(const torch::nn::Module& model) {
+  std::vector<std::string> names;
+  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    if (IsQuantizedLayer(item.value().get())) names.push_back(item.key());
+  }
+  return names;
+}
+
+absl::Status CheckKeep8BitLayers(const nn::Backbone& model, const std::vector<std::string>& names) {
+  if (names.empty()) return absl::OkStatus();
+  const std::vector<std::string> layers = OrderedQuantizedLayerNames(model);
+  for (const std::string& name : names) {
+    if (std::find(layers.begin(), layers.end(), name) == layers.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "keep_8bit_layers: model '", model.spec().architecture, "' has no conv/linear layer '",
+          name, "'; its layers are ", absl::StrJoin(layers, ", ")));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
@@ -58,6 +89,7 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     return absl::FailedPreconditionError(absl::StrCat(
         "keep_depthwise_8bit: model '", backbone.spec().architecture, "' has no depthwise conv"));
   }
+  QF_RETURN_IF_ERROR(CheckKeep8BitLayers(backbone, options.keep_8bit_layers));
   auto hooks = std::make_shared<FakeQuantHooks>(PassKey(), options);
   for (const auto& item : backbone.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     const torch::nn::Module* module = item.value().get();
@@ -80,9 +112,11 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
   }
   if (options.keep_first_last_8bit) {
     for (Layer* layer : {hooks->ordered_.front().get(), hooks->ordered_.back().get()}) {
-      KeepWeightsAt8Bits(*layer);
-      layer->input = std::make_unique<ActivationQuantizer>(8, options.ema_beta);
+      KeepLayerAt8Bits(*layer, options.ema_beta);
     }
+  }
+  for (const std::string& name : options.keep_8bit_layers) {
+    KeepLayerAt8Bits(*hooks->mutable_layer(name), options.ema_beta);
   }
   hookable->set_layer_hooks(hooks);
   return hooks;

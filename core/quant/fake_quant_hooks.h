@@ -8,7 +8,8 @@
 // weights on the symmetric grid whatever weight_scheme says; with
 // keep_depthwise_8bit every depthwise conv (groups == input channels > 1)
 // keeps 8-bit weights on the symmetric grid, its input staying at
-// bits.activation. Operands of
+// bits.activation; every layer named in keep_8bit_layers is kept like the
+// first and last. Operands of
 // residual adds get their own activation quantizers, created on first use
 // under the backbone's site name. Weights are re-quantized on every forward
 // from the current (trainable) float weights, so QAT trains the latent float
@@ -57,6 +58,15 @@ struct FakeQuantOptions {
   // oneDNN's int8 kernels (int8_model.h) and would send the whole model to
   // the much slower QNNPACK, for a precision difference 256 levels hide.
   bool keep_depthwise_8bit = false;
+  // Conv/linear layers, by the backbone's module name (e.g. "conv_dw_1"),
+  // kept at 8 bits like the first and last under keep_first_last_8bit:
+  // weights on the symmetric grid, input at 8 bits with min/max ranges.
+  // Mixed precision where a sensitivity analysis (`quant_bench
+  // activation-sensitivity`, `weight-sensitivity`) shows that 4 bits cost
+  // most, e.g. faceres' conv_dw_1, whose 4-bit input costs more than any
+  // other site. Names come from OrderedQuantizedLayerNames(); an unknown one is
+  // refused. Not the paper's method.
+  std::vector<std::string> keep_8bit_layers;
   // Resolved per layer from its weight bits (ResolveWeightScheme): with the
   // default kAuto, 8-bit layers take the symmetric grid and narrower ones
   // the paper's asymmetric min/max.
@@ -79,6 +89,16 @@ struct FakeQuantOptions {
 // the layers FakeQuantOptions::keep_depthwise_8bit keeps.
 bool HasDepthwiseConv(const torch::nn::Module& model);
 
+// The names of `model`'s conv/linear layers, the ones FakeQuantHooks
+// quantizes, in registration order (QuantizedLayerNames below maps modules
+// to the same names).
+std::vector<std::string> OrderedQuantizedLayerNames(const torch::nn::Module& model);
+
+// OK when every entry of `names` is one of OrderedQuantizedLayerNames(model);
+// else InvalidArgumentError naming the first unknown entry and listing the
+// model's layers, so that the caller can correct the request.
+absl::Status CheckKeep8BitLayers(const nn::Backbone& model, const std::vector<std::string>& names);
+
 class FakeQuantHooks : public nn::LayerHooks {
  public:
   // A quantized conv/linear layer.
@@ -99,7 +119,8 @@ class FakeQuantHooks : public nn::LayerHooks {
 
   // FailedPreconditionError if `backbone` is not Hookable, has no
   // conv/linear layer, or has no depthwise conv to keep at 8 bits when
-  // asked to; InvalidArgumentError for bad bit widths.
+  // asked to; InvalidArgumentError for bad bit widths or an unknown name in
+  // keep_8bit_layers.
   // Only Attach() can make the key; it lets Attach() use std::make_shared
   // while nobody else constructs unattached hooks.
   class PassKey {

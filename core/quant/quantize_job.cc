@@ -142,6 +142,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     return absl::FailedPreconditionError(
         absl::StrCat("keep_depthwise_8bit: '", config.teacher, "' has no depthwise conv"));
   }
+  QF_RETURN_IF_ERROR(CheckKeep8BitLayers(*result.teacher, config.keep_8bit_layers));
 
   const bool set_source =
       config.source == "builtin" || config.source == "inverted-faces" || config.source == "folder";
@@ -216,6 +217,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   fq.bits = config.bits;
   fq.keep_first_last_8bit = config.keep_first_last_8bit;
   fq.keep_depthwise_8bit = config.keep_depthwise_8bit;
+  fq.keep_8bit_layers = config.keep_8bit_layers;
   fq.weight_scheme = config.weight_scheme;
   fq.activation_ranges = config.activation_ranges;
   fq.weight_ranges = config.weight_ranges;
@@ -226,6 +228,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["bits"] = QuantBitsName(config.bits);
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
   report["keep_depthwise_8bit"] = config.keep_depthwise_8bit;
+  report["keep_8bit_layers"] = config.keep_8bit_layers;
   report["weight_scheme"] = WeightSchemeName(config.weight_scheme);
   report["activation_ranges"] = RangeEstimatorName(config.activation_ranges);
   report["weight_ranges"] = RangeEstimatorName(config.weight_ranges);

@@ -52,6 +52,19 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
                      absl::StrJoin(quantizable, ", models/")));
   }
 
+  // Layers kept at 8 bits: names checked against the teacher's layers now,
+  // not when the job starts.
+  if (const auto layers = limits.quantizable_layers.find(*teacher_id);
+      layers != limits.quantizable_layers.end()) {
+    for (const std::string& name : config.keep_8bit_layers()) {
+      if (std::find(layers->second.begin(), layers->second.end(), name) == layers->second.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "config.keep_8bit_layers: model '", *teacher_id, "' has no conv/linear layer '", name,
+            "'; its layers are ", absl::StrJoin(layers->second, ", ")));
+      }
+    }
+  }
+
   // Bits and method.
   if (absl::Status s = CheckRange("weight_bits", config.weight_bits(), 2, 8); !s.ok()) return s;
   if (absl::Status s = CheckRange("activation_bits", config.activation_bits(), 2, 8); !s.ok()) {

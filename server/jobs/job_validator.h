@@ -5,7 +5,8 @@
 // Errors name the offending field ("config.weight_bits ..."):
 //   INVALID_ARGUMENT    malformed values: bits outside 2..8, steps / batch /
 //                       images outside their limits, no synthetic source, an
-//                       image folder not declared synthetic, an unknown
+//                       image folder not declared synthetic, a layer name
+//                       in keep_8bit_layers the teacher lacks, an unknown
 //                       evaluation protocol, negative optimizer settings;
 //   NOT_FOUND           the teacher (or generator) model or the image folder
 //                       does not exist;
@@ -38,6 +39,11 @@ struct JobLimits {
   std::map<std::string, std::string> protocols;
   // Built-in models the quantization engine can fake-quantize.
   std::vector<std::string> quantizable_teachers = {"dlib-resnet", "faceres"};
+  // Teacher id -> its conv/linear layer names, for checking
+  // keep_8bit_layers at submission (the server fills it from core/quant,
+  // which this library does not link). A teacher missing here is checked
+  // by the job itself, before it generates data.
+  std::map<std::string, std::vector<std::string>> quantizable_layers;
 };
 
 absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& config,

@@ -58,6 +58,8 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.bits = {config.weight_bits(), config.activation_bits()};
   engine.keep_first_last_8bit = config.keep_first_last_8bit();
   engine.keep_depthwise_8bit = config.keep_depthwise_8bit();
+  engine.keep_8bit_layers.assign(config.keep_8bit_layers().begin(),
+                                 config.keep_8bit_layers().end());
   engine.weight_scheme = ToEngineWeightScheme(config.weight_scheme());
   engine.activation_ranges = config.activation_ranges() == v1::JobConfig::ACTIVATION_RANGES_MSE
                                  ? quant::RangeEstimator::kMse

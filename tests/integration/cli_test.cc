@@ -68,19 +68,34 @@ TEST_F(CliTest, JobSubmitWatchEndsWithTheReportTable) {
 }
 
 TEST_F(CliTest, JobSubmitSendsTheRangeEstimators) {
-  const auto result = Cli({"--json",      "job",
-                           "submit",      "--teacher",
-                           "dlib-resnet", "--bits",
-                           "w4a4",        "--method",
-                           "ptq",         "--source",
-                           "noise",       "--steps",
-                           "1",           "--batch-size",
-                           "2",           "--device",
-                           "cpu",         "--activation-ranges",
-                           "mse",         "--weight-ranges",
-                           "mse",         "--weight-scheme",
-                           "asymmetric"});
+  const auto result = Cli({"--json",
+                           "job",
+                           "submit",
+                           "--teacher",
+                           "dlib-resnet",
+                           "--bits",
+                           "w4a4",
+                           "--method",
+                           "ptq",
+                           "--source",
+                           "noise",
+                           "--steps",
+                           "1",
+                           "--batch-size",
+                           "2",
+                           "--device",
+                           "cpu",
+                           "--activation-ranges",
+                           "mse",
+                           "--weight-ranges",
+                           "mse",
+                           "--weight-scheme",
+                           "asymmetric",
+                           "--keep-8bit-layers",
+                           "conv32_down,conv32_1_conv1"});
   EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("\"conv32_down\""), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("\"conv32_1_conv1\""), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("WEIGHT_SCHEME_ASYMMETRIC"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("ACTIVATION_RANGES_MSE"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("WEIGHT_RANGES_MSE"), std::string::npos) << result.out;
@@ -93,6 +108,11 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   result = Cli({"job", "submit", "--activation-ranges", "percentile"});
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("--activation-ranges must be minmax or mse"), std::string::npos)
+      << result.err;
+  result = Cli({"job", "submit", "--teacher", "dlib-resnet", "--keep-8bit-layers", "conv_dw_1"});
+  EXPECT_NE(result.exit_status, 0);
+  EXPECT_NE(result.err.find("has no conv/linear layer 'conv_dw_1'; its layers are conv32_down"),
+            std::string::npos)
       << result.err;
   result = Cli({"job", "submit", "--weight-scheme", "sym"});
   EXPECT_EQ(result.exit_status, 2);

@@ -70,6 +70,42 @@ TEST(FakeQuantHooksTest, KeepFirstLast8Bit) {
   EXPECT_EQ(layers[2]->weight_scheme, WeightScheme::kSymmetric);
 }
 
+// Named layers keep 8-bit weights (symmetric) and an 8-bit input; the rest
+// stay at the requested bits. An unknown name is refused with the list of
+// the model's layers.
+TEST(FakeQuantHooksTest, KeepsNamedLayersAt8Bits) {
+  nn::FaceRes model;
+  const std::vector<std::string> names = OrderedQuantizedLayerNames(model);
+  ASSERT_EQ(names.size(), 27u);
+  EXPECT_EQ(names.front(), "conv1");
+  EXPECT_EQ(names[1], "conv_dw_1");
+  FakeQuantOptions options;
+  options.bits = {4, 4};
+  options.keep_8bit_layers = {"conv_dw_1", "conv_pw_12"};
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok()) << hooks.status();
+  int kept = 0;
+  for (const auto* layer : (*hooks)->layers()) {
+    const bool keep = layer->name == "conv_dw_1" || layer->name == "conv_pw_12";
+    kept += keep;
+    EXPECT_EQ(layer->weight_bits, keep ? 8 : 4) << layer->name;
+    EXPECT_EQ(layer->input->bits(), keep ? 8 : 4) << layer->name;
+    EXPECT_EQ(layer->weight_scheme, keep ? WeightScheme::kSymmetric : WeightScheme::kAsymmetric)
+        << layer->name;
+  }
+  EXPECT_EQ(kept, 2);
+
+  options.keep_8bit_layers = {"conv_dw_1", "conv_dw_99"};
+  const auto refused = FakeQuantHooks::Attach(model, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("'conv_dw_99'"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("conv1, conv_dw_1, conv_pw_1"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(CheckKeep8BitLayers(model, {}).ok());
+  EXPECT_TRUE(CheckKeep8BitLayers(model, names).ok());
+}
+
 // The default scheme (kAuto) puts 8-bit layers on the symmetric grid and
 // narrower ones on the paper's asymmetric grid, per layer; an explicit
 // scheme applies to every layer the keep options leave alone.

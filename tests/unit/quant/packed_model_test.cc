@@ -117,6 +117,36 @@ TEST_F(PackedModelTest, RoundTripReproducesTheStudent) {
   EXPECT_GT(static_cast<double>(Float32Bytes(*student_)) / loaded->file_bytes, 6.0);
 }
 
+// Layers kept at 8 bits by name come back from the file at 8 bits, and the
+// header names them.
+TEST_F(PackedModelTest, NamedLayersAt8BitsRoundTrip) {
+  nn::DlibResnet student;
+  student.eval();
+  FakeQuantOptions options;
+  options.bits = {4, 4};
+  options.keep_8bit_layers = {"conv32_1_conv1"};
+  auto hooks = FakeQuantHooks::Attach(student, options);
+  ASSERT_TRUE(hooks.ok()) << hooks.status();
+  synth::NoiseSource noise(student.spec().input, 1);
+  ASSERT_TRUE(CalibratePtq(student, **hooks, noise, {4, 2, {}, {}}, torch::kCPU).ok());
+  const std::string path = (dir_ / "named.qfp").string();
+  ASSERT_TRUE(WritePackedModel(path, student, **hooks, {}).ok());
+  const auto loaded = LoadPackedModel(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->header["keep_8bit_layers"], nlohmann::json::array({"conv32_1_conv1"}));
+  for (const auto* layer : loaded->hooks->layers()) {
+    const bool kept = layer->name == "conv32_1_conv1";
+    EXPECT_EQ(layer->weight_bits, kept ? 8 : 4) << layer->name;
+    EXPECT_EQ(layer->input->bits(), kept ? 8 : 4) << layer->name;
+  }
+  torch::NoGradGuard no_grad;
+  EXPECT_GT(torch::nn::functional::cosine_similarity(student.forward(input_),
+                                                     loaded->model->forward(input_))
+                .min()
+                .item<double>(),
+            0.9999);
+}
+
 TEST_F(PackedModelTest, CorruptFilesGiveClearErrors) {
   const std::string good = ReadFile(path_);
   const std::string bad = (dir_ / "bad.qfp").string();

@@ -30,6 +30,9 @@ class JobValidatorTest : public ::testing::Test {
     std::filesystem::create_directories(dir_.Sub("lfw"));
     std::filesystem::create_directories(dir_.Sub("synthetic"));
     limits_.protocols = {{"lfw", dir_.Sub("lfw")}, {"gone", dir_.Sub("missing")}};
+    // The first layers of each (the server lists them all).
+    limits_.quantizable_layers = {{"dlib-resnet", {"conv32_down", "conv32_1_conv1"}},
+                                  {"faceres", {"conv1", "conv_dw_1"}}};
   }
 
   static v1::JobConfig Valid() {
@@ -168,6 +171,22 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
   c.set_activation_ranges(static_cast<v1::JobConfig::ActivationRanges>(7));
   EXPECT_EQ(Check(c, "config.activation_ranges"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.add_keep_8bit_layers("conv32_1_conv1");
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
+  c.add_keep_8bit_layers("conv_dw_1");  // A faceres layer, not dlib-resnet's.
+  EXPECT_EQ(Check(c, "config.keep_8bit_layers"), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(
+      ValidateJobConfig(c, *registry_, limits_)
+          .status()
+          .message()
+          .find("no conv/linear layer 'conv_dw_1'; its layers are conv32_down, conv32_1_conv1"),
+      std::string::npos);
+  c.set_teacher_model("models/faceres");
+  EXPECT_EQ(Check(c, "config.keep_8bit_layers"), absl::StatusCode::kInvalidArgument);
+  c.clear_keep_8bit_layers();
+  c.add_keep_8bit_layers("conv_dw_1");
+  EXPECT_TRUE(ValidateJobConfig(c, *registry_, limits_).ok());
   c = Valid();
   c.set_weight_scheme(v1::JobConfig::WEIGHT_SCHEME_ASYMMETRIC);
   auto asymmetric = ValidateJobConfig(c, *registry_, limits_);
