@@ -1,11 +1,10 @@
 #include "core/quant/fake_quant_hooks.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "core/quant/affine.h"
+#include "core/quant/layer_name_check.h"
 #include "core/util/status_macros.h"
 
 namespace qf::quant {
@@ -63,15 +62,8 @@ std::vector<std::string> OrderedQuantizedLayerNames(const torch::nn::Module& mod
 
 absl::Status CheckKeep8BitLayers(const nn::Backbone& model, const std::vector<std::string>& names) {
   if (names.empty()) return absl::OkStatus();
-  const std::vector<std::string> layers = OrderedQuantizedLayerNames(model);
-  for (const std::string& name : names) {
-    if (std::find(layers.begin(), layers.end(), name) == layers.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "keep_8bit_layers: model '", model.spec().architecture, "' has no conv/linear layer '",
-          name, "'; its layers are ", absl::StrJoin(layers, ", ")));
-    }
-  }
-  return absl::OkStatus();
+  return CheckLayerNames("keep_8bit_layers", model.spec().architecture,
+                         OrderedQuantizedLayerNames(model), names);
 }
 
 absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(

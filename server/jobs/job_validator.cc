@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/quant/layer_name_check.h"
 
 namespace qf::server {
 namespace {
@@ -56,12 +57,12 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
   // not when the job starts.
   if (const auto layers = limits.quantizable_layers.find(*teacher_id);
       layers != limits.quantizable_layers.end()) {
-    for (const std::string& name : config.keep_8bit_layers()) {
-      if (std::find(layers->second.begin(), layers->second.end(), name) == layers->second.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "config.keep_8bit_layers: model '", *teacher_id, "' has no conv/linear layer '", name,
-            "'; its layers are ", absl::StrJoin(layers->second, ", ")));
-      }
+    const std::vector<std::string> requested(config.keep_8bit_layers().begin(),
+                                             config.keep_8bit_layers().end());
+    if (absl::Status s = quant::CheckLayerNames("config.keep_8bit_layers", *teacher_id,
+                                                layers->second, requested);
+        !s.ok()) {
+      return s;
     }
   }
 
