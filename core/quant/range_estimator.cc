@@ -67,12 +67,13 @@ torch::Tensor EstimateWeightClip(const torch::Tensor& weight, int bits, WeightSc
   // Every channel is scored against every factor at once: one fake-quant
   // pass of the weight per factor, on ranges taken once.
   const torch::Tensor flat = w.flatten(1);
-  const ChannelRange range = WeightChannelRange(flat, ResolveWeightScheme(scheme, bits));
+  const WeightScheme resolved = ResolveWeightScheme(scheme, bits);
+  const ChannelRange range = WeightChannelRange(flat, resolved);
   torch::Tensor best_error =
       torch::full({channels}, std::numeric_limits<float>::infinity(), w.options());
   for (int step = 0; step < kShrinkSteps; ++step) {
     const torch::Tensor clip = torch::full({channels}, 1.0 - kShrinkStep * step, w.options());
-    const AffineParams params = ClippedRangeParams(range, bits, scheme, clip);
+    const AffineParams params = ClippedRangeParams(range, bits, resolved, clip);
     const torch::Tensor error =
         (torch::fake_quantize_per_channel_affine(flat, params.scale, params.zero_point,
                                                  /*axis=*/0, 0, QuantMax(bits)) -
