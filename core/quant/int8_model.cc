@@ -13,17 +13,13 @@
 #include "core/nn/faceres.h"
 #include "core/nn/tf_ops.h"
 #include "core/quant/affine.h"
+#include "core/quant/quantized_engine.h"
 
 namespace qf::quant {
 namespace {
 
 namespace F = torch::nn::functional;
 using PackedConv = c10::intrusive_ptr<ConvPackedParamsBase<2>>;
-
-bool EngineSupported(at::QEngine engine) {
-  const auto& engines = at::globalContext().supportedQEngines();
-  return std::find(engines.begin(), engines.end(), engine) != engines.end();
-}
 
 PackedConv Prepack(const torch::Tensor& qweight, const c10::optional<torch::Tensor>& bias,
                    const torch::nn::detail::ConvNdOptions<2>& o, int64_t padding) {
@@ -105,13 +101,13 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
       pending.push_back({layer, ints, p.scale, p.zero_point});
     }
     at::QEngine engine;
-    if (fits_symmetric && EngineSupported(at::QEngine::ONEDNN)) {
+    if (fits_symmetric && QuantizedEngineSupported(at::QEngine::ONEDNN)) {
       engine = at::QEngine::ONEDNN;
       model->engine_ = "onednn";
-    } else if (EngineSupported(at::QEngine::FBGEMM)) {
+    } else if (QuantizedEngineSupported(at::QEngine::FBGEMM)) {
       engine = at::QEngine::FBGEMM;
       model->engine_ = "fbgemm";
-    } else if (EngineSupported(at::QEngine::QNNPACK)) {
+    } else if (QuantizedEngineSupported(at::QEngine::QNNPACK)) {
       engine = at::QEngine::QNNPACK;
       model->engine_ = "qnnpack";
     } else {
@@ -119,7 +115,9 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
           "no quantized engine can hold these weights (oneDNN needs |q - zero_point| <= 127, "
           "neither FBGEMM nor QNNPACK is built in)");
     }
-    at::globalContext().setQEngine(engine);
+    // Packed for `engine`; forwards run under the run-time engine (see
+    // quantized_engine.h), and the packed convs keep running on `engine`.
+    const PrepackScope prepack_scope(engine);
     for (const Pending& p : pending) {
       auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(modules.at(p.layer->name).get());
       torch::Tensor qweight;
@@ -216,6 +214,8 @@ torch::Tensor Int8Model::ClampToGrid(const torch::Tensor& q, const Grid& grid, d
   const double hi =
       std::min(max_value, static_cast<double>(grid.qmax - grid.zero_point) * grid.scale);
   if (grid.qmax >= 255 && max_value == std::numeric_limits<double>::infinity()) return q;
+  // The run-time engine (quantized_engine.h) is QNNPACK only in a LibTorch
+  // without oneDNN and FBGEMM (ARM builds).
   if (at::globalContext().qEngine() == at::QEngine::QNNPACK) {
     // Not torch::clamp here: LibTorch 1.13's QNNPACK clamp wants both bounds,
     // and worse, it writes a channels_last input (every conv output) into a
@@ -343,6 +343,7 @@ torch::Tensor Int8Model::ForwardFaceRes(const torch::Tensor& input) const {
 absl::StatusOr<torch::Tensor> Int8Model::Embed(const torch::Tensor& input) {
   try {
     torch::NoGradGuard no_grad;
+    const ForwardScope forward_scope;  // No engine switch under this forward.
     const torch::Tensor x = input.to(torch::kCPU).to(torch::kFloat).contiguous();
     if (architecture_ == nn::DlibResnet::kName) return ForwardDlib(x);
     return ForwardFaceRes(x);

@@ -4,7 +4,9 @@
 // for w <= 7 bits, and for 8-bit weights on the symmetric weight scheme),
 // else on FBGEMM or QNNPACK, which take per-channel zero points (8-bit
 // asymmetric weights; this Debian LibTorch has QNNPACK and oneDNN, no
-// FBGEMM).
+// FBGEMM). Only the convs run on that engine: the other quantized ops (add,
+// max pool, clamp) run under the process's run-time engine, whatever the
+// model (quantized_engine.h).
 //
 // Why exact: weight codes (q - zero_point) are integers in
 // [-(2^w - 1), 2^w - 1], activations are quint8 tensors whose values are
@@ -62,11 +64,13 @@ namespace qf::quant {
 
 class Int8Model {
  public:
-  // Sets LibTorch's process-wide quantized engine to the one chosen.
+  // Packs the convs for the engine chosen (engine() below) under a
+  // PrepackScope, so it is safe while other Int8Models run.
   static absl::StatusOr<std::unique_ptr<Int8Model>> Create(const PackedModel& packed);
   // Whether Create() has a forward for models of `architecture`.
   static bool HasForward(const std::string& architecture);
 
+  // Runs under a ForwardScope (quantized_engine.h).
   absl::StatusOr<torch::Tensor> Embed(const torch::Tensor& input);
 
   const std::string& engine() const { return engine_; }

@@ -5,16 +5,20 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "core/nn/dlib_resnet.h"
 #include "core/nn/faceres.h"
 #include "core/quant/activation_quantizer.h"
 #include "core/quant/distiller.h"
+#include "core/quant/quantized_engine.h"
 #include "core/synth/noise_source.h"
 #include "tests/unit/nn/test_assets.h"
 
@@ -275,6 +279,64 @@ TEST(Int8ModelTest, RealDlibResnetAgreesTightly) {
   }
 }
 
+// A server holds oneDNN students and may load a QNNPACK one (8-bit
+// asymmetric weights) at any time, also while the others run. Loading it
+// must not change what the oneDNN student computes, during or after the
+// load: LibTorch's non-conv quantized ops pick their kernel from the
+// process-wide engine, which the QNNPACK prepack switches.
+TEST(Int8ModelTest, LoadingAQnnpackStudentLeavesARunningOneDnnStudentUnchanged) {
+  torch::manual_seed(21);
+  nn::DlibResnet model_a;
+  model_a.eval();
+  // 4-bit activations: the forward clamps onto the low-bit grid (ClampToGrid).
+  const PackedModel onednn_packed = PackAndLoad(model_a, Bits(4, 4), "engine44");
+  torch::manual_seed(22);
+  nn::DlibResnet model_b;
+  model_b.eval();
+  const PackedModel qnnpack_packed = PackAndLoad(model_b, Bits(8, 4), "engine84");
+  auto onednn = Int8Model::Create(onednn_packed);
+  ASSERT_TRUE(onednn.ok()) << onednn.status();
+  ASSERT_EQ((*onednn)->engine(), "onednn");
+  const torch::Tensor input = synth::NoiseSource(onednn_packed.model->spec().input, 5).NextBatch(2);
+  const auto before = (*onednn)->Embed(input);
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  std::atomic<bool> stop{false};
+  std::atomic<bool> load_failed{false};
+  std::atomic<int> loads{0};
+  std::string load_error;  // Read after join.
+  std::thread loader([&] {
+    while (!stop) {
+      auto qnnpack = Int8Model::Create(qnnpack_packed);
+      if (!qnnpack.ok() || (*qnnpack)->engine() != "qnnpack") {
+        load_error = qnnpack.ok() ? (*qnnpack)->engine() : qnnpack.status().ToString();
+        load_failed = true;
+        return;
+      }
+      ++loads;
+    }
+  });
+  // At least 8 forwards, and on until two loads have finished beside them.
+  int forwards = 0;
+  int differing = 0;
+  while (forwards < 8 || (loads < 2 && !load_failed && forwards < 1000)) {
+    const auto during = (*onednn)->Embed(input);
+    ASSERT_TRUE(during.ok()) << during.status();
+    ++forwards;
+    if (!torch::equal(*during, *before)) ++differing;
+  }
+  stop = true;
+  loader.join();
+  EXPECT_EQ(load_error, "");
+  EXPECT_GE(loads.load(), 2);
+  EXPECT_EQ(differing, 0) << "of " << forwards << " forwards run while a QNNPACK student loaded";
+  // After the load, too.
+  const auto after = (*onednn)->Embed(input);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(torch::equal(*after, *before));
+  EXPECT_EQ(at::globalContext().qEngine(), RunTimeEngine());
+}
+
 // Each residual add's shortcut has its own quantizer. Calibration gives a
 // block's shortcut and conv1 the same range (same tensor), so narrow some
 // shortcut ranges: the integer model must then round the block input onto
@@ -395,7 +457,7 @@ namespace {
 // The int8 kernel itself, on grid values: float conv of the dequantized
 // values vs quantized::conv2d with a fine output grid.
 TEST(Int8KernelTest, ConvOnGridValuesIsExact) {
-  at::globalContext().setQEngine(at::QEngine::ONEDNN);
+  const PrepackScope onednn(at::QEngine::ONEDNN);
   torch::manual_seed(0);
   const torch::Tensor wint = torch::randint(-7, 8, {8, 4, 3, 3}, torch::kLong);
   const torch::Tensor wscale = torch::rand({8}, torch::kDouble) * 0.1 + 0.01;
