@@ -115,8 +115,7 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
           "no quantized engine can hold these weights (oneDNN needs |q - zero_point| <= 127, "
           "neither FBGEMM nor QNNPACK is built in)");
     }
-    // Packed for `engine`; forwards run under the run-time engine (see
-    // quantized_engine.h), and the packed convs keep running on `engine`.
+    model->qengine_ = engine;
     const PrepackScope prepack_scope(engine);
     for (const Pending& p : pending) {
       auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(modules.at(p.layer->name).get());
@@ -214,8 +213,6 @@ torch::Tensor Int8Model::ClampToGrid(const torch::Tensor& q, const Grid& grid, d
   const double hi =
       std::min(max_value, static_cast<double>(grid.qmax - grid.zero_point) * grid.scale);
   if (grid.qmax >= 255 && max_value == std::numeric_limits<double>::infinity()) return q;
-  // The run-time engine (quantized_engine.h) is QNNPACK only in a LibTorch
-  // without oneDNN and FBGEMM (ARM builds).
   if (at::globalContext().qEngine() == at::QEngine::QNNPACK) {
     // Not torch::clamp here: LibTorch 1.13's QNNPACK clamp wants both bounds,
     // and worse, it writes a channels_last input (every conv output) into a
@@ -343,7 +340,7 @@ torch::Tensor Int8Model::ForwardFaceRes(const torch::Tensor& input) const {
 absl::StatusOr<torch::Tensor> Int8Model::Embed(const torch::Tensor& input) {
   try {
     torch::NoGradGuard no_grad;
-    const ForwardScope forward_scope;  // No engine switch under this forward.
+    const ForwardScope forward_scope(qengine_);  // No engine switch under this forward.
     const torch::Tensor x = input.to(torch::kCPU).to(torch::kFloat).contiguous();
     if (architecture_ == nn::DlibResnet::kName) return ForwardDlib(x);
     return ForwardFaceRes(x);

@@ -4,9 +4,9 @@
 // for w <= 7 bits, and for 8-bit weights on the symmetric weight scheme),
 // else on FBGEMM or QNNPACK, which take per-channel zero points (8-bit
 // asymmetric weights; this Debian LibTorch has QNNPACK and oneDNN, no
-// FBGEMM). Only the convs run on that engine: the other quantized ops (add,
-// max pool, clamp) run under the process's run-time engine, whatever the
-// model (quantized_engine.h).
+// FBGEMM). LibTorch's quantized engine is one per process: Create() and
+// Embed() take their turns on it (quantized_engine.h), so models on
+// different engines can be loaded and run side by side.
 //
 // Why exact: weight codes (q - zero_point) are integers in
 // [-(2^w - 1), 2^w - 1], activations are quint8 tensors whose values are
@@ -70,7 +70,7 @@ class Int8Model {
   // Whether Create() has a forward for models of `architecture`.
   static bool HasForward(const std::string& architecture);
 
-  // Runs under a ForwardScope (quantized_engine.h).
+  // Runs under a ForwardScope on the model's engine (quantized_engine.h).
   absl::StatusOr<torch::Tensor> Embed(const torch::Tensor& input);
 
   const std::string& engine() const { return engine_; }
@@ -133,8 +133,9 @@ class Int8Model {
 
   std::string architecture_;
   std::string engine_;
-  std::vector<Conv> convs_;                // In layer order.
-  std::map<std::string, Grid> add_grids_;  // Add-operand quantizers by site.
+  at::QEngine qengine_ = at::QEngine::NoQEngine;  // engine_'s value.
+  std::vector<Conv> convs_;                       // In layer order.
+  std::map<std::string, Grid> add_grids_;         // Add-operand quantizers by site.
   std::string fc_name_;
   Grid fc_input_;
   torch::Tensor fc_weight_;  // Dequantized (exact grid values), float.

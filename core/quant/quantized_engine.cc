@@ -1,27 +1,75 @@
 #include "core/quant/quantized_engine.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <map>
 #include <mutex>
-
-#include "absl/base/attributes.h"
-#include "absl/base/const_init.h"
-#include "absl/synchronization/mutex.h"
 
 namespace qf::quant {
 namespace {
 
-// absl::Mutex rather than std::shared_mutex: glibc's reader-writer lock
-// prefers readers, so a steady stream of forwards could keep a model load
-// waiting for good; absl's is documented starvation-free.
-ABSL_CONST_INIT absl::Mutex engine_mutex(absl::kConstInit);
+// Who holds the process's quantized engine (see the header). A phase-fair
+// reader-writer lock whose readers come in kinds (engines); written here
+// because neither the standard library nor absl has one.
+class EngineTurns {
+ public:
+  void BeginForward(at::QEngine engine) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ++waiting_[engine];
+    changed_.wait(lock, [&] { return ForwardMayStart(engine); });
+    --waiting_[engine];
+    if (forwards_ == 0) {
+      at::globalContext().setQEngine(engine);
+      engine_ = engine;
+    }
+    ++forwards_;
+  }
 
-// Sets the run-time engine once, before the first scope of either kind.
-void SetRunTimeEngineOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const at::QEngine engine = RunTimeEngine();
-    if (engine != at::QEngine::NoQEngine) at::globalContext().setQEngine(engine);
-  });
+  void EndForward() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--forwards_ == 0) changed_.notify_all();
+  }
+
+  void BeginPrepack(at::QEngine engine) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ++waiting_prepacks_;
+    changed_.wait(lock, [&] { return !prepacking_ && forwards_ == 0; });
+    --waiting_prepacks_;
+    prepacking_ = true;
+    at::globalContext().setQEngine(engine);
+    engine_ = engine;
+  }
+
+  void EndPrepack() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    prepacking_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  bool ForwardMayStart(at::QEngine engine) const {
+    if (prepacking_ || waiting_prepacks_ > 0) return false;
+    const bool others_waiting = std::any_of(waiting_.begin(), waiting_.end(), [&](const auto& w) {
+      return w.first != engine && w.second > 0;
+    });
+    // Join the running phase unless another engine waits for its turn.
+    if (forwards_ > 0) return engine_ == engine && !others_waiting;
+    // Between phases, the engine that did not run last goes first.
+    return !others_waiting || engine != engine_;
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool prepacking_ = false;
+  int waiting_prepacks_ = 0;
+  int forwards_ = 0;                             // Running, all on engine_.
+  at::QEngine engine_ = at::QEngine::NoQEngine;  // Set last.
+  std::map<at::QEngine, int> waiting_;           // Forwards waiting, by engine.
+};
+
+EngineTurns& Turns() {
+  static EngineTurns turns;
+  return turns;
 }
 
 }  // namespace
@@ -31,32 +79,12 @@ bool QuantizedEngineSupported(at::QEngine engine) {
   return std::find(engines.begin(), engines.end(), engine) != engines.end();
 }
 
-at::QEngine RunTimeEngine() {
-  for (const at::QEngine engine :
-       {at::QEngine::ONEDNN, at::QEngine::FBGEMM, at::QEngine::QNNPACK}) {
-    if (QuantizedEngineSupported(engine)) return engine;
-  }
-  return at::QEngine::NoQEngine;
-}
+PrepackScope::PrepackScope(at::QEngine engine) { Turns().BeginPrepack(engine); }
 
-PrepackScope::PrepackScope(at::QEngine engine) {
-  SetRunTimeEngineOnce();
-  engine_mutex.Lock();
-  at::globalContext().setQEngine(engine);
-}
+PrepackScope::~PrepackScope() { Turns().EndPrepack(); }
 
-PrepackScope::~PrepackScope() {
-  if (const at::QEngine engine = RunTimeEngine(); engine != at::QEngine::NoQEngine) {
-    at::globalContext().setQEngine(engine);
-  }
-  engine_mutex.Unlock();
-}
+ForwardScope::ForwardScope(at::QEngine engine) { Turns().BeginForward(engine); }
 
-ForwardScope::ForwardScope() {
-  SetRunTimeEngineOnce();
-  engine_mutex.ReaderLock();
-}
-
-ForwardScope::~ForwardScope() { engine_mutex.ReaderUnlock(); }
+ForwardScope::~ForwardScope() { Turns().EndForward(); }
 
 }  // namespace qf::quant

@@ -7,18 +7,23 @@
 // good; but the other quantized ops of an integer forward (add, max_pool2d,
 // clamp) pick their kernel from the global engine on every call. A server
 // that loaded a QNNPACK student (8-bit asymmetric weights) while a oneDNN
-// student was mid-forward would switch those ops under the running forward,
-// and LibTorch's QNNPACK clamp scrambles channels_last tensors.
+// student was mid-forward would switch those ops under the running forward
+// (and LibTorch's QNNPACK clamp scrambles channels_last tensors).
 //
-// So every integer forward runs under one fixed engine, RunTimeEngine(), and
-// the engine changes only to prepack, while no forward runs:
-//   - PrepackScope (exclusive): sets an engine for its lifetime and puts the
-//     run-time engine back at the end;
-//   - ForwardScope (shared): any number at once, never beside a PrepackScope.
-// The run-time engine is the first built in of oneDNN, FBGEMM and QNNPACK:
-// under the first two the non-conv quantized ops are LibTorch's own
-// engine-independent kernels, which take conv outputs of any engine.
+// Why not run every forward under one engine: a QNNPACK student's add and
+// max pool then run on LibTorch's native kernels on the intra-op (OpenMP)
+// pool between convs on QNNPACK's own pool, and the two pools' spinning
+// threads stall each other on 2 cores: its batch-1 forward took twice as
+// long (docs/BENCHMARKS.md, session 13).
 //
+// So each forward runs under its model's engine, and the engine changes only
+// between phases:
+//   - ForwardScope(e): shared with the other forwards on engine `e`; waits
+//     while forwards on another engine run or a prepack is due. Phases
+//     alternate: while forwards on another engine wait, no new forward joins
+//     the running phase, so neither engine starves the other;
+//   - PrepackScope(e): exclusive; sets `e` for its lifetime. Pending
+//     prepacks go before new forwards.
 // Code that sets the quantized engine behind these scopes' back breaks the
 // contract; nothing in QuantFace does.
 #ifndef QUANTFACE_CORE_QUANT_QUANTIZED_ENGINE_H_
@@ -31,14 +36,9 @@ namespace qf::quant {
 // Whether this LibTorch has `engine` built in.
 bool QuantizedEngineSupported(at::QEngine engine);
 
-// The engine integer forwards run under (see above); at::QEngine::NoQEngine
-// when LibTorch has no quantized engine at all.
-at::QEngine RunTimeEngine();
-
 class PrepackScope {
  public:
-  // Blocks until no ForwardScope or other PrepackScope is alive, then sets
-  // `engine`.
+  // Blocks until no forward or other prepack runs, then sets `engine`.
   explicit PrepackScope(at::QEngine engine);
   ~PrepackScope();
   PrepackScope(const PrepackScope&) = delete;
@@ -47,9 +47,8 @@ class PrepackScope {
 
 class ForwardScope {
  public:
-  // Blocks while a PrepackScope is alive; the run-time engine is set for
-  // this scope's lifetime.
-  ForwardScope();
+  // Blocks until `engine` is set and stays set for this scope's lifetime.
+  explicit ForwardScope(at::QEngine engine);
   ~ForwardScope();
   ForwardScope(const ForwardScope&) = delete;
   ForwardScope& operator=(const ForwardScope&) = delete;

@@ -9,56 +9,93 @@
 namespace qf::quant {
 namespace {
 
-TEST(QuantizedEngineTest, RunTimeEngineIsBuiltIn) {
-  const at::QEngine engine = RunTimeEngine();
-  ASSERT_NE(engine, at::QEngine::NoQEngine) << "this LibTorch has no quantized engine";
-  EXPECT_TRUE(QuantizedEngineSupported(engine));
-  // x86 LibTorch builds carry oneDNN; its non-conv ops are engine-independent.
-  if (QuantizedEngineSupported(at::QEngine::ONEDNN)) {
-    EXPECT_EQ(engine, at::QEngine::ONEDNN);
-  }
+// The two engines of this Debian LibTorch (x86): the tests need both.
+bool BothEngines() {
+  return QuantizedEngineSupported(at::QEngine::ONEDNN) &&
+         QuantizedEngineSupported(at::QEngine::QNNPACK);
 }
 
-TEST(QuantizedEngineTest, PrepackScopeSetsItsEngineAndPutsTheRunTimeOneBack) {
-  if (!QuantizedEngineSupported(at::QEngine::QNNPACK)) GTEST_SKIP() << "no QNNPACK here";
+// Not timing assertions: a thread slow to start only makes the "has not
+// entered" checks below pass sooner; they fail only if it got in too early.
+void GiveOtherThreadTime() { std::this_thread::sleep_for(std::chrono::milliseconds(100)); }
+
+TEST(QuantizedEngineTest, ScopesSetTheirEngine) {
+  if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
   {
-    const PrepackScope scope(at::QEngine::QNNPACK);
+    const PrepackScope prepack(at::QEngine::QNNPACK);
     EXPECT_EQ(at::globalContext().qEngine(), at::QEngine::QNNPACK);
   }
-  EXPECT_EQ(at::globalContext().qEngine(), RunTimeEngine());
-  const ForwardScope forward;
-  EXPECT_EQ(at::globalContext().qEngine(), RunTimeEngine());
+  {
+    const ForwardScope forward(at::QEngine::ONEDNN);
+    EXPECT_EQ(at::globalContext().qEngine(), at::QEngine::ONEDNN);
+  }
+  const ForwardScope forward(at::QEngine::QNNPACK);
+  EXPECT_EQ(at::globalContext().qEngine(), at::QEngine::QNNPACK);
 }
 
-// A prepack (engine switch) must wait for the forward that is running.
-TEST(QuantizedEngineTest, PrepackWaitsForRunningForwards) {
+TEST(QuantizedEngineTest, ForwardsOnOneEngineRunSideBySide) {
+  if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
+  const ForwardScope first(at::QEngine::ONEDNN);
+  std::atomic<bool> second_in{false};
+  std::thread other([&] {
+    const ForwardScope second(at::QEngine::ONEDNN);
+    second_in = true;
+  });
+  other.join();  // Would hang if forwards on one engine excluded each other.
+  EXPECT_TRUE(second_in.load());
+}
+
+TEST(QuantizedEngineTest, AForwardOnAnotherEngineWaitsForTheRunningOnes) {
+  if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
+  std::atomic<bool> qnnpack_in{false};
+  std::thread other;
+  {
+    const ForwardScope onednn(at::QEngine::ONEDNN);
+    other = std::thread([&] {
+      const ForwardScope qnnpack(at::QEngine::QNNPACK);
+      qnnpack_in = true;
+      EXPECT_EQ(at::globalContext().qEngine(), at::QEngine::QNNPACK);
+    });
+    GiveOtherThreadTime();
+    EXPECT_FALSE(qnnpack_in.load()) << "the engine changed under a running forward";
+    EXPECT_EQ(at::globalContext().qEngine(), at::QEngine::ONEDNN);
+  }
+  other.join();
+  EXPECT_TRUE(qnnpack_in.load());
+}
+
+TEST(QuantizedEngineTest, APrepackWaitsForRunningForwards) {
+  if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
   std::atomic<bool> prepacking{false};
   std::thread loader;
   {
-    const ForwardScope forward;
+    const ForwardScope forward(at::QEngine::ONEDNN);
     loader = std::thread([&] {
-      const PrepackScope scope(RunTimeEngine());
+      const PrepackScope prepack(at::QEngine::ONEDNN);  // Even on the same engine.
       prepacking = true;
     });
-    // Not a timing assertion: if the loader is slow to start, the check
-    // below passes anyway; it fails only if the scope got in beside us.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    GiveOtherThreadTime();
     EXPECT_FALSE(prepacking.load()) << "a prepack ran beside a forward";
-    EXPECT_EQ(at::globalContext().qEngine(), RunTimeEngine());
   }
   loader.join();
   EXPECT_TRUE(prepacking.load());
 }
 
-TEST(QuantizedEngineTest, ForwardsRunSideBySide) {
-  const ForwardScope first;
-  std::atomic<bool> second_in{false};
-  std::thread other([&] {
-    const ForwardScope second;
-    second_in = true;
-  });
-  other.join();  // Would hang if forwards excluded each other.
-  EXPECT_TRUE(second_in.load());
+TEST(QuantizedEngineTest, AForwardWaitsForARunningPrepack) {
+  if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
+  std::atomic<bool> forward_in{false};
+  std::thread other;
+  {
+    const PrepackScope prepack(at::QEngine::QNNPACK);
+    other = std::thread([&] {
+      const ForwardScope forward(at::QEngine::QNNPACK);
+      forward_in = true;
+    });
+    GiveOtherThreadTime();
+    EXPECT_FALSE(forward_in.load()) << "a forward ran beside a prepack";
+  }
+  other.join();
+  EXPECT_TRUE(forward_in.load());
 }
 
 }  // namespace
