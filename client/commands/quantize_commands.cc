@@ -195,6 +195,9 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                 "Keep the first and last layer at 8 bits (symmetric weights)");
   cmd->add_flag("--keep-depthwise-8bit", job.keep_depthwise_8bit,
                 "Keep depthwise convs' weights at 8 bits (under 2 % of faceres' weights)");
+  cmd->add_flag("--keep-adds-8bit", job.keep_add_operands_8bit,
+                "Keep residual-add operands at 8 bits, conv inputs at the activation bits "
+                "(dlib-resnet; not the paper's method)");
   cmd->add_option("--keep-8bit-layers", job.keep_8bit_layers,
                   "Comma-separated conv/linear layer names kept at 8 bits, weights and input "
                   "(e.g. conv_dw_1; names in the report's quantization.layers)")

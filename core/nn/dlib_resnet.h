@@ -49,6 +49,8 @@ class DlibResnet : public Backbone, public Hookable {
   // Randomly initialized layers; load real weights with LoadTfjsWeights().
   DlibResnet();
 
+  bool has_add_operands() const override { return true; }
+
   // <asset_dir>/kManifestPath, decoded and loaded, in eval mode on the CPU.
   static absl::StatusOr<std::shared_ptr<DlibResnet>> FromAssets(const std::string& asset_dir);
 

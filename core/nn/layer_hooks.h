@@ -42,6 +42,8 @@ class Hookable {
   // Null restores full precision.
   void set_layer_hooks(std::shared_ptr<LayerHooks> hooks) { hooks_ = std::move(hooks); }
   const std::shared_ptr<LayerHooks>& layer_hooks() const { return hooks_; }
+  // Whether forward() routes residual-add operands through AddOperand().
+  virtual bool has_add_operands() const { return false; }
 
  protected:
   torch::Tensor RunConv(torch::nn::Conv2d& conv, const torch::Tensor& input) {

@@ -52,6 +52,11 @@ bool HasDepthwiseConv(const torch::nn::Module& model) {
   return false;
 }
 
+bool HasAddOperands(const nn::Backbone& model) {
+  const auto* hookable = dynamic_cast<const nn::Hookable*>(&model);
+  return hookable != nullptr && hookable->has_add_operands();
+}
+
 std::vector<std::string> OrderedQuantizedLayerNames(const torch::nn::Module& model) {
   std::vector<std::string> names;
   for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
@@ -80,6 +85,10 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
   if (options.keep_depthwise_8bit && !HasDepthwiseConv(backbone)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "keep_depthwise_8bit: model '", backbone.spec().architecture, "' has no depthwise conv"));
+  }
+  if (options.keep_add_operands_8bit && !HasAddOperands(backbone)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "keep_add_operands_8bit: model '", backbone.spec().architecture, "' has no residual adds"));
   }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(backbone, options.keep_8bit_layers));
   auto hooks = std::make_shared<FakeQuantHooks>(PassKey(), options);
@@ -182,8 +191,11 @@ torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::T
 ActivationQuantizer& FakeQuantHooks::add_operand(const std::string& site) {
   auto it = add_operands_.find(site);
   if (it == add_operands_.end()) {
-    auto quantizer = std::make_unique<ActivationQuantizer>(
-        options_.bits.activation, options_.ema_beta, options_.activation_ranges);
+    auto quantizer =
+        options_.keep_add_operands_8bit
+            ? std::make_unique<ActivationQuantizer>(8, options_.ema_beta, RangeEstimator::kMinMax)
+            : std::make_unique<ActivationQuantizer>(options_.bits.activation, options_.ema_beta,
+                                                    options_.activation_ranges);
     quantizer->set_observing(observing_);
     it = add_operands_.emplace(site, std::move(quantizer)).first;
   }

@@ -115,6 +115,7 @@ absl::Status WritePackedModel(const std::string& path, nn::Backbone& student,
     header["keep_first_last_8bit"] = hooks.options().keep_first_last_8bit;
     header["keep_depthwise_8bit"] = hooks.options().keep_depthwise_8bit;
     header["keep_8bit_layers"] = hooks.options().keep_8bit_layers;
+    header["keep_add_operands_8bit"] = hooks.options().keep_add_operands_8bit;
     header["weight_scheme"] = WeightSchemeName(hooks.options().weight_scheme);
     header["weight_ranges"] = RangeEstimatorName(hooks.options().weight_ranges);
     header["metadata"] = metadata;
@@ -230,6 +231,7 @@ absl::StatusOr<PackedModel> LoadPackedModel(const std::string& path) {
     options.keep_depthwise_8bit = header.value("keep_depthwise_8bit", false);
     options.keep_8bit_layers =
         header.value("keep_8bit_layers", std::vector<std::string>{});  // Absent before session 12.
+    options.keep_add_operands_8bit = header.value("keep_add_operands_8bit", false);  // Session 13.
     // Files written before the option existed are asymmetric.
     QF_ASSIGN_OR_RETURN(options.weight_scheme,
                         ParseWeightScheme(header.value("weight_scheme", "asymmetric")));

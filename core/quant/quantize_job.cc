@@ -142,6 +142,10 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     return absl::FailedPreconditionError(
         absl::StrCat("keep_depthwise_8bit: '", config.teacher, "' has no depthwise conv"));
   }
+  if (config.keep_add_operands_8bit && !HasAddOperands(*result.teacher)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("keep_add_operands_8bit: '", config.teacher, "' has no residual adds"));
+  }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(*result.teacher, config.keep_8bit_layers));
 
   const bool set_source =
@@ -218,6 +222,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   fq.keep_first_last_8bit = config.keep_first_last_8bit;
   fq.keep_depthwise_8bit = config.keep_depthwise_8bit;
   fq.keep_8bit_layers = config.keep_8bit_layers;
+  fq.keep_add_operands_8bit = config.keep_add_operands_8bit;
   fq.weight_scheme = config.weight_scheme;
   fq.activation_ranges = config.activation_ranges;
   fq.weight_ranges = config.weight_ranges;
@@ -229,6 +234,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
   report["keep_depthwise_8bit"] = config.keep_depthwise_8bit;
   report["keep_8bit_layers"] = config.keep_8bit_layers;
+  report["keep_add_operands_8bit"] = config.keep_add_operands_8bit;
   report["weight_scheme"] = WeightSchemeName(config.weight_scheme);
   report["activation_ranges"] = RangeEstimatorName(config.activation_ranges);
   report["weight_ranges"] = RangeEstimatorName(config.weight_ranges);

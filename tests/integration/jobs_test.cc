@@ -329,6 +329,29 @@ TEST_F(JobsTest, KeepDepthwise8BitGrowsFaceresAndFailsForDlibResnet) {
       << failed.error_message();
 }
 
+// keep_add_operands_8bit reaches the engine: a dlib-resnet job with it
+// succeeds, and a faceres job, which has no residual adds, fails saying so.
+TEST_F(JobsTest, KeepAddOperands8BitRunsForDlibResnetAndFailsForFaceres) {
+  v1::JobConfig dlib = TinyConfig(1);
+  dlib.set_method(v1::JobConfig::METHOD_PTQ);
+  dlib.set_weight_bits(4);
+  dlib.set_activation_bits(4);
+  dlib.set_keep_add_operands_8bit(true);
+  const v1::Job job = Submit(dlib);
+  EXPECT_TRUE(job.config().keep_add_operands_8bit());
+  EXPECT_GT(WaitForOutputModel(job).size_bytes(), 0);
+
+  v1::JobConfig faceres = TinyConfig(1);
+  faceres.set_teacher_model("models/faceres");
+  faceres.set_keep_add_operands_8bit(true);
+  const v1::Job failed = WaitFor(Submit(faceres).name(), [](const v1::Job& j) {
+    return j.state() >= v1::Job::STATE_SUCCEEDED;
+  });
+  EXPECT_EQ(failed.state(), v1::Job::STATE_FAILED);
+  EXPECT_NE(failed.error_message().find("no residual adds"), std::string::npos)
+      << failed.error_message();
+}
+
 TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
   struct Case {
     std::string field;

@@ -171,6 +171,51 @@ TEST(FakeQuantHooksTest, KeepDepthwise8Bit) {
   EXPECT_NE(refused.status().message().find("depthwise"), std::string::npos);
 }
 
+// Residual-add operands at 8 bits (min/max), conv/linear inputs at the
+// requested activation bits; a model without adds refuses the option.
+TEST(FakeQuantHooksTest, KeepAddOperands8Bit) {
+  torch::manual_seed(3);
+  nn::DlibResnet model;
+  model.eval();
+  FakeQuantOptions options;
+  options.bits = {4, 4};
+  options.activation_ranges = RangeEstimator::kMse;
+  options.keep_add_operands_8bit = true;
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok()) << hooks.status();
+  EXPECT_TRUE(HasAddOperands(model));
+  torch::NoGradGuard no_grad;
+  model.forward(torch::rand({2, 3, 150, 150}));  // Creates the add-operand quantizers.
+  ASSERT_EQ((*hooks)->add_operands().size(), 28u);
+  for (const auto& [site, quantizer] : (*hooks)->add_operands()) {
+    EXPECT_EQ(quantizer->bits(), 8) << site;
+  }
+  for (const auto* layer : (*hooks)->layers()) {
+    EXPECT_EQ(layer->input->bits(), 4) << layer->name;
+    EXPECT_EQ(layer->weight_bits, 4) << layer->name;
+  }
+
+  // Without the option the adds take the activation bits (the paper).
+  nn::DlibResnet plain;
+  plain.eval();
+  options.keep_add_operands_8bit = false;
+  const auto plain_hooks = FakeQuantHooks::Attach(plain, options);
+  ASSERT_TRUE(plain_hooks.ok());
+  plain.forward(torch::rand({1, 3, 150, 150}));
+  for (const auto& [site, quantizer] : (*plain_hooks)->add_operands()) {
+    EXPECT_EQ(quantizer->bits(), 4) << site;
+  }
+
+  // faceres has no residual adds: refused, not silently ignored.
+  nn::FaceRes faceres;
+  EXPECT_FALSE(HasAddOperands(faceres));
+  options.keep_add_operands_8bit = true;
+  const auto refused = FakeQuantHooks::Attach(faceres, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("no residual adds"), std::string::npos);
+}
+
 // MSE ranges clip the inner activations but leave the model's input (the
 // image) on its min/max range.
 TEST(FakeQuantHooksTest, MseRangesClipInnerActivationsButNotTheImage) {
