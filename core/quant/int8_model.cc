@@ -103,19 +103,16 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
     at::QEngine engine;
     if (fits_symmetric && QuantizedEngineSupported(at::QEngine::ONEDNN)) {
       engine = at::QEngine::ONEDNN;
-      model->engine_ = "onednn";
     } else if (QuantizedEngineSupported(at::QEngine::FBGEMM)) {
       engine = at::QEngine::FBGEMM;
-      model->engine_ = "fbgemm";
     } else if (QuantizedEngineSupported(at::QEngine::QNNPACK)) {
       engine = at::QEngine::QNNPACK;
-      model->engine_ = "qnnpack";
     } else {
       return absl::UnimplementedError(
           "no quantized engine can hold these weights (oneDNN needs |q - zero_point| <= 127, "
           "neither FBGEMM nor QNNPACK is built in)");
     }
-    model->qengine_ = engine;
+    model->engine_ = engine;
     const PrepackScope prepack_scope(engine);
     for (const Pending& p : pending) {
       auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(modules.at(p.layer->name).get());
@@ -157,6 +154,19 @@ absl::StatusOr<std::unique_ptr<Int8Model>> Int8Model::Create(const PackedModel& 
         absl::StrCat("preparing integer kernels: ", e.what_without_backtrace()));
   }
   return model;
+}
+
+std::string Int8Model::engine() const {
+  switch (engine_) {
+    case at::QEngine::ONEDNN:
+      return "onednn";
+    case at::QEngine::FBGEMM:
+      return "fbgemm";
+    case at::QEngine::QNNPACK:
+      return "qnnpack";
+    default:
+      return "none";
+  }
 }
 
 bool Int8Model::Grid::operator==(const Grid& other) const {
@@ -340,7 +350,7 @@ torch::Tensor Int8Model::ForwardFaceRes(const torch::Tensor& input) const {
 absl::StatusOr<torch::Tensor> Int8Model::Embed(const torch::Tensor& input) {
   try {
     torch::NoGradGuard no_grad;
-    const ForwardScope forward_scope(qengine_);  // No engine switch under this forward.
+    const ForwardScope forward_scope(engine_);  // No engine switch under this forward.
     const torch::Tensor x = input.to(torch::kCPU).to(torch::kFloat).contiguous();
     if (architecture_ == nn::DlibResnet::kName) return ForwardDlib(x);
     return ForwardFaceRes(x);

@@ -73,7 +73,8 @@ class Int8Model {
   // Runs under a ForwardScope on the model's engine (quantized_engine.h).
   absl::StatusOr<torch::Tensor> Embed(const torch::Tensor& input);
 
-  const std::string& engine() const { return engine_; }
+  // "onednn", "fbgemm" or "qnnpack": the engine the convs were packed for.
+  std::string engine() const;
   // Called with every quantized activation (dequantized values) under the
   // site names FakeQuantHooks::set_tap uses, for layer-by-layer comparison.
   void set_tap(FakeQuantHooks::Tap tap) { tap_ = std::move(tap); }
@@ -132,10 +133,9 @@ class Int8Model {
   torch::Tensor ForwardFaceRes(const torch::Tensor& input) const;
 
   std::string architecture_;
-  std::string engine_;
-  at::QEngine qengine_ = at::QEngine::NoQEngine;  // engine_'s value.
-  std::vector<Conv> convs_;                       // In layer order.
-  std::map<std::string, Grid> add_grids_;         // Add-operand quantizers by site.
+  at::QEngine engine_ = at::QEngine::NoQEngine;
+  std::vector<Conv> convs_;                // In layer order.
+  std::map<std::string, Grid> add_grids_;  // Add-operand quantizers by site.
   std::string fc_name_;
   Grid fc_input_;
   torch::Tensor fc_weight_;  // Dequantized (exact grid values), float.
