@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <thread>
 
 namespace qf::quant {
@@ -18,6 +20,38 @@ bool BothEngines() {
 // Not timing assertions: a thread slow to start only makes the "has not
 // entered" checks below pass sooner; they fail only if it got in too early.
 void GiveOtherThreadTime() { std::this_thread::sleep_for(std::chrono::milliseconds(100)); }
+
+// Makes a scope; it lives as long as the returned pointer.
+using MakeScope = std::function<std::shared_ptr<void>()>;
+
+template <typename Scope>
+MakeScope Make(at::QEngine engine) {
+  return [engine] { return std::make_shared<Scope>(engine); };
+}
+
+// Holds `first` on this thread while another makes `second`: the other must
+// wait until `first` is gone, and the engine must stay `first_engine` while
+// it waits; once in, it must see `second_engine`.
+void ExpectSecondWaitsForFirst(const MakeScope& first, at::QEngine first_engine,
+                               const MakeScope& second, at::QEngine second_engine) {
+  std::atomic<bool> second_in{false};
+  std::atomic<bool> second_saw_its_engine{false};
+  std::thread other;
+  {
+    const std::shared_ptr<void> held = first();
+    other = std::thread([&] {
+      const std::shared_ptr<void> entered = second();
+      second_in = true;
+      second_saw_its_engine = at::globalContext().qEngine() == second_engine;
+    });
+    GiveOtherThreadTime();
+    EXPECT_FALSE(second_in.load()) << "the second scope got in beside the first";
+    EXPECT_EQ(at::globalContext().qEngine(), first_engine);
+  }
+  other.join();
+  EXPECT_TRUE(second_in.load());
+  EXPECT_TRUE(second_saw_its_engine.load());
+}
 
 TEST(QuantizedEngineTest, ScopesSetTheirEngine) {
   if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
@@ -47,55 +81,21 @@ TEST(QuantizedEngineTest, ForwardsOnOneEngineRunSideBySide) {
 
 TEST(QuantizedEngineTest, AForwardOnAnotherEngineWaitsForTheRunningOnes) {
   if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
-  std::atomic<bool> qnnpack_in{false};
-  std::thread other;
-  {
-    const ForwardScope onednn(at::QEngine::ONEDNN);
-    other = std::thread([&] {
-      const ForwardScope qnnpack(at::QEngine::QNNPACK);
-      qnnpack_in = true;
-      EXPECT_EQ(at::globalContext().qEngine(), at::QEngine::QNNPACK);
-    });
-    GiveOtherThreadTime();
-    EXPECT_FALSE(qnnpack_in.load()) << "the engine changed under a running forward";
-    EXPECT_EQ(at::globalContext().qEngine(), at::QEngine::ONEDNN);
-  }
-  other.join();
-  EXPECT_TRUE(qnnpack_in.load());
+  ExpectSecondWaitsForFirst(Make<ForwardScope>(at::QEngine::ONEDNN), at::QEngine::ONEDNN,
+                            Make<ForwardScope>(at::QEngine::QNNPACK), at::QEngine::QNNPACK);
 }
 
 TEST(QuantizedEngineTest, APrepackWaitsForRunningForwards) {
   if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
-  std::atomic<bool> prepacking{false};
-  std::thread loader;
-  {
-    const ForwardScope forward(at::QEngine::ONEDNN);
-    loader = std::thread([&] {
-      const PrepackScope prepack(at::QEngine::ONEDNN);  // Even on the same engine.
-      prepacking = true;
-    });
-    GiveOtherThreadTime();
-    EXPECT_FALSE(prepacking.load()) << "a prepack ran beside a forward";
-  }
-  loader.join();
-  EXPECT_TRUE(prepacking.load());
+  // Even on the same engine: a prepack is exclusive.
+  ExpectSecondWaitsForFirst(Make<ForwardScope>(at::QEngine::ONEDNN), at::QEngine::ONEDNN,
+                            Make<PrepackScope>(at::QEngine::ONEDNN), at::QEngine::ONEDNN);
 }
 
 TEST(QuantizedEngineTest, AForwardWaitsForARunningPrepack) {
   if (!BothEngines()) GTEST_SKIP() << "needs oneDNN and QNNPACK";
-  std::atomic<bool> forward_in{false};
-  std::thread other;
-  {
-    const PrepackScope prepack(at::QEngine::QNNPACK);
-    other = std::thread([&] {
-      const ForwardScope forward(at::QEngine::QNNPACK);
-      forward_in = true;
-    });
-    GiveOtherThreadTime();
-    EXPECT_FALSE(forward_in.load()) << "a forward ran beside a prepack";
-  }
-  other.join();
-  EXPECT_TRUE(forward_in.load());
+  ExpectSecondWaitsForFirst(Make<PrepackScope>(at::QEngine::QNNPACK), at::QEngine::QNNPACK,
+                            Make<ForwardScope>(at::QEngine::QNNPACK), at::QEngine::QNNPACK);
 }
 
 }  // namespace
