@@ -43,6 +43,7 @@ struct SubmitOptions {
   int warmup_steps = 0;
   double learning_rate = 0;
   std::string schedule = "cosine";
+  std::string optimizer = "sgd";
   bool keep_first_last_8bit = false;
   bool keep_depthwise_8bit = false;
   std::vector<std::string> keep_8bit_layers;
@@ -141,7 +142,12 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
   submit->add_option("--batch-size", submit_options->batch_size, "Images per step");
   submit->add_option("--warmup-steps", submit_options->warmup_steps,
                      "Steps tracking activation ranges before freezing them");
-  submit->add_option("--lr", submit_options->learning_rate, "Learning rate (0 = paper default)");
+  submit->add_option("--lr", submit_options->learning_rate,
+                     "Learning rate (0 = 0.1 * batch / 512 for sgd, 1e-4 for adam)");
+  submit
+      ->add_option("--optimizer", submit_options->optimizer,
+                   "QAT: sgd (the paper's, Nesterov momentum) or adam (AdamW; not the paper's)")
+      ->capture_default_str();
   submit->add_option("--schedule", submit_options->schedule, "cosine or step")
       ->capture_default_str();
   submit->add_flag("--keep-first-last-8bit", submit_options->keep_first_last_8bit,
@@ -236,6 +242,12 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     }
     if (*activation_mse) config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
     if (*weight_mse) config.set_weight_ranges(v1::JobConfig::WEIGHT_RANGES_MSE);
+    if (o.optimizer == "adam") {
+      config.mutable_optimizer()->set_algorithm(v1::OptimizerConfig::ALGORITHM_ADAMW);
+    } else if (o.optimizer != "sgd") {
+      exit_status = context.Fail("--optimizer must be sgd or adam, got '" + o.optimizer + "'");
+      return;
+    }
     if (o.method == "qat") {
       config.set_method(v1::JobConfig::METHOD_QAT);
     } else if (o.method == "ptq") {

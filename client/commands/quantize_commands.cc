@@ -31,6 +31,7 @@ struct QuantizeFlags {
   std::string weight_ranges = "minmax";
   std::string method = "qat";
   std::string schedule = "cosine";
+  std::string optimizer = "sgd";
   std::string out;
   std::string report;
 };
@@ -108,6 +109,12 @@ int RunQuantize(QuantizeFlags flags) {
   flags.job.method = flags.method == "qat" ? quant::QuantMethod::kQat : quant::QuantMethod::kPtq;
   flags.job.qat.schedule =
       flags.schedule == "step" ? quant::LrSchedule::kStep : quant::LrSchedule::kCosine;
+  const absl::StatusOr<quant::QatOptimizer> optimizer = quant::ParseQatOptimizer(flags.optimizer);
+  if (!optimizer.ok()) {
+    std::cerr << "error: --optimizer: " << optimizer.status().message() << "\n";
+    return kExitUsage;
+  }
+  flags.job.qat.optimizer = *optimizer;
   // One declaration flag for both user-supplied sources.
   flags.job.generator_declared_synthetic = flags.job.folder_declared_synthetic;
   flags.job.inversion.seed = flags.job.seed;
@@ -252,7 +259,11 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
       "(+-6 % shift, +-8 % zoom, +-8 degrees; not the paper's method)");
   cmd->add_option("--steps", job.qat.steps, "QAT steps")->capture_default_str();
   cmd->add_option("--batch-size", job.qat.batch_size, "QAT batch size")->capture_default_str();
-  cmd->add_option("--lr", job.qat.learning_rate, "Learning rate (0: 0.1 * batch / 512)")
+  cmd->add_option("--lr", job.qat.learning_rate,
+                  "Learning rate (0: 0.1 * batch / 512 for sgd, 1e-4 for adam)")
+      ->capture_default_str();
+  cmd->add_option("--optimizer", flags->optimizer,
+                  "QAT: sgd (the paper's, Nesterov momentum) or adam (AdamW; not the paper's)")
       ->capture_default_str();
   cmd->add_option("--schedule", flags->schedule, "cosine or step")->capture_default_str();
   cmd->add_option("--warmup-steps", job.qat.warmup_steps, "Steps tracking activation ranges")

@@ -83,22 +83,61 @@ std::string LossDescription(const QatOptions& options) {
   return loss;
 }
 
+// The optimizer over the student's weights that `options` ask for.
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const QatOptions& options,
+                                                       std::vector<torch::Tensor> params,
+                                                       double lr) {
+  if (options.optimizer == QatOptimizer::kAdam) {
+    return std::make_unique<torch::optim::AdamW>(
+        std::move(params), torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
+  }
+  return std::make_unique<torch::optim::SGD>(std::move(params),
+                                             torch::optim::SGDOptions(lr)
+                                                 .momentum(options.momentum)
+                                                 .nesterov(options.nesterov)
+                                                 .weight_decay(options.weight_decay));
+}
+
+void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
 }  // namespace
 
+const char* QatOptimizerName(QatOptimizer optimizer) {
+  return optimizer == QatOptimizer::kAdam ? "adam" : "sgd";
+}
+
+absl::StatusOr<QatOptimizer> ParseQatOptimizer(const std::string& name) {
+  if (name == "sgd") return QatOptimizer::kSgd;
+  if (name == "adam") return QatOptimizer::kAdam;
+  return absl::InvalidArgumentError(absl::StrCat("unknown optimizer '", name, "' (sgd or adam)"));
+}
+
+double BaseLearningRate(const QatOptions& options) {
+  if (options.learning_rate > 0) return options.learning_rate;
+  return options.optimizer == QatOptimizer::kAdam ? kAdamDefaultLearningRate
+                                                  : SgdDefaultLearningRate(options.batch_size);
+}
+
 nlohmann::json QatOptionsToJson(const QatOptions& options) {
-  return {{"steps", options.steps},
-          {"batch_size", options.batch_size},
-          {"learning_rate",
-           options.learning_rate > 0 ? options.learning_rate : 0.1 * options.batch_size / 512.0},
-          {"momentum", options.momentum},
-          {"nesterov", options.nesterov},
-          {"weight_decay", options.weight_decay},
-          {"schedule", options.schedule == LrSchedule::kCosine ? "cosine" : "step"},
-          {"grad_clip_norm", options.grad_clip_norm},
-          {"warmup_steps", options.warmup_steps},
-          {"activation_ranges", options.learn_activation_ranges ? "ema warm-up, then learned (LSQ)"
-                                                                : "ema warm-up, then frozen"},
-          {"loss", LossDescription(options)}};
+  nlohmann::json json = {
+      {"steps", options.steps},
+      {"batch_size", options.batch_size},
+      {"optimizer", options.optimizer == QatOptimizer::kAdam ? "adamw (not the paper's)" : "sgd"},
+      {"learning_rate", BaseLearningRate(options)},
+      {"weight_decay", options.weight_decay},
+      {"schedule", options.schedule == LrSchedule::kCosine ? "cosine" : "step"},
+      {"grad_clip_norm", options.grad_clip_norm},
+      {"warmup_steps", options.warmup_steps},
+      {"activation_ranges", options.learn_activation_ranges ? "ema warm-up, then learned (LSQ)"
+                                                            : "ema warm-up, then frozen"},
+      {"loss", LossDescription(options)}};
+  if (options.optimizer == QatOptimizer::kSgd) {
+    json["momentum"] = options.momentum;
+    json["nesterov"] = options.nesterov;
+  }
+  return json;
 }
 
 torch::Tensor PairSimilarityLoss(const torch::Tensor& student, const torch::Tensor& teacher) {
@@ -176,8 +215,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
     }
     feature_taps = std::make_unique<FeatureTaps>(teacher, *hookable, hooks);
   }
-  const double base_lr =
-      options.learning_rate > 0 ? options.learning_rate : 0.1 * options.batch_size / 512.0;
+  const double base_lr = BaseLearningRate(options);
   const auto start = std::chrono::steady_clock::now();
   QatReport report;
   try {
@@ -186,10 +224,9 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
     teacher.eval();
     student.train();
     std::vector<torch::Tensor> params = student.parameters();
-    torch::optim::SGD optimizer(params, torch::optim::SGDOptions(base_lr)
-                                            .momentum(options.momentum)
-                                            .nesterov(options.nesterov)
-                                            .weight_decay(options.weight_decay));
+    const std::unique_ptr<torch::optim::Optimizer> optimizer_owner =
+        MakeOptimizer(options, params, base_lr);
+    torch::optim::Optimizer& optimizer = *optimizer_owner;
     hooks.set_observing(options.warmup_steps > 0);
     int64_t first_step = 0;
     const bool checkpointing = !options.checkpoint_path.empty() && options.checkpoint_every > 0;
@@ -206,13 +243,13 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
     }
     // Learned activation scales get their own optimizer, created when the
     // warm-up ends (or at once when resuming after it).
-    std::unique_ptr<torch::optim::SGD> range_optimizer;
+    std::unique_ptr<torch::optim::Optimizer> range_optimizer;
     const auto start_learning_ranges = [&] {
       std::vector<torch::Tensor> scales = hooks.StartLearningRanges();
       if (scales.empty()) return;
-      range_optimizer = std::make_unique<torch::optim::SGD>(
-          scales,
-          torch::optim::SGDOptions(base_lr).momentum(options.momentum).nesterov(options.nesterov));
+      QatOptions range_options = options;
+      range_options.weight_decay = 0;  // A scale has no reason to shrink.
+      range_optimizer = MakeOptimizer(range_options, std::move(scales), base_lr);
     };
     if (options.learn_activation_ranges && first_step > 0 && first_step >= options.warmup_steps) {
       start_learning_ranges();
@@ -229,13 +266,9 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
         if (options.learn_activation_ranges) start_learning_ranges();
       }
       const double lr = LearningRateAt(options, base_lr, step);
-      for (auto& group : optimizer.param_groups()) {
-        static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-      }
+      SetLearningRate(optimizer, lr);
       if (range_optimizer) {
-        for (auto& group : range_optimizer->param_groups()) {
-          static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-        }
+        SetLearningRate(*range_optimizer, lr);
         range_optimizer->zero_grad();
       }
       const torch::Tensor batch = source.NextBatch(options.batch_size).to(device);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/quant/layer_name_check.h"
+#include "core/quant/qat_defaults.h"
 
 namespace qf::server {
 namespace {
@@ -221,8 +222,23 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
   if (optimizer.gradient_clip_norm() < 0) {
     return Invalid("optimizer.gradient_clip_norm", "must be >= 0");
   }
+  if (optimizer.algorithm() == v1::OptimizerConfig::ALGORITHM_UNSPECIFIED) {
+    optimizer.set_algorithm(v1::OptimizerConfig::ALGORITHM_SGD);
+  }
+  if (optimizer.algorithm() != v1::OptimizerConfig::ALGORITHM_SGD &&
+      optimizer.algorithm() != v1::OptimizerConfig::ALGORITHM_ADAMW) {
+    return Invalid("optimizer.algorithm", absl::StrCat("unknown value ", optimizer.algorithm(),
+                                                       "; use ALGORITHM_SGD or ALGORITHM_ADAMW"));
+  }
+  if (optimizer.algorithm() == v1::OptimizerConfig::ALGORITHM_ADAMW && !qat) {
+    return Invalid("optimizer.algorithm",
+                   "ALGORITHM_ADAMW applies to METHOD_QAT only: PTQ does "
+                   "not train");
+  }
   if (optimizer.learning_rate() == 0) {
-    optimizer.set_learning_rate(0.1 * config.batch_size() / 512.0);
+    optimizer.set_learning_rate(optimizer.algorithm() == v1::OptimizerConfig::ALGORITHM_ADAMW
+                                    ? quant::kAdamDefaultLearningRate
+                                    : quant::SgdDefaultLearningRate(config.batch_size()));
   }
   if (optimizer.momentum() == 0) optimizer.set_momentum(0.9);
   if (!optimizer_given) optimizer.set_nesterov(true);

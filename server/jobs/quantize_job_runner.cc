@@ -115,6 +115,9 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.qat.warmup_steps = config.activation_warmup_steps();
   engine.qat.learn_activation_ranges = config.learn_activation_ranges();
   engine.qat.feature_loss_weight = config.feature_loss_weight();
+  engine.qat.optimizer = config.optimizer().algorithm() == v1::OptimizerConfig::ALGORITHM_ADAMW
+                             ? quant::QatOptimizer::kAdam
+                             : quant::QatOptimizer::kSgd;
   engine.qat.learning_rate = config.optimizer().learning_rate();
   engine.qat.momentum = config.optimizer().momentum();
   engine.qat.nesterov = config.optimizer().nesterov();

@@ -94,6 +94,7 @@ TEST_F(CliTest, JobSubmitSendsTheRangeEstimators) {
                            "--keep-8bit-layers",
                            "conv32_down,conv32_1_conv1"});
   EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("ALGORITHM_SGD"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("\"conv32_down\""), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("\"conv32_1_conv1\""), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("WEIGHT_SCHEME_ASYMMETRIC"), std::string::npos) << result.out;
@@ -119,6 +120,10 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   EXPECT_NE(result.err.find("--weight-scheme: weight scheme 'sym': expected auto, asymmetric or "
                             "symmetric"),
             std::string::npos)
+      << result.err;
+  result = Cli({"job", "submit", "--optimizer", "rmsprop"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("--optimizer must be sgd or adam, got 'rmsprop'"), std::string::npos)
       << result.err;
   result = Cli({"job", "submit", "--weight-ranges", "percentile"});
   EXPECT_EQ(result.exit_status, 2);

@@ -260,10 +260,11 @@ TEST_F(JobsTest, SubmitWatchSucceedDownloadAndServeTheStudent) {
 }
 
 // The rendered built-in faces as the source, with MSE-clipped weight ranges,
-// MSE-clipped activation ranges learned further after the warm-up and the
-// feature loss: the job trains past its warm-up, the config keeps the
-// choices and the student records where its data came from.
-TEST_F(JobsTest, ProceduralFacesJobWithMseAndLearnedRangesSucceeds) {
+// MSE-clipped activation ranges learned further after the warm-up, the
+// feature loss and AdamW: the job trains past its warm-up, the config keeps
+// the choices (AdamW with its own default rate) and the student records
+// where its data came from.
+TEST_F(JobsTest, ProceduralFacesJobWithMseLearnedRangesAndAdamWSucceeds) {
   v1::JobConfig config = TinyConfig(4);
   config.set_weight_bits(4);
   config.set_activation_bits(4);
@@ -272,7 +273,10 @@ TEST_F(JobsTest, ProceduralFacesJobWithMseAndLearnedRangesSucceeds) {
   config.set_activation_ranges(v1::JobConfig::ACTIVATION_RANGES_MSE);
   config.set_weight_ranges(v1::JobConfig::WEIGHT_RANGES_MSE);
   config.set_feature_loss_weight(0.01);
+  config.mutable_optimizer()->set_algorithm(v1::OptimizerConfig::ALGORITHM_ADAMW);
   const v1::Job job = Submit(config);
+  EXPECT_EQ(job.config().optimizer().algorithm(), v1::OptimizerConfig::ALGORITHM_ADAMW);
+  EXPECT_DOUBLE_EQ(job.config().optimizer().learning_rate(), 1e-4);
   EXPECT_TRUE(job.config().learn_activation_ranges());
   EXPECT_EQ(job.config().activation_ranges(), v1::JobConfig::ACTIVATION_RANGES_MSE);
   EXPECT_EQ(job.config().weight_ranges(), v1::JobConfig::WEIGHT_RANGES_MSE);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -232,6 +233,68 @@ TEST_F(ThreeBitStudentTest, PairLossTrains) {
   EXPECT_LT(report->last_loss, report->first_loss);
   EXPECT_NE(QatOptionsToJson(options)["loss"].get<std::string>().find("2 * mean over pairs"),
             std::string::npos);
+}
+
+// AdamW (not the paper's optimizer) trains the same student, starts from
+// its own default rate and is named in the report, which then leaves out
+// SGD's momentum.
+TEST_F(ThreeBitStudentTest, AdamTrainsAndIsNamedInTheReport) {
+  synth::NoiseSource train(teacher.spec().input, 8);
+  QatOptions options = ShortRun();
+  options.optimizer = QatOptimizer::kAdam;
+  options.learning_rate = 0.01;
+  const absl::StatusOr<QatReport> report =
+      RunQat(teacher, student, *hooks, train, options, torch::kCPU);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_LT(report->last_loss, report->first_loss * 0.8);
+  const nlohmann::json json = QatOptionsToJson(options);
+  EXPECT_EQ(json["optimizer"], "adamw (not the paper's)");
+  EXPECT_DOUBLE_EQ(json["learning_rate"].get<double>(), 0.01);
+  EXPECT_FALSE(json.contains("momentum"));
+
+  options.learning_rate = 0;
+  EXPECT_DOUBLE_EQ(BaseLearningRate(options), kAdamDefaultLearningRate);
+  options.optimizer = QatOptimizer::kSgd;
+  EXPECT_DOUBLE_EQ(BaseLearningRate(options), 0.1 * 16 / 512);
+  EXPECT_EQ(QatOptionsToJson(options)["optimizer"], "sgd");
+  EXPECT_EQ(QatOptionsToJson(options)["momentum"], 0.9);
+}
+
+// An AdamW run checkpoints its moment estimates like SGD's momentum and
+// resumes from them.
+TEST_F(ThreeBitStudentTest, AdamRunResumesFromItsCheckpoint) {
+  const std::string path = ::testing::TempDir() + "/adam_resume_test.ckpt";
+  std::filesystem::remove(path);
+  QatOptions options = ShortRun();
+  options.optimizer = QatOptimizer::kAdam;
+  options.learning_rate = 0.01;
+  options.steps = 12;
+  options.checkpoint_path = path;
+  options.checkpoint_every = 5;
+  int64_t stop_after = 7;
+  options.should_stop = [&] { return stop_after-- == 0; };
+  synth::NoiseSource train(teacher.spec().input, 8);
+  const absl::StatusOr<QatReport> stopped =
+      RunQat(teacher, student, *hooks, train, options, torch::kCPU);
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled);
+
+  options.should_stop = nullptr;
+  const absl::StatusOr<QatReport> resumed =
+      RunQat(teacher, student, *hooks, train, options, torch::kCPU);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->resumed_from_step, 5);
+  std::filesystem::remove(path);
+}
+
+TEST(QatOptimizerTest, NamesRoundTripAndUnknownNamesAreRefused) {
+  for (const QatOptimizer optimizer : {QatOptimizer::kSgd, QatOptimizer::kAdam}) {
+    const absl::StatusOr<QatOptimizer> parsed = ParseQatOptimizer(QatOptimizerName(optimizer));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, optimizer);
+  }
+  const absl::StatusOr<QatOptimizer> unknown = ParseQatOptimizer("rmsprop");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("rmsprop"), std::string::npos);
 }
 
 TEST(RunQatTest, RejectsMismatchedModels) {

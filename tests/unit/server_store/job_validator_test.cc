@@ -69,10 +69,24 @@ TEST_F(JobValidatorTest, FillsDefaults) {
   EXPECT_NE(config->synthetic_data().seed(), 0u);
   EXPECT_DOUBLE_EQ(config->optimizer().learning_rate(), 0.1 * 32 / 512);
   EXPECT_DOUBLE_EQ(config->optimizer().momentum(), 0.9);
+  EXPECT_EQ(config->optimizer().algorithm(), v1::OptimizerConfig::ALGORITHM_SGD);
   EXPECT_TRUE(config->optimizer().nesterov());
   EXPECT_EQ(config->optimizer().schedule(), v1::OptimizerConfig::SCHEDULE_COSINE);
   EXPECT_EQ(config->device(), v1::DEVICE_PREFERENCE_ANY);
   EXPECT_EQ(config->output_display_name(), "dlib-resnet w8a8 qat");
+}
+
+TEST_F(JobValidatorTest, AdamWGetsItsOwnDefaultLearningRate) {
+  v1::JobConfig c = Valid();
+  c.mutable_optimizer()->set_algorithm(v1::OptimizerConfig::ALGORITHM_ADAMW);
+  auto config = ValidateJobConfig(c, *registry_, limits_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->optimizer().algorithm(), v1::OptimizerConfig::ALGORITHM_ADAMW);
+  EXPECT_DOUBLE_EQ(config->optimizer().learning_rate(), 1e-4);
+  c.mutable_optimizer()->set_learning_rate(3e-5);
+  config = ValidateJobConfig(c, *registry_, limits_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_DOUBLE_EQ(config->optimizer().learning_rate(), 3e-5);
 }
 
 TEST_F(JobValidatorTest, InvertedFacesGetTheirDefaultsAndABoundedSpread) {
@@ -219,6 +233,12 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   c = Valid();
   c.mutable_optimizer()->set_momentum(1.5);
   EXPECT_EQ(Check(c, "config.optimizer.momentum"), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.mutable_optimizer()->set_algorithm(static_cast<v1::OptimizerConfig::Algorithm>(9));
+  EXPECT_EQ(Check(c, "config.optimizer.algorithm"), absl::StatusCode::kInvalidArgument);
+  c.mutable_optimizer()->set_algorithm(v1::OptimizerConfig::ALGORITHM_ADAMW);
+  c.set_method(v1::JobConfig::METHOD_PTQ);
+  EXPECT_EQ(Check(c, "config.optimizer.algorithm"), absl::StatusCode::kInvalidArgument);
   c = Valid();
   c.set_device(v1::DEVICE_PREFERENCE_GPU);
   EXPECT_EQ(Check(c, "config.device"), absl::StatusCode::kFailedPrecondition);
