@@ -232,8 +232,7 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
   }
   if (optimizer.algorithm() == v1::OptimizerConfig::ALGORITHM_ADAMW && !qat) {
     return Invalid("optimizer.algorithm",
-                   "ALGORITHM_ADAMW applies to METHOD_QAT only: PTQ does "
-                   "not train");
+                   "ALGORITHM_ADAMW applies to METHOD_QAT only: PTQ does not train");
   }
   if (optimizer.learning_rate() == 0) {
     optimizer.set_learning_rate(optimizer.algorithm() == v1::OptimizerConfig::ALGORITHM_ADAMW
