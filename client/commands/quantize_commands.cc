@@ -271,6 +271,10 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_flag("--learn-activation-ranges", job.qat.learn_activation_ranges,
                 "QAT: learn activation scales (LSQ) after the warm-up instead of freezing them "
                 "(not the paper's method; helps at 4 bits)");
+  cmd->add_flag("--learn-weight-ranges", job.qat.learn_weight_ranges,
+                "QAT: learn each layer's per-channel weight scales (LSQ) after the warm-up instead "
+                "of following the weights' ranges (not the paper's method; lower training loss "
+                "but no better on LFW so far, docs/BENCHMARKS.md)");
   cmd->add_option("--feature-loss-weight", job.qat.feature_loss_weight,
                   "QAT: add this weight times the features' relative squared error (every "
                   "quantized activation, student vs teacher) to the loss; 0 = the paper's "

@@ -132,6 +132,8 @@ nlohmann::json QatOptionsToJson(const QatOptions& options) {
       {"warmup_steps", options.warmup_steps},
       {"activation_ranges", options.learn_activation_ranges ? "ema warm-up, then learned (LSQ)"
                                                             : "ema warm-up, then frozen"},
+      {"weight_grid", options.learn_weight_ranges ? "learned after the warm-up (LSQ)"
+                                                  : "from the weights' ranges"},
       {"loss", LossDescription(options)}};
   if (options.optimizer == QatOptimizer::kSgd) {
     json["momentum"] = options.momentum;
@@ -241,17 +243,22 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
         return resumed.status();
       }
     }
-    // Learned activation scales get their own optimizer, created when the
-    // warm-up ends (or at once when resuming after it).
+    // Learned activation and weight scales get their own optimizer, created
+    // when the warm-up ends (or at once when resuming after it).
     std::unique_ptr<torch::optim::Optimizer> range_optimizer;
+    const bool learns_ranges = options.learn_activation_ranges || options.learn_weight_ranges;
     const auto start_learning_ranges = [&] {
-      std::vector<torch::Tensor> scales = hooks.StartLearningRanges();
+      std::vector<torch::Tensor> scales;
+      if (options.learn_activation_ranges) scales = hooks.StartLearningRanges();
+      if (options.learn_weight_ranges) {
+        for (torch::Tensor& scale : hooks.StartLearningWeightRanges()) scales.push_back(scale);
+      }
       if (scales.empty()) return;
       QatOptions range_options = options;
       range_options.weight_decay = 0;  // A scale has no reason to shrink.
       range_optimizer = MakeOptimizer(range_options, std::move(scales), base_lr);
     };
-    if (options.learn_activation_ranges && first_step > 0 && first_step >= options.warmup_steps) {
+    if (learns_ranges && first_step > 0 && first_step >= options.warmup_steps) {
       start_learning_ranges();
     }
     double tail_sum = 0;
@@ -263,7 +270,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
       }
       if (step == options.warmup_steps) {
         hooks.set_observing(false);
-        if (options.learn_activation_ranges) start_learning_ranges();
+        if (learns_ranges) start_learning_ranges();
       }
       const double lr = LearningRateAt(options, base_lr, step);
       SetLearningRate(optimizer, lr);

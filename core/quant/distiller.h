@@ -71,6 +71,15 @@ struct QatOptions {
   // The scales are saved with the model; their optimizer state is not
   // checkpointed (a resumed job restarts it).
   bool learn_activation_ranges = false;
+  // Not the paper's method: after the warm-up, learn each conv/linear
+  // layer's per-channel weight scale (LSQ, FakeQuantHooks::
+  // StartLearningWeightRanges) with the activation scales' optimizer,
+  // instead of taking the grid from the weights' min/max (or clipped
+  // range). The scales are saved with the model and checkpointed; their
+  // optimizer state is not. Offline only (quant_bench quantize
+  // --learn-weight-ranges), not in the job API: it fits the synthetic faces
+  // better but did not carry over to LFW (docs/BENCHMARKS.md, session 15).
+  bool learn_weight_ranges = false;
   // Not the paper's method: > 0 adds this weight times the feature loss
   // (FeatureDistillationLoss) of the activations at every quantization site
   // (the student's quantized, the teacher's float) to the embedding loss. The teacher must be

@@ -1,5 +1,6 @@
 #include "core/quant/fake_quant_hooks.h"
 
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -140,6 +141,11 @@ AffineParams FakeQuantHooks::WeightParams(const Layer& layer, const torch::Tenso
     const AffineParams& p = *layer.frozen_weight_params;
     return {p.scale.to(weight.device()), p.zero_point.to(weight.device())};
   }
+  if (layer.learned_weight_scale.defined()) {
+    torch::NoGradGuard no_grad;
+    return {layer.learned_weight_scale.detach().clamp_min(kMinScale),
+            layer.learned_weight_zero_point.to(torch::kInt)};
+  }
   // Min/max ranges need no factors (an undefined clip is 1 everywhere).
   const torch::Tensor clip =
       layer.weight_clip.defined() || options_.weight_ranges == RangeEstimator::kMinMax
@@ -150,6 +156,13 @@ AffineParams FakeQuantHooks::WeightParams(const Layer& layer, const torch::Tenso
 }
 
 torch::Tensor FakeQuantHooks::QuantizeWeight(Layer& layer, const torch::Tensor& weight) {
+  if (layer.learned_weight_scale.defined()) {
+    const int64_t qmax = QuantMax(layer.weight_bits);
+    const double per_channel = static_cast<double>(weight.numel() / weight.size(0));
+    return at::_fake_quantize_learnable_per_channel_affine(
+        weight, layer.learned_weight_scale.clamp_min(kMinScale), layer.learned_weight_zero_point,
+        /*axis=*/0, 0, qmax, 1.0 / std::sqrt(per_channel * static_cast<double>(qmax)));
+  }
   if (observing_ && options_.weight_ranges != RangeEstimator::kMinMax &&
       !layer.frozen_weight_params.has_value()) {
     layer.weight_clip =
@@ -223,6 +236,26 @@ std::vector<torch::Tensor> FakeQuantHooks::StartLearningRanges() {
   }
   for (auto& [site, quantizer] : add_operands_) {
     if (quantizer->initialized()) scales.push_back(quantizer->StartLearning());
+  }
+  return scales;
+}
+
+std::vector<torch::Tensor> FakeQuantHooks::StartLearningWeightRanges() {
+  set_observing(false);
+  std::unordered_map<const Layer*, const torch::nn::Module*> module_of;
+  for (const auto& [module, layer] : by_module_) module_of[layer] = module;
+  std::vector<torch::Tensor> scales;  // In layer order, for reproducible optimizer state.
+  for (const auto& layer : ordered_) {
+    if (layer->frozen_weight_params.has_value()) continue;
+    if (!layer->learned_weight_scale.defined()) {
+      const torch::Tensor* weight =
+          module_of.at(layer.get())->named_parameters(/*recurse=*/false).find("weight");
+      TORCH_CHECK(weight != nullptr, "fake quantization: layer ", layer->name, " has no weight");
+      const AffineParams p = WeightParams(*layer, *weight);
+      layer->learned_weight_scale = p.scale.detach().clone().set_requires_grad(true);
+      layer->learned_weight_zero_point = p.zero_point.to(torch::kFloat);
+    }
+    scales.push_back(layer->learned_weight_scale);
   }
   return scales;
 }

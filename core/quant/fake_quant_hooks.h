@@ -130,6 +130,11 @@ class FakeQuantHooks : public nn::LayerHooks {
     // forward; undefined until then (factor 1, or a fresh estimate when
     // weight_ranges is kMse).
     torch::Tensor weight_clip;
+    // Defined while the weight grid is learned (StartLearningWeightRanges):
+    // the per-channel scale (float32 [C], trainable) and zero point (float32
+    // [C], fixed) that replace the ranges above.
+    torch::Tensor learned_weight_scale;
+    torch::Tensor learned_weight_zero_point;
   };
 
   // FailedPreconditionError if `backbone` is not Hookable, has no
@@ -169,10 +174,22 @@ class FakeQuantHooks : public nn::LayerHooks {
   // Stops observing and makes every observed activation scale trainable
   // (ActivationQuantizer::StartLearning); returns the scale parameters.
   std::vector<torch::Tensor> StartLearningRanges();
+  // Stops observing and makes each conv/linear layer's per-channel weight
+  // scale trainable, starting from its current grid (WeightParams), with the
+  // zero point fixed; returns the scales. The fake quantizer is then ATen's
+  // learnable per-channel one, whose scale gradient is LSQ's, scaled by
+  // 1 / sqrt(weights per channel * qmax). The grid stops following the
+  // weights' min/max: at 4 bits a channel's extreme weights otherwise set its
+  // step, and the step LSQ learns trades their clipping against the
+  // resolution of the rest (Esser et al., ICLR 2020). Layers loaded from a
+  // packed model keep their stored grids. Not the paper's method (its
+  // weight ranges are the weights' min/max). Idempotent.
+  std::vector<torch::Tensor> StartLearningWeightRanges();
   const FakeQuantOptions& options() const { return options_; }
 
   // The per-channel grid `layer` quantizes `weight` with: its frozen params
-  // if it has them, else the weight's ranges scaled by its clip factors.
+  // if it has them, its learned scales (detached) while they are learned,
+  // else the weight's ranges scaled by its clip factors.
   AffineParams WeightParams(const Layer& layer, const torch::Tensor& weight) const;
 
   // Layers in registration order, and add-operand quantizers by site.

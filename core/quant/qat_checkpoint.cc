@@ -29,6 +29,10 @@ std::string AddKey(const std::string& site, const char* end) {
 
 std::string WeightClipKey(const std::string& layer) { return absl::StrCat("clip/", layer); }
 
+std::string LearnedWeightKey(const std::string& layer, const char* end) {
+  return absl::StrCat("wgrid/", layer, "/", end);
+}
+
 }  // namespace
 
 absl::Status SaveQatCheckpoint(const std::string& path, int64_t steps_done,
@@ -53,6 +57,13 @@ absl::Status SaveQatCheckpoint(const std::string& path, int64_t steps_done,
     for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
       if (!layer->weight_clip.defined()) continue;
       archive.write(WeightClipKey(layer->name), layer->weight_clip.to(torch::kCPU));
+    }
+    for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
+      if (!layer->learned_weight_scale.defined()) continue;
+      archive.write(LearnedWeightKey(layer->name, "scale"),
+                    layer->learned_weight_scale.detach().to(torch::kCPU));
+      archive.write(LearnedWeightKey(layer->name, "zero_point"),
+                    layer->learned_weight_zero_point.to(torch::kCPU));
     }
     for (const auto& [site, quantizer] : hooks.add_operands()) {
       if (!quantizer->initialized()) continue;
@@ -106,6 +117,13 @@ absl::StatusOr<int64_t> LoadQatCheckpoint(const std::string& path, nn::Backbone&
       }
       torch::Tensor clip;
       if (archive.try_read(WeightClipKey(layer->name), clip)) layer->weight_clip = clip;
+      torch::Tensor scale, zero_point;
+      if (archive.try_read(LearnedWeightKey(layer->name, "scale"), scale) &&
+          archive.try_read(LearnedWeightKey(layer->name, "zero_point"), zero_point)) {
+        // Learning goes on from here (StartLearningWeightRanges keeps it).
+        layer->learned_weight_scale = scale.clone().set_requires_grad(true);
+        layer->learned_weight_zero_point = zero_point;
+      }
     }
     // Add-operand sites are created on first use, so the checkpoint names them.
     for (const std::string& key : archive.keys()) {

@@ -1,7 +1,7 @@
 // QAT checkpoints: everything a distillation run needs to continue after the
 // process died: the student's parameters and buffers, the activation ranges
-// and weight clip factors of its fake-quant hooks, the optimizer's momentum buffers and the number
-// of steps done.
+// and weight clip factors (or learned weight scales) of its fake-quant hooks,
+// the optimizer's momentum buffers and the number of steps done.
 //
 // Contract: SaveQatCheckpoint() writes a torch::serialize archive to a
 // temporary file next to `path`, fsyncs it, renames it over `path` and fsyncs

@@ -143,6 +143,92 @@ TEST_F(ThreeBitStudentTest, QatLearnsActivationScalesAfterWarmup) {
   EXPECT_EQ(QatOptionsToJson(options)["activation_ranges"], "ema warm-up, then learned (LSQ)");
 }
 
+// With learned weight ranges every layer's per-channel weight scales start
+// from the grid its weights had when the warm-up ended, move after it, and
+// keep their zero points; the student still trains.
+TEST_F(ThreeBitStudentTest, QatLearnsWeightScalesAfterWarmup) {
+  synth::NoiseSource train(teacher.spec().input, 8);
+  QatOptions options = ShortRun();
+  options.optimizer = QatOptimizer::kAdam;
+  options.learning_rate = 0.01;
+  options.learn_weight_ranges = true;
+  const auto weight_of = [&](const FakeQuantHooks::Layer& layer) {
+    return student.named_parameters()[layer.name + ".weight"];
+  };
+  std::vector<AffineParams> at_warmup_end;
+  const absl::StatusOr<QatReport> report =
+      RunQat(teacher, student, *hooks, train, options, torch::Device(torch::kCPU),
+             [&](const QatProgress& p) {
+               if (p.step != options.warmup_steps) return;
+               for (const auto* layer : hooks->layers()) {
+                 EXPECT_FALSE(layer->learned_weight_scale.defined()) << layer->name;
+                 at_warmup_end.push_back(hooks->WeightParams(*layer, weight_of(*layer)));
+               }
+             });
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_LT(report->last_loss, report->first_loss);
+  ASSERT_EQ(at_warmup_end.size(), hooks->layers().size());
+  int moved = 0;
+  for (size_t i = 0; i < at_warmup_end.size(); ++i) {
+    const FakeQuantHooks::Layer& layer = *hooks->layers()[i];
+    ASSERT_TRUE(layer.learned_weight_scale.defined()) << layer.name;
+    const AffineParams now = hooks->WeightParams(layer, weight_of(layer));
+    EXPECT_TRUE(torch::equal(now.zero_point, at_warmup_end[i].zero_point)) << layer.name;
+    if (!torch::allclose(now.scale, at_warmup_end[i].scale, /*rtol=*/1e-3, /*atol=*/0)) ++moved;
+  }
+  EXPECT_GT(moved, 0);
+  EXPECT_EQ(QatOptionsToJson(options)["weight_grid"], "learned after the warm-up (LSQ)");
+}
+
+// A run stopped after its warm-up resumes with the weight scales it had
+// learned by its last checkpoint, and goes on learning them.
+TEST_F(ThreeBitStudentTest, LearnedWeightScalesResumeFromTheCheckpoint) {
+  const std::string path = ::testing::TempDir() + "/learned_weights_resume_test.ckpt";
+  std::filesystem::remove(path);
+  QatOptions options = ShortRun();
+  options.optimizer = QatOptimizer::kAdam;
+  options.learning_rate = 0.01;
+  options.warmup_steps = 3;
+  options.learn_weight_ranges = true;
+  options.steps = 12;
+  options.checkpoint_path = path;
+  options.checkpoint_every = 5;
+  int64_t stop_after = 7;
+  options.should_stop = [&] { return stop_after-- == 0; };
+  std::vector<torch::Tensor> checkpointed;  // The scales when step 5's checkpoint was written.
+  synth::NoiseSource train(teacher.spec().input, 8);
+  const absl::StatusOr<QatReport> stopped =
+      RunQat(teacher, student, *hooks, train, options, torch::kCPU, [&](const QatProgress& p) {
+        if (p.step != 5) return;
+        for (const auto* layer : hooks->layers()) {
+          checkpointed.push_back(layer->learned_weight_scale.detach().clone());
+        }
+      });
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled);
+  ASSERT_EQ(checkpointed.size(), hooks->layers().size());
+
+  // A fresh student resumes at step 5; with steps = 5 it stops right there.
+  TinyBackbone fresh;
+  ASSERT_TRUE(CopyWeights(teacher, fresh).ok());
+  FakeQuantOptions fq;
+  fq.bits = {3, 3};
+  absl::StatusOr<std::shared_ptr<FakeQuantHooks>> fresh_hooks = FakeQuantHooks::Attach(fresh, fq);
+  ASSERT_TRUE(fresh_hooks.ok());
+  options.should_stop = nullptr;
+  options.steps = 5;
+  const absl::StatusOr<QatReport> resumed =
+      RunQat(teacher, fresh, **fresh_hooks, train, options, torch::kCPU);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->resumed_from_step, 5);
+  for (size_t i = 0; i < checkpointed.size(); ++i) {
+    const FakeQuantHooks::Layer& layer = *(*fresh_hooks)->layers()[i];
+    ASSERT_TRUE(layer.learned_weight_scale.defined()) << layer.name;
+    EXPECT_TRUE(layer.learned_weight_scale.requires_grad()) << layer.name;
+    EXPECT_TRUE(torch::equal(layer.learned_weight_scale.detach(), checkpointed[i])) << layer.name;
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(FeatureDistillationLossTest, RelativeErrorAveragedOverSharedSites) {
   const torch::Tensor t = torch::ones({2, 4});
   const std::map<std::string, torch::Tensor> teacher = {{"a", t}, {"b", 2 * t}, {"only", t}};

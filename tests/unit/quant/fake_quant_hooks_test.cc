@@ -282,6 +282,53 @@ TEST(FakeQuantHooksTest, MseWeightClipsAreSetWhileObservingAndFrozenAfter) {
   EXPECT_TRUE(out.isfinite().all().item<bool>());
 }
 
+// Learned weight scales start on the grid the weights had (the forward does
+// not move), take gradients, and replace that grid: a changed scale changes
+// WeightParams and the forward, the zero point stays.
+TEST(FakeQuantHooksTest, LearnedWeightScalesStartOnTheWeightsGridAndTakeGradients) {
+  torch::manual_seed(11);
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {3, 8};
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  const torch::Tensor x = torch::randn({4, 3, 16, 16});
+  torch::Tensor before;
+  {
+    torch::NoGradGuard no_grad;
+    before = model.forward(x);  // Observes the activation ranges.
+  }
+  const auto layers = (*hooks)->layers();
+  const auto weight_of = [&](size_t i) {
+    return model.named_parameters()[layers[i]->name + ".weight"];
+  };
+  std::vector<AffineParams> minmax;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    minmax.push_back((*hooks)->WeightParams(*layers[i], weight_of(i)));
+  }
+  const std::vector<torch::Tensor> scales = (*hooks)->StartLearningWeightRanges();
+  ASSERT_EQ(scales.size(), layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    EXPECT_TRUE(scales[i].requires_grad());
+    EXPECT_TRUE(torch::equal(scales[i].detach(), minmax[i].scale)) << layers[i]->name;
+  }
+  const torch::Tensor after = model.forward(x);
+  EXPECT_TRUE(torch::equal(after.detach(), before));
+  after.square().sum().backward();
+  for (const torch::Tensor& scale : scales) {
+    ASSERT_TRUE(scale.grad().defined());
+    EXPECT_GT(scale.grad().abs().sum().item<double>(), 0.0);
+  }
+  EXPECT_TRUE((*hooks)->StartLearningWeightRanges()[1].is_same(scales[1]));  // Idempotent.
+
+  torch::NoGradGuard no_grad;
+  scales[1].mul_(0.5);
+  const AffineParams halved = (*hooks)->WeightParams(*layers[1], weight_of(1));
+  EXPECT_TRUE(torch::allclose(halved.scale, minmax[1].scale * 0.5));
+  EXPECT_TRUE(torch::equal(halved.zero_point, minmax[1].zero_point));
+  EXPECT_FALSE(torch::equal(model.forward(x), before));
+}
+
 TEST(FakeQuantHooksTest, ErrorGrowsAsBitsShrinkAndDetachRestoresFullPrecision) {
   torch::manual_seed(1);
   TinyBackbone model;

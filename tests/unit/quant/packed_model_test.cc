@@ -301,6 +301,40 @@ TEST(PackedModelCodesTest, MseClippedWeightsRoundTripExactly) {
   EXPECT_TRUE(torch::equal(loaded->model->forward(input), expected));
 }
 
+// Learned weight scales, here narrowed below the weights' min/max so that
+// the extreme weights clip: the file holds the codes on the learned grid and
+// reproduces the student.
+TEST(PackedModelCodesTest, LearnedWeightScalesRoundTripExactly) {
+  torch::manual_seed(8);
+  auto student = std::make_shared<nn::DlibResnet>();
+  student->eval();
+  FakeQuantOptions options;
+  options.bits = {4, 8};
+  std::shared_ptr<FakeQuantHooks> hooks;
+  ASSERT_TRUE(CalibratePackAndLoad(*student, options, "qf_learned_grid_test", &hooks).ok());
+  {
+    torch::NoGradGuard no_grad;
+    for (const torch::Tensor& scale : hooks->StartLearningWeightRanges()) scale.mul_(0.8);
+  }
+  const std::string path =
+      (fs::temp_directory_path() / ("qf_learned_grid_" + std::to_string(::getpid()) + ".qfp"))
+          .string();
+  ASSERT_TRUE(WritePackedModel(path, *student, *hooks, {}).ok());
+  const absl::StatusOr<PackedModel> loaded = LoadPackedModel(path);
+  fs::remove(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  torch::NoGradGuard no_grad;
+  const FakeQuantHooks::Layer* layer = hooks->layers()[1];
+  const torch::Tensor weight = student->named_parameters()[layer->name + ".weight"];
+  const AffineParams p = hooks->WeightParams(*layer, weight);
+  EXPECT_TRUE(torch::allclose(p.scale, PerChannelWeightParams(weight, 4).scale * 0.8));
+  const torch::Tensor ran_with =
+      torch::fake_quantize_per_channel_affine(weight, p.scale, p.zero_point, 0, 0, QuantMax(4));
+  EXPECT_TRUE(torch::equal(loaded->model->named_parameters()[layer->name + ".weight"], ran_with));
+  const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
+  EXPECT_TRUE(torch::equal(loaded->model->forward(input), student->forward(input)));
+}
+
 // Depthwise convs kept at 8 bits: the file holds their 8-bit codes, says so,
 // and reproduces the student; it is barely larger than all at 4 bits.
 TEST(PackedModelCodesTest, DepthwiseKeptAt8BitsRoundTrips) {
