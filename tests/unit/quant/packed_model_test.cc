@@ -185,9 +185,20 @@ TEST_F(PackedModelTest, CorruptFilesGiveClearErrors) {
             absl::StatusCode::kNotFound);
 }
 
+// Packs `student` with its `hooks` into a temporary file named after `name`
+// and loads the file back (then removes it).
+absl::StatusOr<PackedModel> PackAndLoad(nn::Backbone& student, FakeQuantHooks& hooks,
+                                        const std::string& name) {
+  const std::string path =
+      (fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".qfp")).string();
+  QF_RETURN_IF_ERROR(WritePackedModel(path, student, hooks, {}));
+  absl::StatusOr<PackedModel> loaded = LoadPackedModel(path);
+  fs::remove(path);
+  return loaded;
+}
+
 // Calibrates `student` with fake quantization `options` on two noise
-// batches, packs it into a temporary file named after `name` and loads the
-// file back (then removes it). `hooks` receives the student's own hooks.
+// batches, then PackAndLoad. `hooks` receives the student's own hooks.
 absl::StatusOr<PackedModel> CalibratePackAndLoad(nn::Backbone& student,
                                                  const FakeQuantOptions& options,
                                                  const std::string& name,
@@ -195,12 +206,7 @@ absl::StatusOr<PackedModel> CalibratePackAndLoad(nn::Backbone& student,
   QF_ASSIGN_OR_RETURN(*hooks, FakeQuantHooks::Attach(student, options));
   synth::NoiseSource noise(student.spec().input, 1);
   QF_RETURN_IF_ERROR(CalibratePtq(student, **hooks, noise, {2, 2, {}, {}}, torch::kCPU));
-  const std::string path =
-      (fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".qfp")).string();
-  QF_RETURN_IF_ERROR(WritePackedModel(path, student, **hooks, {}));
-  absl::StatusOr<PackedModel> loaded = LoadPackedModel(path);
-  fs::remove(path);
-  return loaded;
+  return PackAndLoad(student, **hooks, name);
 }
 
 // Add operands kept at 8 bits: the file says so, and the loaded model
@@ -316,12 +322,7 @@ TEST(PackedModelCodesTest, LearnedWeightScalesRoundTripExactly) {
     torch::NoGradGuard no_grad;
     for (const torch::Tensor& scale : hooks->StartLearningWeightRanges()) scale.mul_(0.8);
   }
-  const std::string path =
-      (fs::temp_directory_path() / ("qf_learned_grid_" + std::to_string(::getpid()) + ".qfp"))
-          .string();
-  ASSERT_TRUE(WritePackedModel(path, *student, *hooks, {}).ok());
-  const absl::StatusOr<PackedModel> loaded = LoadPackedModel(path);
-  fs::remove(path);
+  const absl::StatusOr<PackedModel> loaded = PackAndLoad(*student, *hooks, "qf_learned_grid_test");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   torch::NoGradGuard no_grad;
   const FakeQuantHooks::Layer* layer = hooks->layers()[1];
