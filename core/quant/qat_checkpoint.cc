@@ -49,21 +49,22 @@ absl::Status SaveQatCheckpoint(const std::string& path, int64_t steps_done,
     for (const auto& item : student.named_buffers()) {
       archive.write(absl::StrCat("buffer/", item.key()), item.value().to(torch::kCPU));
     }
+    // Each layer's state is optional: ranges exist once observed, clips and
+    // learned scales only when their options are on.
     for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
-      if (!layer->input->initialized()) continue;
-      archive.write(ActivationKey(layer->name, "lo"), layer->input->lo().to(torch::kCPU));
-      archive.write(ActivationKey(layer->name, "hi"), layer->input->hi().to(torch::kCPU));
-    }
-    for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
-      if (!layer->weight_clip.defined()) continue;
-      archive.write(WeightClipKey(layer->name), layer->weight_clip.to(torch::kCPU));
-    }
-    for (const FakeQuantHooks::Layer* layer : hooks.layers()) {
-      if (!layer->learned_weight_scale.defined()) continue;
-      archive.write(LearnedWeightKey(layer->name, "scale"),
-                    layer->learned_weight_scale.detach().to(torch::kCPU));
-      archive.write(LearnedWeightKey(layer->name, "zero_point"),
-                    layer->learned_weight_zero_point.to(torch::kCPU));
+      if (layer->input->initialized()) {
+        archive.write(ActivationKey(layer->name, "lo"), layer->input->lo().to(torch::kCPU));
+        archive.write(ActivationKey(layer->name, "hi"), layer->input->hi().to(torch::kCPU));
+      }
+      if (layer->weight_clip.defined()) {
+        archive.write(WeightClipKey(layer->name), layer->weight_clip.to(torch::kCPU));
+      }
+      if (layer->learned_weight_scale.defined()) {
+        archive.write(LearnedWeightKey(layer->name, "scale"),
+                      layer->learned_weight_scale.detach().to(torch::kCPU));
+        archive.write(LearnedWeightKey(layer->name, "zero_point"),
+                      layer->learned_weight_zero_point.to(torch::kCPU));
+      }
     }
     for (const auto& [site, quantizer] : hooks.add_operands()) {
       if (!quantizer->initialized()) continue;
