@@ -304,6 +304,10 @@ torch::Tensor Int8Model::ForwardDlib(const torch::Tensor& input) const {
       if (shortcut_grid == in) {
         shortcut = xq;  // Same quantizer range on the same tensor (the usual case).
       } else {
+        // The same float output rounded onto a second grid (the shortcut's
+        // range differs from conv1's, e.g. with 8-bit adds). The int8 conv
+        // returns codes on one grid only, so the stem runs again: re-rounding
+        // its codes would round twice, unlike the fake-quant model.
         shortcut = first ? stem(shortcut_grid) : AddReluOnto(sum, shortcut_grid);
       }
     } else {
