@@ -239,8 +239,19 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
                                     ? quant::kAdamDefaultLearningRate
                                     : quant::SgdDefaultLearningRate(config.batch_size()));
   }
-  if (optimizer.momentum() == 0) optimizer.set_momentum(0.9);
-  if (!optimizer_given) optimizer.set_nesterov(true);
+  // Momentum and Nesterov are SGD's: an AdamW config that sets them would
+  // claim settings the run ignores, and one that does not keeps them unset.
+  if (optimizer.algorithm() == v1::OptimizerConfig::ALGORITHM_ADAMW) {
+    if (optimizer.momentum() != 0) {
+      return Invalid("optimizer.momentum", "applies to ALGORITHM_SGD only, not ALGORITHM_ADAMW");
+    }
+    if (optimizer.nesterov()) {
+      return Invalid("optimizer.nesterov", "applies to ALGORITHM_SGD only, not ALGORITHM_ADAMW");
+    }
+  } else {
+    if (optimizer.momentum() == 0) optimizer.set_momentum(0.9);
+    if (!optimizer_given) optimizer.set_nesterov(true);
+  }
   if (optimizer.weight_decay() == 0) optimizer.set_weight_decay(5e-4);
   if (optimizer.schedule() == v1::OptimizerConfig::SCHEDULE_UNSPECIFIED) {
     optimizer.set_schedule(v1::OptimizerConfig::SCHEDULE_COSINE);

@@ -83,10 +83,23 @@ TEST_F(JobValidatorTest, AdamWGetsItsOwnDefaultLearningRate) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->optimizer().algorithm(), v1::OptimizerConfig::ALGORITHM_ADAMW);
   EXPECT_DOUBLE_EQ(config->optimizer().learning_rate(), 1e-4);
+  // SGD's settings stay unset: the stored config says what ran.
+  EXPECT_DOUBLE_EQ(config->optimizer().momentum(), 0.0);
+  EXPECT_FALSE(config->optimizer().nesterov());
   c.mutable_optimizer()->set_learning_rate(3e-5);
   config = ValidateJobConfig(c, *registry_, limits_);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_DOUBLE_EQ(config->optimizer().learning_rate(), 3e-5);
+}
+
+TEST_F(JobValidatorTest, AdamWRefusesSgdOnlySettings) {
+  v1::JobConfig c = Valid();
+  c.mutable_optimizer()->set_algorithm(v1::OptimizerConfig::ALGORITHM_ADAMW);
+  c.mutable_optimizer()->set_momentum(0.95);
+  EXPECT_EQ(Check(c, "config.optimizer.momentum"), absl::StatusCode::kInvalidArgument);
+  c.mutable_optimizer()->set_momentum(0);
+  c.mutable_optimizer()->set_nesterov(true);
+  EXPECT_EQ(Check(c, "config.optimizer.nesterov"), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(JobValidatorTest, InvertedFacesGetTheirDefaultsAndABoundedSpread) {
