@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -30,6 +31,46 @@ namespace {
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The training/calibration sources a job accepts. Parsed once, before any
+// work, so that the checks that depend on the kind (augmentation) and the
+// construction of the source share one list: the switch that builds a source
+// handles every kind (-Wswitch says when one is added and not built).
+enum class SourceKind {
+  kNoise,
+  kProcedural,
+  kProceduralAndNoise,
+  kBuiltin,
+  kInvertedFaces,
+  kFolder,
+  kGenerator,
+};
+
+absl::StatusOr<SourceKind> ParseSourceKind(const std::string& name) {
+  static constexpr std::pair<std::string_view, SourceKind> kKinds[] = {
+      {"noise", SourceKind::kNoise},
+      {"procedural", SourceKind::kProcedural},
+      {"procedural+noise", SourceKind::kProceduralAndNoise},
+      {"builtin", SourceKind::kBuiltin},
+      {"inverted-faces", SourceKind::kInvertedFaces},
+      {"folder", SourceKind::kFolder},
+      {"generator", SourceKind::kGenerator},
+  };
+  for (const auto& [kind_name, kind] : kKinds) {
+    if (name == kind_name) return kind;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown source '", name,
+                   "': use noise, procedural, procedural+noise, builtin, inverted-faces, folder or "
+                   "generator"));
+}
+
+// A materialized set of images (as opposed to a source that makes new images
+// every batch): the only kind random views (SetAugmentation) apply to.
+bool IsImageSet(SourceKind kind) {
+  return kind == SourceKind::kBuiltin || kind == SourceKind::kInvertedFaces ||
+         kind == SourceKind::kFolder;
 }
 
 nlohmann::json LayersToJson(const FakeQuantHooks& hooks) {
@@ -148,9 +189,8 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(*result.teacher, config.keep_8bit_layers));
 
-  const bool set_source =
-      config.source == "builtin" || config.source == "inverted-faces" || config.source == "folder";
-  if (config.augmentation.enabled() && !set_source) {
+  QF_ASSIGN_OR_RETURN(const SourceKind source_kind, ParseSourceKind(config.source));
+  if (config.augmentation.enabled() && !IsImageSet(source_kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "augmentation applies to the sources builtin, inverted-faces and folder, not '",
         config.source, "'"));
@@ -160,59 +200,70 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   const auto synth_start = std::chrono::steady_clock::now();
   std::unique_ptr<synth::ImageSource> source;
   bool cache_hit = false;
-  if (config.source == "noise") {
-    source = std::make_unique<synth::NoiseSource>(input, config.seed);
-  } else if (config.source == "procedural") {
-    QF_ASSIGN_OR_RETURN(source, synth::ProceduralFaceSource::Create(input, config.seed));
-  } else if (config.source == "procedural+noise") {
-    std::vector<std::unique_ptr<synth::ImageSource>> parts;
-    std::unique_ptr<synth::ImageSource> faces;
-    QF_ASSIGN_OR_RETURN(faces, synth::ProceduralFaceSource::Create(input, config.seed));
-    parts.push_back(std::move(faces));
-    parts.push_back(std::make_unique<synth::NoiseSource>(input, config.seed + 1));
-    source = std::make_unique<synth::MixedSource>(std::move(parts));
-  } else if (config.source == "builtin" || config.source == "inverted-faces") {
-    if (config.source == "inverted-faces") inversion.start = synth::InversionStart::kRenderedFaces;
-    const nlohmann::json spec = synth::InversionSpec(teacher_id, input, inversion);
-    const auto generate = [&]() {
-      return synth::GenerateByInversion(*result.teacher, inversion, device,
-                                        [&](int64_t done, int64_t total, double cos) {
-                                          report_progress({"synth", done, total, 1.0 - cos, 0});
-                                        });
-    };
-    report_progress({"synth", 0, config.inversion.num_images, 0, 0});
-    torch::Tensor images;
-    if (config.cache_dir.empty()) {
-      QF_ASSIGN_OR_RETURN(images, generate());
-    } else {
-      QF_ASSIGN_OR_RETURN(
-          images, synth::SyntheticCache(config.cache_dir).GetOrCreate(spec, generate, &cache_hit));
+  switch (source_kind) {
+    case SourceKind::kNoise:
+      source = std::make_unique<synth::NoiseSource>(input, config.seed);
+      break;
+    case SourceKind::kProcedural: {
+      QF_ASSIGN_OR_RETURN(source, synth::ProceduralFaceSource::Create(input, config.seed));
+      break;
     }
-    source = std::make_unique<synth::TensorSetSource>(images, spec, config.seed, /*mirror=*/true,
-                                                      config.augmentation);
-  } else if (config.source == "folder") {
-    synth::FolderOptions folder_options;
-    folder_options.declared_synthetic = config.folder_declared_synthetic;
-    QF_ASSIGN_OR_RETURN(torch::Tensor images,
-                        synth::LoadSyntheticFolder(config.folder, input, folder_options));
-    source = std::make_unique<synth::TensorSetSource>(
-        images, synth::FolderSpec(config.folder, input, folder_options), config.seed,
-        /*mirror=*/true, config.augmentation);
-  } else if (config.source == "generator") {
-    if (!config.generator_declared_synthetic) {
-      return absl::InvalidArgumentError(
-          "a generator is a training source only when declared synthetic (no real person)");
+    case SourceKind::kProceduralAndNoise: {
+      std::vector<std::unique_ptr<synth::ImageSource>> parts;
+      std::unique_ptr<synth::ImageSource> faces;
+      QF_ASSIGN_OR_RETURN(faces, synth::ProceduralFaceSource::Create(input, config.seed));
+      parts.push_back(std::move(faces));
+      parts.push_back(std::make_unique<synth::NoiseSource>(input, config.seed + 1));
+      source = std::make_unique<synth::MixedSource>(std::move(parts));
+      break;
     }
-    QF_ASSIGN_OR_RETURN(std::unique_ptr<synth::TorchScriptGenerator> generator,
-                        synth::TorchScriptGenerator::Load(config.generator_path,
-                                                          config.generator_latent_dim, device));
-    source = std::make_unique<synth::GeneratorSource>(std::move(generator), input, config.seed,
-                                                      config.generator_description);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown source '", config.source,
-        "': use noise, procedural, procedural+noise, builtin, inverted-faces, folder or "
-        "generator"));
+    case SourceKind::kBuiltin:
+    case SourceKind::kInvertedFaces: {
+      if (source_kind == SourceKind::kInvertedFaces) {
+        inversion.start = synth::InversionStart::kRenderedFaces;
+      }
+      const nlohmann::json spec = synth::InversionSpec(teacher_id, input, inversion);
+      const auto generate = [&]() {
+        return synth::GenerateByInversion(*result.teacher, inversion, device,
+                                          [&](int64_t done, int64_t total, double cos) {
+                                            report_progress({"synth", done, total, 1.0 - cos, 0});
+                                          });
+      };
+      report_progress({"synth", 0, config.inversion.num_images, 0, 0});
+      torch::Tensor images;
+      if (config.cache_dir.empty()) {
+        QF_ASSIGN_OR_RETURN(images, generate());
+      } else {
+        QF_ASSIGN_OR_RETURN(
+            images,
+            synth::SyntheticCache(config.cache_dir).GetOrCreate(spec, generate, &cache_hit));
+      }
+      source = std::make_unique<synth::TensorSetSource>(images, spec, config.seed,
+                                                        /*mirror=*/true, config.augmentation);
+      break;
+    }
+    case SourceKind::kFolder: {
+      synth::FolderOptions folder_options;
+      folder_options.declared_synthetic = config.folder_declared_synthetic;
+      QF_ASSIGN_OR_RETURN(torch::Tensor images,
+                          synth::LoadSyntheticFolder(config.folder, input, folder_options));
+      source = std::make_unique<synth::TensorSetSource>(
+          images, synth::FolderSpec(config.folder, input, folder_options), config.seed,
+          /*mirror=*/true, config.augmentation);
+      break;
+    }
+    case SourceKind::kGenerator: {
+      if (!config.generator_declared_synthetic) {
+        return absl::InvalidArgumentError(
+            "a generator is a training source only when declared synthetic (no real person)");
+      }
+      QF_ASSIGN_OR_RETURN(std::unique_ptr<synth::TorchScriptGenerator> generator,
+                          synth::TorchScriptGenerator::Load(config.generator_path,
+                                                            config.generator_latent_dim, device));
+      source = std::make_unique<synth::GeneratorSource>(std::move(generator), input, config.seed,
+                                                        config.generator_description);
+      break;
+    }
   }
   const double synth_seconds = SecondsSince(synth_start);
   QF_RETURN_IF_ERROR(check_stop("training"));
