@@ -28,6 +28,7 @@
 #include "quantface/v1/verification.grpc.pb.h"
 #include "tests/integration/job_polling.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/tiny_job_config.h"
 
 namespace qf {
 namespace {
@@ -42,20 +43,6 @@ std::unique_ptr<grpc::ClientContext> Context(int timeout_seconds = 60) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + seconds(timeout_seconds));
   return context;
-}
-
-v1::JobConfig TinyConfig(int steps) {
-  v1::JobConfig config;
-  config.set_teacher_model("models/dlib-resnet");
-  config.set_weight_bits(8);
-  config.set_activation_bits(8);
-  config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
-  config.mutable_synthetic_data()->set_seed(7);
-  config.set_steps(steps);
-  config.set_batch_size(2);
-  config.set_activation_warmup_steps(1);
-  config.set_device(v1::DEVICE_PREFERENCE_CPU);
-  return config;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -204,21 +191,21 @@ class JobOutputsTest : public ::testing::Test {
 
 TEST_F(JobOutputsTest, CancelDuringLfwEvaluationEndsCancelledQuickly) {
   Start({"--lfw-dir=" + kLfw});  // The full LFW: minutes of evaluation on a CPU.
-  v1::JobConfig config = TinyConfig(1);
+  v1::JobConfig config = testing::TinyJobConfig(1);
   config.set_evaluation_protocol("lfw");
   CancelDuring(config, v1::JobProgress::PHASE_EVALUATING);
 }
 
 TEST_F(JobOutputsTest, CancelDuringPtqCalibrationEndsCancelledQuickly) {
   Start({});
-  v1::JobConfig config = TinyConfig(100000);  // 200,000 calibration images.
+  v1::JobConfig config = testing::TinyJobConfig(100000);  // 200,000 calibration images.
   config.set_method(v1::JobConfig::METHOD_PTQ);
   CancelDuring(config, v1::JobProgress::PHASE_TRAINING);
 }
 
 TEST_F(JobOutputsTest, CancelDuringSyntheticGenerationEndsCancelledQuickly) {
   Start({});
-  v1::JobConfig config = TinyConfig(1);
+  v1::JobConfig config = testing::TinyJobConfig(1);
   config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_BUILTIN);
   config.mutable_synthetic_data()->set_num_images(4096);  // Minutes of model inversion.
   CancelDuring(config, v1::JobProgress::PHASE_GENERATING_DATA);
@@ -285,7 +272,7 @@ TEST_F(JobOutputsTest, GeneratorUploadsAreValidatedAndJobsTrainOnThem) {
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
 
   // Jobs: the generator must exist and be a generator.
-  v1::JobConfig config = TinyConfig(3);
+  v1::JobConfig config = testing::TinyJobConfig(3);
   config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_GENERATOR_MODEL);
   v1::Job job;
   config.mutable_synthetic_data()->set_generator_model("models/no-such-generator");
@@ -489,7 +476,7 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   const std::string lfw =
       MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-" + std::to_string(::getpid()));
   Start({"--lfw-dir=" + lfw});
-  v1::JobConfig config = TinyConfig(2);
+  v1::JobConfig config = testing::TinyJobConfig(2);
   config.set_evaluation_protocol("lfw");
   v1::Job job;
   const grpc::Status submitted = Submit(config, &job);
@@ -562,7 +549,7 @@ TEST_F(JobOutputsTest, PtqJobKilledWhileEvaluatingResumesWithoutRedoingFinishedP
   // it is killed; the restarted server points the protocol at a tiny LFW so
   // the resumed evaluation takes seconds.
   Start({"--lfw-dir=" + kLfw});
-  v1::JobConfig config = TinyConfig(4);
+  v1::JobConfig config = testing::TinyJobConfig(4);
   config.set_method(v1::JobConfig::METHOD_PTQ);
   config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_BUILTIN);
   config.mutable_synthetic_data()->set_num_images(8);

@@ -16,6 +16,7 @@
 #include "tests/integration/job_polling.h"
 #include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/tiny_job_config.h"
 
 namespace qf {
 namespace {
@@ -27,20 +28,6 @@ std::unique_ptr<grpc::ClientContext> Context(int timeout_seconds = 30) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + seconds(timeout_seconds));
   return context;
-}
-
-v1::JobConfig TinyConfig(int steps = 3) {
-  v1::JobConfig config;
-  config.set_teacher_model("models/dlib-resnet");
-  config.set_weight_bits(8);
-  config.set_activation_bits(8);
-  config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_GAUSSIAN_NOISE);
-  config.mutable_synthetic_data()->set_seed(7);
-  config.set_steps(steps);
-  config.set_batch_size(2);
-  config.set_activation_warmup_steps(1);
-  config.set_device(v1::DEVICE_PREFERENCE_CPU);
-  return config;
 }
 
 class JobsTest : public ::testing::Test {
@@ -159,12 +146,12 @@ class JobsTest : public ::testing::Test {
 };
 
 TEST_F(JobsTest, SubmitWatchSucceedDownloadAndServeTheStudent) {
-  const v1::Job job = Submit(TinyConfig(3), "tiny-1");
+  const v1::Job job = Submit(testing::TinyJobConfig(3), "tiny-1");
   EXPECT_EQ(job.state(), v1::Job::STATE_QUEUED);
   EXPECT_EQ(job.name().rfind("jobs/", 0), 0u);
   EXPECT_EQ(job.config().optimizer().momentum(), 0.9);  // Defaults filled in.
   // The same request id returns the same job.
-  EXPECT_EQ(Submit(TinyConfig(3), "tiny-1").name(), job.name());
+  EXPECT_EQ(Submit(testing::TinyJobConfig(3), "tiny-1").name(), job.name());
 
   const std::vector<v1::JobEvent> events = Watch(job.name());
   ASSERT_FALSE(events.empty());
@@ -265,7 +252,7 @@ TEST_F(JobsTest, SubmitWatchSucceedDownloadAndServeTheStudent) {
 // the choices (AdamW with its own default rate) and the student records
 // where its data came from.
 TEST_F(JobsTest, ProceduralFacesJobWithMseLearnedRangesAndAdamWSucceeds) {
-  v1::JobConfig config = TinyConfig(4);
+  v1::JobConfig config = testing::TinyJobConfig(4);
   config.set_weight_bits(4);
   config.set_activation_bits(4);
   config.mutable_synthetic_data()->set_source(v1::SyntheticDataConfig::SOURCE_PROCEDURAL_FACES);
@@ -291,7 +278,7 @@ TEST_F(JobsTest, ProceduralFacesJobWithMseLearnedRangesAndAdamWSucceeds) {
 // Rendered faces refined by inversion: the job generates them, and the
 // student records the source and its spread.
 TEST_F(JobsTest, InvertedFacesJobSucceedsAndRecordsItsSource) {
-  v1::JobConfig config = TinyConfig(2);
+  v1::JobConfig config = testing::TinyJobConfig(2);
   config.set_method(v1::JobConfig::METHOD_PTQ);
   auto& data = *config.mutable_synthetic_data();
   data.set_source(v1::SyntheticDataConfig::SOURCE_INVERTED_FACES);
@@ -311,7 +298,7 @@ TEST_F(JobsTest, InvertedFacesJobSucceedsAndRecordsItsSource) {
 TEST_F(JobsTest, KeepDepthwise8BitGrowsFaceresAndFailsForDlibResnet) {
   int64_t sizes[2] = {0, 0};
   for (const bool keep : {false, true}) {
-    v1::JobConfig config = TinyConfig(1);
+    v1::JobConfig config = testing::TinyJobConfig(1);
     config.set_teacher_model("models/faceres");
     config.set_method(v1::JobConfig::METHOD_PTQ);
     config.set_weight_bits(4);
@@ -324,7 +311,7 @@ TEST_F(JobsTest, KeepDepthwise8BitGrowsFaceresAndFailsForDlibResnet) {
   EXPECT_GT(sizes[1], sizes[0] + 44640 / 2 - 1024);
   EXPECT_LT(sizes[1], sizes[0] + 44640 / 2 + 1024);
 
-  v1::JobConfig dlib = TinyConfig(1);
+  v1::JobConfig dlib = testing::TinyJobConfig(1);
   dlib.set_keep_depthwise_8bit(true);
   const v1::Job failed = WaitFor(
       Submit(dlib).name(), [](const v1::Job& j) { return j.state() >= v1::Job::STATE_SUCCEEDED; });
@@ -336,7 +323,7 @@ TEST_F(JobsTest, KeepDepthwise8BitGrowsFaceresAndFailsForDlibResnet) {
 // keep_add_operands_8bit reaches the engine: a dlib-resnet job with it
 // succeeds, and a faceres job, which has no residual adds, fails saying so.
 TEST_F(JobsTest, KeepAddOperands8BitRunsForDlibResnetAndFailsForFaceres) {
-  v1::JobConfig dlib = TinyConfig(1);
+  v1::JobConfig dlib = testing::TinyJobConfig(1);
   dlib.set_method(v1::JobConfig::METHOD_PTQ);
   dlib.set_weight_bits(4);
   dlib.set_activation_bits(4);
@@ -345,7 +332,7 @@ TEST_F(JobsTest, KeepAddOperands8BitRunsForDlibResnetAndFailsForFaceres) {
   EXPECT_TRUE(job.config().keep_add_operands_8bit());
   EXPECT_GT(WaitForOutputModel(job).size_bytes(), 0);
 
-  v1::JobConfig faceres = TinyConfig(1);
+  v1::JobConfig faceres = testing::TinyJobConfig(1);
   faceres.set_teacher_model("models/faceres");
   faceres.set_keep_add_operands_8bit(true);
   const v1::Job failed = WaitFor(Submit(faceres).name(), [](const v1::Job& j) {
@@ -405,7 +392,7 @@ TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
        [](v1::JobConfig& c) { c.set_feature_loss_weight(-0.5); }},
   };
   for (const Case& c : cases) {
-    v1::JobConfig config = TinyConfig();
+    v1::JobConfig config = testing::TinyJobConfig(3);
     c.change(config);
     const grpc::Status status = SubmitStatus(config);
     EXPECT_EQ(status.error_code(), c.code) << c.field << ": " << status.error_message();
@@ -418,7 +405,7 @@ TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
 }
 
 TEST_F(JobsTest, CancelStopsARunningJobAndTwoWatchersSeeIt) {
-  const v1::Job job = Submit(TinyConfig(100000));
+  const v1::Job job = Submit(testing::TinyJobConfig(100000));
   WaitFor(job.name(), [](const v1::Job& j) {
     return j.progress().phase() == v1::JobProgress::PHASE_TRAINING && j.progress().step() >= 1;
   });
@@ -457,7 +444,7 @@ TEST_F(JobsTest, CancelStopsARunningJobAndTwoWatchersSeeIt) {
 }
 
 TEST_F(JobsTest, KillDashNineMidJobThenRestartResumesFromCheckpoint) {
-  const v1::Job job = Submit(TinyConfig(40));
+  const v1::Job job = Submit(testing::TinyJobConfig(40));
   // Past the checkpoint at step 10 (checkpoint every 5 steps).
   WaitFor(job.name(), [](const v1::Job& j) {
     return j.progress().phase() == v1::JobProgress::PHASE_TRAINING && j.progress().step() >= 12;
