@@ -38,6 +38,7 @@
 #include "client/commands/commands.h"
 #include "core/eval/lfw_dataset.h"
 #include "core/eval/verification_report.h"
+#include "core/image/tensor_conversion.h"
 #include "core/nn/model_zoo.h"
 #include "core/quant/fake_quant_hooks.h"
 #include "core/quant/int8_backbone.h"
@@ -279,21 +280,19 @@ int SynthPreview(const std::string& teacher_name, const std::string& source_name
   const double mean_cos =
       ((cosines.sum() - cosines.diagonal().sum()) / static_cast<double>(count * (count - 1)))
           .item<double>();
-  // Back to pixels: undo the normalization, RGB to BGR for OpenCV.
-  torch::Tensor pixels = batch.clone();
-  for (int c = 0; c < 3; ++c) pixels.select(1, c).div_(input.scale[c]).add_(input.mean[c]);
-  if (input.channel_order == qf::nn::ChannelOrder::kRgb) pixels = pixels.flip({1});
-  const int64_t cols = 8, rows = (count + cols - 1) / cols, s = input.size;
-  torch::Tensor sheet = torch::zeros({rows * s, cols * s, 3}, torch::kByte);
-  for (int64_t i = 0; i < count; ++i) {
-    sheet.narrow(0, (i / cols) * s, s)
-        .narrow(1, (i % cols) * s, s)
-        .copy_(pixels[i].permute({1, 2, 0}).clamp(0, 255).round().to(torch::kByte));
+  const absl::StatusOr<std::vector<cv::Mat>> crops = qf::image::TensorToCrops(batch, input);
+  if (!crops.ok()) {
+    std::cerr << crops.status().message() << "\n";
+    return qf::cli::kExitRpcError;
   }
-  sheet = sheet.contiguous();
-  const cv::Mat image(static_cast<int>(rows * s), static_cast<int>(cols * s), CV_8UC3,
-                      sheet.data_ptr());
-  if (!cv::imwrite(out, image)) {
+  const int s = input.size;
+  const int cols = 8, rows = static_cast<int>((count + cols - 1) / cols);
+  cv::Mat sheet = cv::Mat::zeros(rows * s, cols * s, CV_8UC3);
+  for (int64_t i = 0; i < count; ++i) {
+    const int row = static_cast<int>(i / cols), col = static_cast<int>(i % cols);
+    (*crops)[static_cast<size_t>(i)].copyTo(sheet(cv::Rect(col * s, row * s, s, s)));
+  }
+  if (!cv::imwrite(out, sheet)) {
     std::cerr << "cannot write " << out << "\n";
     return qf::cli::kExitRpcError;
   }

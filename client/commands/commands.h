@@ -15,6 +15,7 @@ void AddModelCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddVerificationCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddGalleryCommands(CLI::App& app, CliContext& context, int& exit_status);
 void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status);
+// Offline, no server: `quantize` and `synth-export`.
 void AddQuantizeCommands(CLI::App& app, CliContext& context, int& exit_status);
 // `bench identify` (gRPC), added under the `bench` subcommand.
 void AddBenchIdentifyCommand(CLI::App& bench, CliContext& context, int& exit_status);

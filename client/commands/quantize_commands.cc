@@ -1,6 +1,8 @@
 // `quantface quantize ...`: an offline quantization job (QAT or PTQ) that runs
 // in this process, without the server: the same core::quant code path the
 // server's job system calls, for reproducing and benchmarking jobs.
+// `quantface synth-export ...`: the generated training set such a job uses
+// (the same cache), written out as image files.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -14,9 +16,13 @@
 #include <utility>
 #include <vector>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include "absl/strings/str_format.h"
 #include "client/commands/commands.h"
 #include "core/eval/verification_report.h"
+#include "core/image/tensor_conversion.h"
+#include "core/nn/model_zoo.h"
 #include "core/quant/packed_model.h"
 #include "core/quant/quantize_job.h"
 
@@ -185,6 +191,90 @@ int RunQuantize(QuantizeFlags flags) {
   return kExitOk;
 }
 
+int RunSynthExport(quant::QuantizeJobConfig job, const std::string& out_dir) {
+  job.inversion.seed = job.seed;
+  if (job.threads == 0) {
+    job.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  const bool cuda = job.allow_cuda && torch::cuda::is_available();
+  if (!cuda) torch::set_num_threads(job.threads);
+  const absl::StatusOr<std::shared_ptr<nn::Backbone>> teacher =
+      nn::LoadBuiltinModel(job.teacher, job.asset_dir);
+  if (!teacher.ok()) {
+    std::cerr << "error: " << teacher.status().message() << "\n";
+    return kExitUsage;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ProgressLine progress;
+  const absl::StatusOr<quant::GeneratedSet> set = quant::GetOrGenerateSet(
+      job, **teacher, cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU),
+      [&](const quant::JobProgress& p) { progress.Update(p); });
+  progress.Finish();
+  if (!set.ok()) {
+    std::cerr << "error: " << absl::StatusCodeToString(set.status().code()) << ": "
+              << set.status().message() << "\n";
+    return set.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitRpcError;
+  }
+  const absl::StatusOr<std::vector<cv::Mat>> crops =
+      image::TensorToCrops(set->images, (*teacher)->spec().input);
+  if (!crops.ok()) {
+    std::cerr << "error: " << crops.status().message() << "\n";
+    return kExitRpcError;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  // Named by teacher, source and seed, so that several sets can share a
+  // folder (a larger --source folder set); rerunning overwrites the same files.
+  const std::string prefix = absl::StrFormat("%s-%s-s%d", job.teacher, job.source, job.seed);
+  for (std::size_t i = 0; i < crops->size(); ++i) {
+    const std::string path =
+        (std::filesystem::path(out_dir) / absl::StrFormat("%s-%05d.png", prefix, i)).string();
+    if (!cv::imwrite(path, (*crops)[i])) {
+      std::cerr << "error: cannot write " << path << "\n";
+      return kExitRpcError;
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << absl::StrFormat(
+      "%d images of %s, seed %d (%s, %.1f s) -> %s/%s-*.png\n", crops->size(), job.source, job.seed,
+      set->cache_hit ? "from the cache" : "generated", seconds, out_dir, prefix);
+  return kExitOk;
+}
+
+void AddSynthExportCommand(CLI::App& app, int& exit_status) {
+  auto job = std::make_shared<quant::QuantizeJobConfig>();
+  job->asset_dir = ".cache/assets";
+  job->cache_dir = ".cache/synthetic";
+  job->source = "inverted-faces";
+  auto out_dir = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "synth-export",
+      "Write the synthetic set a quantize job with the same flags trains on as PNG files "
+      "(generated and cached if new), to look at or to reuse as a --source folder set");
+  cmd->add_option("--teacher", job->teacher, "Built-in teacher model")->capture_default_str();
+  cmd->add_option("--asset-dir", job->asset_dir, "Model assets (scripts/fetch_assets.sh)")
+      ->capture_default_str();
+  cmd->add_option("--source", job->source, "builtin or inverted-faces")->capture_default_str();
+  cmd->add_option("--seed", job->seed, "Random seed (as quantize --seed)")->capture_default_str();
+  cmd->add_option("--synth-images", job->inversion.num_images, "Images")->capture_default_str();
+  cmd->add_option("--synth-steps", job->inversion.steps, "Steps per batch")->capture_default_str();
+  cmd->add_option("--synth-lr", job->inversion.learning_rate,
+                  "Adam step size, in pixel levels; 0: the source's default")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--synth-spread", job->inversion.spread, "inverted-faces: identity spread")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--cache-dir", job->cache_dir, "Cache of generated synthetic sets")
+      ->capture_default_str();
+  cmd->add_option("--threads", job->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_flag(
+      "--cpu", [job](int64_t) { job->allow_cuda = false; }, "Do not use CUDA");
+  cmd->add_option("--out", *out_dir, "Folder for the PNG files (created if missing)")->required();
+  cmd->callback([job, out_dir, &exit_status] { exit_status = RunSynthExport(*job, *out_dir); });
+}
+
 }  // namespace
 
 void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_status) {
@@ -298,6 +388,7 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_option("--out", flags->out, "Write the packed low-bit model here");
   cmd->add_option("--report", flags->report, "Write the job report (JSON) here");
   cmd->callback([flags, &exit_status] { exit_status = RunQuantize(*flags); });
+  AddSynthExportCommand(app, exit_status);
 }
 
 }  // namespace qf::cli

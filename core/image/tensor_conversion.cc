@@ -51,6 +51,32 @@ absl::StatusOr<torch::Tensor> CropsToTensor(absl::Span<const cv::Mat> crops,
   }
 }
 
+absl::StatusOr<std::vector<cv::Mat>> TensorToCrops(const torch::Tensor& batch,
+                                                   const nn::InputSpec& spec) {
+  const int size = spec.size;
+  if (batch.dim() != 4 || batch.size(1) != 3 || batch.size(2) != size || batch.size(3) != size) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor to crops: shape ",
+                                                   c10::str(batch.sizes()), ", expected N x 3 x ",
+                                                   size, " x ", size));
+  }
+  try {
+    torch::Tensor pixels = batch.detach().to(torch::kCPU, torch::kFloat32);
+    for (int c = 0; c < 3; ++c) pixels.select(1, c).div_(spec.scale[c]).add_(spec.mean[c]);
+    // Tensor channel c goes back to the BGR channel CropsToTensor read it from.
+    if (spec.channel_order == nn::ChannelOrder::kRgb) pixels = pixels.flip({1});
+    pixels = pixels.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+    std::vector<cv::Mat> crops;
+    crops.reserve(static_cast<std::size_t>(pixels.size(0)));
+    for (std::int64_t i = 0; i < pixels.size(0); ++i) {
+      // clone(): the Mat owns its pixels after `pixels` is gone.
+      crops.push_back(cv::Mat(size, size, CV_8UC3, pixels[i].data_ptr<std::uint8_t>()).clone());
+    }
+    return crops;
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("tensor to crops: ", e.what_without_backtrace()));
+  }
+}
+
 torch::Tensor MirrorBatch(const torch::Tensor& batch) { return batch.flip({3}); }
 
 torch::Tensor WithMirrored(const torch::Tensor& batch) {

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -21,6 +22,14 @@ namespace qf::image {
 
 absl::StatusOr<torch::Tensor> CropsToTensor(absl::Span<const cv::Mat> crops,
                                             const nn::InputSpec& spec);
+
+// The inverse of CropsToTensor: each row of an N x 3 x size x size tensor
+// (any float dtype, any device) back to a size x size CV_8UC3 BGR image,
+// pixels rounded and clamped to 0..255. So a crop survives the round trip
+// exactly, and a tensor to within half a pixel level. InvalidArgumentError
+// for another shape. Used to write generated training sets as image files.
+absl::StatusOr<std::vector<cv::Mat>> TensorToCrops(const torch::Tensor& batch,
+                                                   const nn::InputSpec& spec);
 
 // The horizontal mirror of an N x C x H x W batch: the same as mirroring each
 // crop before CropsToTensor, since normalization is per channel. Used for

@@ -143,6 +143,37 @@ std::string TeacherId(const nn::Backbone& teacher) {
   return absl::StrCat(teacher.spec().architecture, "@sha256:", hasher.HexDigest());
 }
 
+absl::StatusOr<GeneratedSet> GetOrGenerateSet(
+    const QuantizeJobConfig& config, nn::Backbone& teacher, torch::Device device,
+    const std::function<void(const JobProgress&)>& progress) {
+  QF_ASSIGN_OR_RETURN(const SourceKind kind, ParseSourceKind(config.source));
+  if (kind != SourceKind::kBuiltin && kind != SourceKind::kInvertedFaces) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "source '", config.source, "' is not generated: only builtin and inverted-faces are"));
+  }
+  synth::InversionOptions inversion = config.inversion;
+  inversion.should_stop = config.should_stop;
+  if (kind == SourceKind::kInvertedFaces) inversion.start = synth::InversionStart::kRenderedFaces;
+  GeneratedSet set;
+  set.spec = synth::InversionSpec(TeacherId(teacher), teacher.spec().input, inversion);
+  const auto generate = [&]() {
+    return synth::GenerateByInversion(teacher, inversion, device,
+                                      [&](int64_t done, int64_t total, double cos) {
+                                        if (progress)
+                                          progress({"synth", done, total, 1.0 - cos, 0});
+                                      });
+  };
+  if (progress) progress({"synth", 0, inversion.num_images, 0, 0});
+  if (config.cache_dir.empty()) {
+    QF_ASSIGN_OR_RETURN(set.images, generate());
+  } else {
+    QF_ASSIGN_OR_RETURN(
+        set.images,
+        synth::SyntheticCache(config.cache_dir).GetOrCreate(set.spec, generate, &set.cache_hit));
+  }
+  return set;
+}
+
 absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     const QuantizeJobConfig& config, const std::function<void(const JobProgress&)>& progress) {
   const auto job_start = std::chrono::steady_clock::now();
@@ -162,8 +193,6 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     }
     return absl::OkStatus();
   };
-  synth::InversionOptions inversion = config.inversion;
-  inversion.should_stop = config.should_stop;
   QatOptions qat = config.qat;
   qat.should_stop = config.should_stop;
   PtqOptions ptq = config.ptq;
@@ -219,27 +248,12 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     }
     case SourceKind::kBuiltin:
     case SourceKind::kInvertedFaces: {
-      if (source_kind == SourceKind::kInvertedFaces) {
-        inversion.start = synth::InversionStart::kRenderedFaces;
-      }
-      const nlohmann::json spec = synth::InversionSpec(teacher_id, input, inversion);
-      const auto generate = [&]() {
-        return synth::GenerateByInversion(*result.teacher, inversion, device,
-                                          [&](int64_t done, int64_t total, double cos) {
-                                            report_progress({"synth", done, total, 1.0 - cos, 0});
-                                          });
-      };
-      report_progress({"synth", 0, config.inversion.num_images, 0, 0});
-      torch::Tensor images;
-      if (config.cache_dir.empty()) {
-        QF_ASSIGN_OR_RETURN(images, generate());
-      } else {
-        QF_ASSIGN_OR_RETURN(
-            images,
-            synth::SyntheticCache(config.cache_dir).GetOrCreate(spec, generate, &cache_hit));
-      }
-      source = std::make_unique<synth::TensorSetSource>(images, spec, config.seed,
-                                                        /*mirror=*/true, config.augmentation);
+      QF_ASSIGN_OR_RETURN(GeneratedSet set,
+                          GetOrGenerateSet(config, *result.teacher, device, progress));
+      cache_hit = set.cache_hit;
+      source = std::make_unique<synth::TensorSetSource>(std::move(set.images), std::move(set.spec),
+                                                        config.seed, /*mirror=*/true,
+                                                        config.augmentation);
       break;
     }
     case SourceKind::kFolder: {

@@ -115,6 +115,25 @@ struct QuantizeJobResult {
 // exact weights (the synthetic cache key and the model file use it).
 std::string TeacherId(const nn::Backbone& teacher);
 
+// A set of images made by teacher inversion (sources "builtin" and
+// "inverted-faces").
+struct GeneratedSet {
+  torch::Tensor images;  // N x 3 x S x S, the teacher's normalized input.
+  nlohmann::json spec;   // How it was made (synth::InversionSpec); the cache key.
+  bool cache_hit = false;
+};
+
+// The set a job with `config` trains on when config.source is "builtin" or
+// "inverted-faces": read from config.cache_dir when a run with the same
+// teacher weights and generation settings made it before, else generated on
+// `device` (and cached when config.cache_dir is set). RunQuantizeJob calls
+// it, and so does `synth-export`, so that an exported set is exactly what
+// such a job sees. InvalidArgumentError for any other source; progress gets
+// "synth" updates while generating.
+absl::StatusOr<GeneratedSet> GetOrGenerateSet(
+    const QuantizeJobConfig& config, nn::Backbone& teacher, torch::Device device,
+    const std::function<void(const JobProgress&)>& progress = nullptr);
+
 absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     const QuantizeJobConfig& config,
     const std::function<void(const JobProgress&)>& progress = nullptr);

@@ -472,6 +472,59 @@ TEST_F(JobOutputsTest, OfflineInvertedFacesAreGeneratedOnceAndNamedInReportAndRe
   fs::remove_all(dir);
 }
 
+// `quantface synth-export` writes the set an inverted-faces job trained on
+// (read from the same cache) as PNG files, which a later job can take as a
+// declared-synthetic folder; a source that is not generated is a usage error.
+TEST(OfflineQuantizeTest, SynthExportWritesTheJobsGeneratedSetAsImages) {
+  const std::string dir =
+      (fs::temp_directory_path() / ("qf_synth_export_" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  const std::vector<std::string> common = {"--asset-dir",   QF_ASSET_DIR,  "--cache-dir",    dir,
+                                           "--teacher",     "dlib-resnet", "--synth-images", "4",
+                                           "--synth-steps", "2",           "--seed",         "3",
+                                           "--threads",     "2",           "--cpu"};
+  const auto command = [&](std::vector<std::string> head, const std::vector<std::string>& tail) {
+    head.insert(head.begin(), QF_CLI_BINARY);
+    head.insert(head.end(), common.begin(), common.end());
+    head.insert(head.end(), tail.begin(), tail.end());
+    return head;
+  };
+  const testing::CommandResult trained =
+      testing::RunCommand(command({"quantize", "--source", "inverted-faces"},
+                                  {"--bits", "w8a8", "--method", "ptq", "--calib-images", "4"}));
+  ASSERT_EQ(trained.exit_status, 0) << trained.err;
+
+  const std::string png_dir = dir + "/png";
+  const testing::CommandResult exported = testing::RunCommand(
+      command({"synth-export", "--source", "inverted-faces"}, {"--out", png_dir}));
+  ASSERT_EQ(exported.exit_status, 0) << exported.err;
+  EXPECT_NE(exported.out.find("4 images of inverted-faces, seed 3 (from the cache"),
+            std::string::npos)
+      << exported.out;
+  for (int i = 0; i < 4; ++i) {
+    const std::string path =
+        png_dir + "/dlib-resnet-inverted-faces-s3-0000" + std::to_string(i) + ".png";
+    const cv::Mat image = cv::imread(path);
+    ASSERT_FALSE(image.empty()) << path;
+    EXPECT_EQ(image.cols, 150);
+    EXPECT_EQ(image.rows, 150);
+  }
+  EXPECT_FALSE(fs::exists(png_dir + "/dlib-resnet-inverted-faces-s3-00004.png"));
+
+  const testing::CommandResult from_folder = testing::RunCommand(command(
+      {"quantize", "--source", "folder", "--folder", png_dir, "--declare-synthetic"},
+      {"--bits", "w8a8", "--method", "ptq", "--calib-images", "4", "--report", dir + "/r.json"}));
+  ASSERT_EQ(from_folder.exit_status, 0) << from_folder.err;
+  const nlohmann::json report = nlohmann::json::parse(ReadFile(dir + "/r.json"));
+  EXPECT_EQ(report["synthetic"]["spec"]["kind"], "folder") << report["synthetic"].dump();
+
+  const testing::CommandResult noise =
+      testing::RunCommand(command({"synth-export", "--source", "noise"}, {"--out", png_dir}));
+  EXPECT_EQ(noise.exit_status, 2);
+  EXPECT_NE(noise.err.find("source 'noise' is not generated"), std::string::npos) << noise.err;
+  fs::remove_all(dir);
+}
+
 TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   const std::string lfw =
       MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-" + std::to_string(::getpid()));

@@ -102,5 +102,56 @@ TEST(TensorConversionTest, RejectsWrongCrops) {
             absl::StatusCode::kInvalidArgument);
 }
 
+nn::InputSpec DlibLikeSpec(nn::ChannelOrder order) {
+  nn::InputSpec spec;
+  spec.size = 4;
+  spec.channel_order = order;
+  spec.mean = {122.782f, 117.001f, 104.298f};
+  spec.scale = {1 / 255.f, 1 / 128.f, 1 / 64.f};  // Unequal, so a channel mix-up shows.
+  return spec;
+}
+
+TEST(TensorConversionTest, CropsSurviveTheRoundTripExactly) {
+  for (const nn::ChannelOrder order : {nn::ChannelOrder::kRgb, nn::ChannelOrder::kBgr}) {
+    const nn::InputSpec spec = DlibLikeSpec(order);
+    const std::vector<cv::Mat> crops = {Crop(4, 0), Crop(4, 7), Crop(4, 140)};
+    const absl::StatusOr<torch::Tensor> t = CropsToTensor(crops, spec);
+    ASSERT_TRUE(t.ok()) << t.status();
+    const absl::StatusOr<std::vector<cv::Mat>> back = TensorToCrops(*t, spec);
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_EQ(back->size(), crops.size());
+    for (std::size_t i = 0; i < crops.size(); ++i) {
+      ASSERT_EQ((*back)[i].type(), CV_8UC3);
+      EXPECT_EQ(cv::norm(crops[i], (*back)[i], cv::NORM_INF), 0) << "crop " << i;
+    }
+  }
+}
+
+TEST(TensorConversionTest, TensorsComeBackWithinHalfAPixelLevelAndClamped) {
+  const nn::InputSpec spec = DlibLikeSpec(nn::ChannelOrder::kRgb);
+  torch::manual_seed(3);
+  // Normalized values of pixels in about -40..300: outside 0..255 clamps.
+  torch::Tensor pixels = torch::rand({2, 3, 4, 4}) * 340 - 40;
+  torch::Tensor t = pixels.clone();
+  for (int c = 0; c < 3; ++c) t.select(1, c).sub_(spec.mean[c]).mul_(spec.scale[c]);
+  const absl::StatusOr<std::vector<cv::Mat>> crops = TensorToCrops(t, spec);
+  ASSERT_TRUE(crops.ok()) << crops.status();
+  const absl::StatusOr<torch::Tensor> again = CropsToTensor(*crops, spec);
+  ASSERT_TRUE(again.ok()) << again.status();
+  torch::Tensor again_pixels = again->clone();
+  for (int c = 0; c < 3; ++c) again_pixels.select(1, c).div_(spec.scale[c]).add_(spec.mean[c]);
+  const torch::Tensor expected = pixels.clamp(0, 255);
+  EXPECT_LE((again_pixels - expected).abs().max().item<float>(), 0.5f + 1e-3f);
+}
+
+TEST(TensorConversionTest, TensorToCropsRejectsAnotherShape) {
+  const nn::InputSpec spec = DlibLikeSpec(nn::ChannelOrder::kRgb);
+  const auto wrong = TensorToCrops(torch::zeros({2, 3, 5, 4}), spec);
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(wrong.status().message(), HasSubstr("expected N x 3 x 4 x 4"));
+  EXPECT_EQ(TensorToCrops(torch::zeros({3, 4, 4}), spec).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace qf::image

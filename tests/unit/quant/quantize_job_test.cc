@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/nn/dlib_resnet.h"
+#include "core/nn/model_zoo.h"
 #include "core/synth/tensor_set_source.h"
 #include "tests/unit/nn/test_assets.h"
 
@@ -63,6 +67,47 @@ TEST(QuantizeJobTest, AugmentationPassesTheSourceCheckForAnImageSet) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition) << result.status();
   EXPECT_NE(result.status().message().find("not declared synthetic"), std::string::npos)
       << result.status();
+}
+
+TEST(QuantizeJobTest, GetOrGenerateSetMakesASetOnceAndReadsItFromTheCacheAfter) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  QuantizeJobConfig config = DlibResnetJob("inverted-faces");
+  config.inversion.num_images = 4;
+  config.inversion.batch_size = 4;
+  config.inversion.steps = 1;
+  config.cache_dir = ::testing::TempDir() + "/qf-generated-set-cache";
+  std::filesystem::remove_all(config.cache_dir);
+  absl::StatusOr<std::shared_ptr<nn::Backbone>> teacher =
+      nn::LoadBuiltinModel(config.teacher, config.asset_dir);
+  ASSERT_TRUE(teacher.ok()) << teacher.status();
+
+  int64_t last_done = -1;
+  const auto generated = GetOrGenerateSet(config, **teacher, torch::kCPU,
+                                          [&](const JobProgress& p) { last_done = p.done; });
+  ASSERT_TRUE(generated.ok()) << generated.status();
+  EXPECT_FALSE(generated->cache_hit);
+  EXPECT_EQ(generated->images.sizes(), (std::vector<int64_t>{4, 3, 150, 150}));
+  EXPECT_EQ(generated->spec["start"]["kind"], "procedural-faces") << generated->spec.dump();
+  EXPECT_EQ(last_done, 4);
+
+  const auto cached = GetOrGenerateSet(config, **teacher, torch::kCPU);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_TRUE(cached->cache_hit);
+  EXPECT_EQ(cached->spec, generated->spec);
+  EXPECT_TRUE(torch::equal(cached->images, generated->images));
+  std::filesystem::remove_all(config.cache_dir);
+}
+
+TEST(QuantizeJobTest, GetOrGenerateSetRefusesSourcesThatAreNotGenerated) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  const QuantizeJobConfig config = DlibResnetJob("folder");
+  absl::StatusOr<std::shared_ptr<nn::Backbone>> teacher =
+      nn::LoadBuiltinModel(config.teacher, config.asset_dir);
+  ASSERT_TRUE(teacher.ok()) << teacher.status();
+  const auto refused = GetOrGenerateSet(config, **teacher, torch::kCPU);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("source 'folder' is not generated"), std::string::npos)
+      << refused.status();
 }
 
 }  // namespace
