@@ -83,6 +83,44 @@ class ProgressLine {
   int64_t start_done_ = 0;
 };
 
+// What both offline commands fill in before running: the generated set's
+// seed is the job's, and 0 threads means every core.
+void ResolveOfflineDefaults(quant::QuantizeJobConfig& job) {
+  job.inversion.seed = job.seed;
+  if (job.threads == 0) {
+    job.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+}
+
+// The options that decide which generated set a command uses and where it
+// runs: `quantize` and `synth-export` share them, so the same flags name the
+// same cached set in both.
+void AddGenerationOptions(CLI::App& cmd, quant::QuantizeJobConfig& job) {
+  cmd.add_option("--teacher", job.teacher, "Built-in teacher model")->capture_default_str();
+  cmd.add_option("--asset-dir", job.asset_dir, "Model assets (scripts/fetch_assets.sh)")
+      ->capture_default_str();
+  cmd.add_option("--cache-dir", job.cache_dir, "Cache of generated synthetic sets")
+      ->capture_default_str();
+  cmd.add_option("--synth-images", job.inversion.num_images, "Built-in generator: images")
+      ->capture_default_str();
+  cmd.add_option("--synth-steps", job.inversion.steps, "Built-in generator: steps per batch")
+      ->capture_default_str();
+  cmd.add_option("--synth-lr", job.inversion.learning_rate,
+                 "Built-in generator: Adam step size, in pixel levels (0..255); 0: 12.75 for "
+                 "builtin, 2.55 for inverted-faces")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--synth-spread", job.inversion.spread,
+                 "inverted-faces: each face's identity is pushed this many times as far from "
+                 "the batch's mean embedding")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--seed", job.seed, "Random seed")->capture_default_str();
+  cmd.add_option("--threads", job.threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd.add_flag(
+      "--cpu", [&job](int64_t) { job.allow_cuda = false; }, "Do not use CUDA");
+}
+
 int RunQuantize(QuantizeFlags flags) {
   auto bits = quant::ParseQuantBits(flags.bits);
   if (!bits.ok()) {
@@ -123,10 +161,7 @@ int RunQuantize(QuantizeFlags flags) {
   flags.job.qat.optimizer = *optimizer;
   // One declaration flag for both user-supplied sources.
   flags.job.generator_declared_synthetic = flags.job.folder_declared_synthetic;
-  flags.job.inversion.seed = flags.job.seed;
-  if (flags.job.threads == 0) {
-    flags.job.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
+  ResolveOfflineDefaults(flags.job);
 
   ProgressLine progress;
   const absl::StatusOr<quant::QuantizeJobResult> result =
@@ -192,10 +227,7 @@ int RunQuantize(QuantizeFlags flags) {
 }
 
 int RunSynthExport(quant::QuantizeJobConfig job, const std::string& out_dir) {
-  job.inversion.seed = job.seed;
-  if (job.threads == 0) {
-    job.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
+  ResolveOfflineDefaults(job);
   const bool cuda = job.allow_cuda && torch::cuda::is_available();
   if (!cuda) torch::set_num_threads(job.threads);
   const absl::StatusOr<std::shared_ptr<nn::Backbone>> teacher =
@@ -252,25 +284,8 @@ void AddSynthExportCommand(CLI::App& app, int& exit_status) {
       "synth-export",
       "Write the synthetic set a quantize job with the same flags trains on as PNG files "
       "(generated and cached if new), to look at or to reuse as a --source folder set");
-  cmd->add_option("--teacher", job->teacher, "Built-in teacher model")->capture_default_str();
-  cmd->add_option("--asset-dir", job->asset_dir, "Model assets (scripts/fetch_assets.sh)")
-      ->capture_default_str();
+  AddGenerationOptions(*cmd, *job);
   cmd->add_option("--source", job->source, "builtin or inverted-faces")->capture_default_str();
-  cmd->add_option("--seed", job->seed, "Random seed (as quantize --seed)")->capture_default_str();
-  cmd->add_option("--synth-images", job->inversion.num_images, "Images")->capture_default_str();
-  cmd->add_option("--synth-steps", job->inversion.steps, "Steps per batch")->capture_default_str();
-  cmd->add_option("--synth-lr", job->inversion.learning_rate,
-                  "Adam step size, in pixel levels; 0: the source's default")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--synth-spread", job->inversion.spread, "inverted-faces: identity spread")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--cache-dir", job->cache_dir, "Cache of generated synthetic sets")
-      ->capture_default_str();
-  cmd->add_option("--threads", job->threads, "CPU threads (0: all cores)")->capture_default_str();
-  cmd->add_flag(
-      "--cpu", [job](int64_t) { job->allow_cuda = false; }, "Do not use CUDA");
   cmd->add_option("--out", *out_dir, "Folder for the PNG files (created if missing)")->required();
   cmd->callback([job, out_dir, &exit_status] { exit_status = RunSynthExport(*job, *out_dir); });
 }
@@ -284,9 +299,7 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   CLI::App* cmd = app.add_subcommand(
       "quantize", "Quantize a built-in model offline (QAT or PTQ on synthetic data), no server");
   quant::QuantizeJobConfig& job = flags->job;
-  cmd->add_option("--teacher", job.teacher, "Built-in teacher model")->capture_default_str();
-  cmd->add_option("--asset-dir", job.asset_dir, "Model assets (scripts/fetch_assets.sh)")
-      ->capture_default_str();
+  AddGenerationOptions(*cmd, job);
   cmd->add_option("--bits", flags->bits, "Bit widths w<W>a<A>, 2..8 each")->capture_default_str();
   cmd->add_flag("--keep-first-last-8bit", job.keep_first_last_8bit,
                 "Keep the first and last layer at 8 bits (symmetric weights)");
@@ -326,22 +339,6 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_flag("--declare-synthetic", job.folder_declared_synthetic,
                 "Declare that every image in --folder, or from --generator, is synthetic (no "
                 "real person)");
-  cmd->add_option("--cache-dir", job.cache_dir, "Cache of generated synthetic sets")
-      ->capture_default_str();
-  cmd->add_option("--synth-images", job.inversion.num_images, "Built-in generator: images")
-      ->capture_default_str();
-  cmd->add_option("--synth-steps", job.inversion.steps, "Built-in generator: steps per batch")
-      ->capture_default_str();
-  cmd->add_option("--synth-lr", job.inversion.learning_rate,
-                  "Built-in generator: Adam step size, in pixel levels (0..255); 0: 12.75 for "
-                  "builtin, 2.55 for inverted-faces")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--synth-spread", job.inversion.spread,
-                  "inverted-faces: each face's identity is pushed this many times as far from "
-                  "the batch's mean embedding")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
   cmd->add_flag_function(
       "--augment",
       [flags](std::int64_t) { flags->job.augmentation = synth::FaceViewAugmentation(); },
@@ -379,10 +376,6 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--calib-images", job.ptq.num_images, "PTQ calibration images")
       ->capture_default_str();
-  cmd->add_option("--seed", job.seed, "Random seed")->capture_default_str();
-  cmd->add_option("--threads", job.threads, "CPU threads (0: all cores)")->capture_default_str();
-  cmd->add_flag(
-      "--cpu", [&job](int64_t) { job.allow_cuda = false; }, "Do not use CUDA");
   cmd->add_option("--eval-lfw", job.lfw_dir, "LFW directory: evaluate teacher, student, cross");
   cmd->add_flag("--lfw-flip", job.lfw_flip, "Flip-averaged embeddings in the LFW evaluation");
   cmd->add_option("--out", flags->out, "Write the packed low-bit model here");
