@@ -48,6 +48,7 @@ struct SubmitOptions {
   bool keep_depthwise_8bit = false;
   std::vector<std::string> keep_8bit_layers;
   bool keep_add_operands_8bit = false;
+  bool keep_residual_operands_8bit = false;
   std::string weight_scheme = "auto";
   bool learn_activation_ranges = false;
   double feature_loss_weight = 0;
@@ -157,6 +158,9 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
   submit->add_flag("--keep-adds-8bit", submit_options->keep_add_operands_8bit,
                    "Keep residual-add operands at 8 bits, conv inputs at the activation bits "
                    "(dlib-resnet; not the paper's method)");
+  submit->add_flag("--keep-residual-8bit", submit_options->keep_residual_operands_8bit,
+                   "Keep each residual add's branch operand at 8 bits, its shortcut at the "
+                   "activation bits (the paper's quantization points; dlib-resnet)");
   submit
       ->add_option("--keep-8bit-layers", submit_options->keep_8bit_layers,
                    "Comma-separated conv/linear layer names kept at 8 bits, weights and input "
@@ -209,6 +213,7 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     config.set_keep_depthwise_8bit(o.keep_depthwise_8bit);
     for (const std::string& layer : o.keep_8bit_layers) config.add_keep_8bit_layers(layer);
     config.set_keep_add_operands_8bit(o.keep_add_operands_8bit);
+    config.set_keep_residual_operands_8bit(o.keep_residual_operands_8bit);
     const absl::StatusOr<quant::WeightScheme> scheme = quant::ParseWeightScheme(o.weight_scheme);
     if (!scheme.ok()) {
       exit_status = context.Fail(absl::StrCat("--weight-scheme: ", scheme.status().message()));

@@ -308,6 +308,10 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_flag("--keep-adds-8bit", job.keep_add_operands_8bit,
                 "Keep residual-add operands at 8 bits, conv inputs at the activation bits "
                 "(dlib-resnet; not the paper's method)");
+  cmd->add_flag("--keep-residual-8bit", job.keep_residual_operands_8bit,
+                "Keep each residual add's branch operand (the conv output) at 8 bits, its "
+                "shortcut at the activation bits: the paper's code quantizes a block's output "
+                "after the add, not the branch before it (dlib-resnet)");
   cmd->add_option("--keep-8bit-layers", job.keep_8bit_layers,
                   "Comma-separated conv/linear layer names kept at 8 bits, weights and input "
                   "(e.g. conv_dw_1; names in the report's quantization.layers)")

@@ -13,7 +13,9 @@
 // function of `input` (possibly on quantized weights/inputs) with the layer's
 // own options (stride, padding, groups, bias); AddOperand() returns a tensor of
 // the same shape as `x`. `site` names are unique within one backbone and
-// stable across runs (they key saved quantization parameters).
+// stable across runs (they key saved quantization parameters); an add
+// operand's site is "<block>/residual" for the output of the block's conv
+// branch and "<block>/shortcut" for the other operand.
 #ifndef QUANTFACE_CORE_NN_LAYER_HOOKS_H_
 #define QUANTFACE_CORE_NN_LAYER_HOOKS_H_
 
@@ -24,6 +26,13 @@
 #include <utility>
 
 namespace qf::nn {
+
+// True for a residual-add site that carries a conv branch's output.
+inline bool IsResidualOperandSite(const std::string& site) {
+  constexpr char kSuffix[] = "/residual";
+  constexpr std::size_t kLength = sizeof(kSuffix) - 1;
+  return site.size() >= kLength && site.compare(site.size() - kLength, kLength, kSuffix) == 0;
+}
 
 class LayerHooks {
  public:

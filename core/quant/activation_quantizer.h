@@ -43,6 +43,7 @@ class ActivationQuantizer {
   bool observing() const { return observing_; }
   bool initialized() const { return lo_.defined(); }
   int bits() const { return bits_; }
+  RangeEstimator estimator() const { return estimator_; }
   int64_t num_observed() const { return num_observed_; }
 
   // The range (scalars); undefined before the first observation. While

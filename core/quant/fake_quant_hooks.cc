@@ -11,6 +11,11 @@
 namespace qf::quant {
 namespace {
 
+bool AddOperandKeptAt8Bits(const FakeQuantOptions& options, const std::string& site) {
+  return options.keep_add_operands_8bit ||
+         (options.keep_residual_operands_8bit && nn::IsResidualOperandSite(site));
+}
+
 namespace F = torch::nn::functional;
 
 nn::Hookable* AsHookable(nn::Backbone& backbone) { return dynamic_cast<nn::Hookable*>(&backbone); }
@@ -90,6 +95,11 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
   if (options.keep_add_operands_8bit && !HasAddOperands(backbone)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "keep_add_operands_8bit: model '", backbone.spec().architecture, "' has no residual adds"));
+  }
+  if (options.keep_residual_operands_8bit && !HasAddOperands(backbone)) {
+    return absl::FailedPreconditionError(absl::StrCat("keep_residual_operands_8bit: model '",
+                                                      backbone.spec().architecture,
+                                                      "' has no residual adds"));
   }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(backbone, options.keep_8bit_layers));
   auto hooks = std::make_shared<FakeQuantHooks>(PassKey(), options);
@@ -201,14 +211,18 @@ torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::T
   return quantized;
 }
 
+int FakeQuantHooks::AddOperandBits(const FakeQuantOptions& options, const std::string& site) {
+  return AddOperandKeptAt8Bits(options, site) ? 8 : options.bits.activation;
+}
+
 ActivationQuantizer& FakeQuantHooks::add_operand(const std::string& site) {
   auto it = add_operands_.find(site);
   if (it == add_operands_.end()) {
-    auto quantizer =
-        options_.keep_add_operands_8bit
-            ? std::make_unique<ActivationQuantizer>(8, options_.ema_beta, RangeEstimator::kMinMax)
-            : std::make_unique<ActivationQuantizer>(options_.bits.activation, options_.ema_beta,
-                                                    options_.activation_ranges);
+    // Operands kept at 8 bits take min/max ranges, like kept layers' inputs.
+    const bool kept = AddOperandKeptAt8Bits(options_, site);
+    auto quantizer = std::make_unique<ActivationQuantizer>(
+        kept ? 8 : options_.bits.activation, options_.ema_beta,
+        kept ? RangeEstimator::kMinMax : options_.activation_ranges);
     quantizer->set_observing(observing_);
     it = add_operands_.emplace(site, std::move(quantizer)).first;
   }

@@ -78,6 +78,19 @@ struct FakeQuantOptions {
   // 4-bit hardware keeps a residual stream wider than its matmul inputs.
   // Not the paper's method (it quantizes add inputs to bits.activation).
   bool keep_add_operands_8bit = false;
+  // Only the residual operand of each add (the conv branch's output, site
+  // "<block>/residual", nn::IsResidualOperandSite) at 8 bits with min/max
+  // ranges; the shortcut operand stays at bits.activation, like every conv
+  // and linear input. Why: these are the paper's own quantization points.
+  // QuantFace's code (fdbtrs/QuantFace, backbones/iresnet.py,
+  // quantize_model) wraps each residual block as (block, QuantAct): it
+  // quantizes a block's output after the add, which both the next block's
+  // convs and its shortcut read, and adds the branch's output to the
+  // shortcut unquantized. The integer forward needs the branch's output in
+  // an 8-bit tensor for quantized::add_relu, so 8 bits, not float. The
+  // issue's text asks for every add operand at bits.activation (the
+  // default); this reading is between that and keep_add_operands_8bit.
+  bool keep_residual_operands_8bit = false;
   // Resolved per layer from its weight bits (ResolveWeightScheme): with the
   // default kAuto, 8-bit layers take the symmetric grid and narrower ones
   // the paper's asymmetric min/max.
@@ -101,7 +114,8 @@ struct FakeQuantOptions {
 bool HasDepthwiseConv(const torch::nn::Module& model);
 
 // True when `model` routes residual-add operands through the hooks, the
-// sites FakeQuantOptions::keep_add_operands_8bit keeps.
+// sites FakeQuantOptions::keep_add_operands_8bit and
+// keep_residual_operands_8bit keep.
 bool HasAddOperands(const nn::Backbone& model);
 
 // The names of `model`'s conv/linear layers, the ones FakeQuantHooks
@@ -196,6 +210,8 @@ class FakeQuantHooks : public nn::LayerHooks {
   std::vector<const Layer*> layers() const;
   // The layer named `name`, or null.
   Layer* mutable_layer(const std::string& name);
+  // The bits an add operand at `site` is quantized to under `options`.
+  static int AddOperandBits(const FakeQuantOptions& options, const std::string& site);
   // The add-operand quantizer of `site`, created (not yet observed) if new.
   ActivationQuantizer& add_operand(const std::string& site);
   const std::map<std::string, std::unique_ptr<ActivationQuantizer>>& add_operands() const {

@@ -116,6 +116,7 @@ absl::Status WritePackedModel(const std::string& path, nn::Backbone& student,
     header["keep_depthwise_8bit"] = hooks.options().keep_depthwise_8bit;
     header["keep_8bit_layers"] = hooks.options().keep_8bit_layers;
     header["keep_add_operands_8bit"] = hooks.options().keep_add_operands_8bit;
+    header["keep_residual_operands_8bit"] = hooks.options().keep_residual_operands_8bit;
     header["weight_scheme"] = WeightSchemeName(hooks.options().weight_scheme);
     header["weight_ranges"] = RangeEstimatorName(hooks.options().weight_ranges);
     header["metadata"] = metadata;
@@ -232,6 +233,8 @@ absl::StatusOr<PackedModel> LoadPackedModel(const std::string& path) {
     options.keep_8bit_layers =
         header.value("keep_8bit_layers", std::vector<std::string>{});  // Absent before session 12.
     options.keep_add_operands_8bit = header.value("keep_add_operands_8bit", false);  // Session 13.
+    options.keep_residual_operands_8bit =
+        header.value("keep_residual_operands_8bit", false);  // Session 18.
     // Files written before the option existed are asymmetric.
     QF_ASSIGN_OR_RETURN(options.weight_scheme,
                         ParseWeightScheme(header.value("weight_scheme", "asymmetric")));
@@ -293,7 +296,13 @@ absl::StatusOr<PackedModel> LoadPackedModel(const std::string& path) {
       SetRange(*layer->input, input);
     }
     for (const auto& [site, range] : header.at("add_operands").items()) {
-      SetRange(result.hooks->add_operand(site), range);
+      ActivationQuantizer& quantizer = result.hooks->add_operand(site);
+      if (range.at("bits").get<int>() != quantizer.bits()) {
+        return corrupt(absl::StrCat("add operand '", site, "' stored at ",
+                                    range.at("bits").get<int>(), " bits, its options say ",
+                                    quantizer.bits()));
+      }
+      SetRange(quantizer, range);
     }
     result.hooks->set_observing(false);
   } catch (const nlohmann::json::exception& e) {

@@ -216,6 +216,10 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     return absl::FailedPreconditionError(
         absl::StrCat("keep_add_operands_8bit: '", config.teacher, "' has no residual adds"));
   }
+  if (config.keep_residual_operands_8bit && !HasAddOperands(*result.teacher)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("keep_residual_operands_8bit: '", config.teacher, "' has no residual adds"));
+  }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(*result.teacher, config.keep_8bit_layers));
 
   QF_ASSIGN_OR_RETURN(const SourceKind source_kind, ParseSourceKind(config.source));
@@ -288,6 +292,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   fq.keep_depthwise_8bit = config.keep_depthwise_8bit;
   fq.keep_8bit_layers = config.keep_8bit_layers;
   fq.keep_add_operands_8bit = config.keep_add_operands_8bit;
+  fq.keep_residual_operands_8bit = config.keep_residual_operands_8bit;
   fq.weight_scheme = config.weight_scheme;
   fq.activation_ranges = config.activation_ranges;
   fq.weight_ranges = config.weight_ranges;
@@ -300,6 +305,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["keep_depthwise_8bit"] = config.keep_depthwise_8bit;
   report["keep_8bit_layers"] = config.keep_8bit_layers;
   report["keep_add_operands_8bit"] = config.keep_add_operands_8bit;
+  report["keep_residual_operands_8bit"] = config.keep_residual_operands_8bit;
   report["weight_scheme"] = WeightSchemeName(config.weight_scheme);
   report["activation_ranges"] = RangeEstimatorName(config.activation_ranges);
   report["weight_ranges"] = RangeEstimatorName(config.weight_ranges);

@@ -40,9 +40,10 @@ struct QuantizeJobConfig {
   std::string asset_dir;
   QuantBits bits;
   bool keep_first_last_8bit = false;
-  bool keep_depthwise_8bit = false;                  // FakeQuantOptions::keep_depthwise_8bit.
-  std::vector<std::string> keep_8bit_layers;         // FakeQuantOptions::keep_8bit_layers.
-  bool keep_add_operands_8bit = false;               // FakeQuantOptions::keep_add_operands_8bit.
+  bool keep_depthwise_8bit = false;           // FakeQuantOptions::keep_depthwise_8bit.
+  std::vector<std::string> keep_8bit_layers;  // FakeQuantOptions::keep_8bit_layers.
+  bool keep_add_operands_8bit = false;        // FakeQuantOptions::keep_add_operands_8bit.
+  bool keep_residual_operands_8bit = false;   // FakeQuantOptions::keep_residual_operands_8bit.
   WeightScheme weight_scheme = WeightScheme::kAuto;  // FakeQuantOptions::weight_scheme.
   // Activation ranges from batch min/max (the paper) or MSE-clipped
   // (core/quant/range_estimator.h); applies to PTQ calibration and the QAT

@@ -61,6 +61,7 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.keep_8bit_layers.assign(config.keep_8bit_layers().begin(),
                                  config.keep_8bit_layers().end());
   engine.keep_add_operands_8bit = config.keep_add_operands_8bit();
+  engine.keep_residual_operands_8bit = config.keep_residual_operands_8bit();
   engine.weight_scheme = ToEngineWeightScheme(config.weight_scheme());
   engine.activation_ranges = config.activation_ranges() == v1::JobConfig::ACTIVATION_RANGES_MSE
                                  ? quant::RangeEstimator::kMse

@@ -343,6 +343,30 @@ TEST_F(JobsTest, KeepAddOperands8BitRunsForDlibResnetAndFailsForFaceres) {
       << failed.error_message();
 }
 
+// keep_residual_operands_8bit reaches the engine: the dlib-resnet job's
+// packed model holds its 14 branch operands at 8 bits and its 14 shortcuts
+// at the activation bits; faceres, without residual adds, fails saying so.
+TEST_F(JobsTest, KeepResidualOperands8BitRunsForDlibResnetAndFailsForFaceres) {
+  v1::JobConfig dlib = testing::TinyJobConfig(1);
+  dlib.set_method(v1::JobConfig::METHOD_PTQ);
+  dlib.set_weight_bits(4);
+  dlib.set_activation_bits(4);
+  dlib.set_keep_residual_operands_8bit(true);
+  const v1::Job job = Submit(dlib);
+  EXPECT_TRUE(job.config().keep_residual_operands_8bit());
+  EXPECT_GT(WaitForOutputModel(job).size_bytes(), 0);
+
+  v1::JobConfig faceres = testing::TinyJobConfig(1);
+  faceres.set_teacher_model("models/faceres");
+  faceres.set_keep_residual_operands_8bit(true);
+  const v1::Job failed = WaitFor(Submit(faceres).name(), [](const v1::Job& j) {
+    return j.state() >= v1::Job::STATE_SUCCEEDED;
+  });
+  EXPECT_EQ(failed.state(), v1::Job::STATE_FAILED);
+  EXPECT_NE(failed.error_message().find("no residual adds"), std::string::npos)
+      << failed.error_message();
+}
+
 TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {
   struct Case {
     std::string field;

@@ -173,6 +173,40 @@ TEST(FakeQuantHooksTest, KeepDepthwise8Bit) {
 
 // Residual-add operands at 8 bits (min/max), conv/linear inputs at the
 // requested activation bits; a model without adds refuses the option.
+// The paper's quantization points: the branch operand of each add at 8
+// bits (min/max), the shortcut at the activation bits with their ranges.
+TEST(FakeQuantHooksTest, KeepResidualOperands8Bit) {
+  torch::manual_seed(3);
+  nn::DlibResnet model;
+  model.eval();
+  FakeQuantOptions options;
+  options.bits = {4, 4};
+  options.activation_ranges = RangeEstimator::kMse;
+  options.keep_residual_operands_8bit = true;
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok()) << hooks.status();
+  torch::NoGradGuard no_grad;
+  model.forward(torch::rand({2, 3, 150, 150}));
+  ASSERT_EQ((*hooks)->add_operands().size(), 28u);
+  int residual = 0;
+  for (const auto& [site, quantizer] : (*hooks)->add_operands()) {
+    const bool is_residual = nn::IsResidualOperandSite(site);
+    residual += is_residual ? 1 : 0;
+    EXPECT_EQ(quantizer->bits(), is_residual ? 8 : 4) << site;
+    EXPECT_EQ(quantizer->estimator(), is_residual ? RangeEstimator::kMinMax : RangeEstimator::kMse)
+        << site;
+    EXPECT_EQ(FakeQuantHooks::AddOperandBits(options, site), quantizer->bits()) << site;
+  }
+  EXPECT_EQ(residual, 14);
+  for (const auto* layer : (*hooks)->layers()) EXPECT_EQ(layer->input->bits(), 4) << layer->name;
+
+  nn::FaceRes faceres;
+  const auto refused = FakeQuantHooks::Attach(faceres, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("keep_residual_operands_8bit"), std::string::npos);
+}
+
 TEST(FakeQuantHooksTest, KeepAddOperands8Bit) {
   torch::manual_seed(3);
   nn::DlibResnet model;

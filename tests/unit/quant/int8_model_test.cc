@@ -250,6 +250,16 @@ TEST(Int8ModelTest, RealDlibResnetW4A4WithAddsAt8BitsMatchesFakeQuant) {
   EXPECT_EQ(ExpectIntegerMatchesFakeQuant(**model, options, "realdlib44adds"), "onednn");
 }
 
+TEST(Int8ModelTest, RealDlibResnetW4A4WithResidualOperandsAt8BitsMatchesFakeQuant) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  auto model = nn::DlibResnet::FromAssets(nn::testing::AssetDir());
+  ASSERT_TRUE(model.ok()) << model.status();
+  FakeQuantOptions options = Bits(4, 4);
+  options.keep_first_last_8bit = true;
+  options.keep_residual_operands_8bit = true;
+  EXPECT_EQ(ExpectIntegerMatchesFakeQuant(**model, options, "realdlib44residual"), "onednn");
+}
+
 TEST(Int8ModelTest, RandomFaceResW6A6MatchesFakeQuant) {
   torch::manual_seed(13);
   nn::FaceRes model;

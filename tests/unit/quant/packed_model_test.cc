@@ -232,6 +232,27 @@ TEST(PackedModelCodesTest, AddOperandsKeptAt8BitsRoundTrip) {
   EXPECT_TRUE(torch::equal(loaded->model->forward(input), student->forward(input)));
 }
 
+TEST(PackedModelCodesTest, ResidualOperandsKeptAt8BitsRoundTrip) {
+  torch::manual_seed(9);
+  auto student = std::make_shared<nn::DlibResnet>();
+  student->eval();
+  FakeQuantOptions options;
+  options.bits = {4, 4};
+  options.keep_residual_operands_8bit = true;
+  std::shared_ptr<FakeQuantHooks> hooks;
+  const auto loaded = CalibratePackAndLoad(*student, options, "qf_residual_test", &hooks);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->header["keep_residual_operands_8bit"], true);
+  EXPECT_TRUE(loaded->hooks->options().keep_residual_operands_8bit);
+  ASSERT_EQ(loaded->hooks->add_operands().size(), 28u);
+  for (const auto& [site, quantizer] : loaded->hooks->add_operands()) {
+    EXPECT_EQ(quantizer->bits(), nn::IsResidualOperandSite(site) ? 8 : 4) << site;
+  }
+  torch::NoGradGuard no_grad;
+  const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
+  EXPECT_TRUE(torch::equal(loaded->model->forward(input), student->forward(input)));
+}
+
 // The file must hold the very weights the student ran with. The fake
 // quantizer rounds w * float(1 / scale); for weights within an ulp of a
 // rounding boundary that differs from rounding w / scale (how the codes were
