@@ -378,27 +378,6 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "embedding loss only")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_flag_function(
-      "--equalize-channels",
-      [flags](std::int64_t) {
-        if (!flags->job.channel_equalization) {
-          flags->job.channel_equalization = quant::ChannelEqualizationOptions();
-        }
-      },
-      "Rescale the student's channels before quantizing so that per-tensor activation grids "
-      "serve every channel (dlib-resnet's residual stream and block branches; SmoothQuant's "
-      "migration; not the paper's method)");
-  cmd->add_option_function<double>(
-         "--equalization-strength",
-         [flags](double strength) {
-           if (!flags->job.channel_equalization) {
-             flags->job.channel_equalization = quant::ChannelEqualizationOptions();
-           }
-           flags->job.channel_equalization->strength = strength;
-         },
-         "--equalize-channels with this migration strength in [0, 1] (default 0.5): 1 gives "
-         "every channel the same activation range, 0 keeps the weights' balance")
-      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--calib-images", job.ptq.num_images, "PTQ calibration images")
       ->capture_default_str();
   cmd->add_option("--eval-lfw", job.lfw_dir, "LFW directory: evaluate teacher, student, cross");

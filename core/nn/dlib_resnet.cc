@@ -151,33 +151,6 @@ absl::Status DlibResnet::LoadTfjsWeights(const TensorMap& weights) {
   return absl::OkStatus();
 }
 
-std::vector<ChannelGroup> DlibResnet::channel_groups() const {
-  ChannelGroup stream;
-  stream.name = "stream";
-  stream.channels = fc_->weight.size(1);
-  stream.producers.push_back("conv32_down");
-  std::vector<ChannelGroup> groups;
-  for (const Block& block : blocks_) {
-    const std::string conv1 = block.name + "_conv1";
-    const std::string conv2 = block.name + "_conv2";
-    stream.producers.push_back(conv2);
-    stream.consumers.push_back(conv1);
-    stream.sites.insert(stream.sites.end(),
-                        {conv1, block.name + "/residual", block.name + "/shortcut"});
-    ChannelGroup branch;
-    branch.name = block.name + "/branch";
-    branch.channels = block.conv1->weight.size(0);
-    branch.producers = {conv1};
-    branch.consumers = {conv2};
-    branch.sites = {conv2};
-    groups.push_back(std::move(branch));
-  }
-  stream.consumers.push_back("fc");
-  stream.sites.push_back("fc");
-  groups.insert(groups.begin(), std::move(stream));
-  return groups;
-}
-
 torch::Tensor DlibResnet::forward(torch::Tensor input) {
   TORCH_CHECK(input.dim() == 4 && input.size(1) == 3,
               "dlib-resnet expects N x 3 x 150 x 150 input, got ", input.sizes());

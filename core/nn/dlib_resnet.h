@@ -50,12 +50,6 @@ class DlibResnet : public Backbone, public Hookable {
   DlibResnet();
 
   bool has_add_operands() const override { return true; }
-  // The residual stream ("stream": the stem, every block's conv2 and the
-  // shortcuts write it; every block's conv1 and the fc read it; channel c
-  // keeps its index through the down blocks, which pool it and append zero
-  // channels) and each block's inner channels ("<block>/branch": conv1
-  // writes them, conv2 reads them through a ReLU).
-  std::vector<ChannelGroup> channel_groups() const override;
 
   // <asset_dir>/kManifestPath, decoded and loaded, in eval mode on the CPU.
   static absl::StatusOr<std::shared_ptr<DlibResnet>> FromAssets(const std::string& asset_dir);

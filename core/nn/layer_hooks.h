@@ -24,9 +24,6 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <vector>
-
-#include "core/nn/channel_group.h"
 
 namespace qf::nn {
 
@@ -56,9 +53,6 @@ class Hookable {
   const std::shared_ptr<LayerHooks>& layer_hooks() const { return hooks_; }
   // Whether forward() routes residual-add operands through AddOperand().
   virtual bool has_add_operands() const { return false; }
-  // Channels that can be rescaled without changing forward() (see
-  // channel_group.h); none unless the backbone says so.
-  virtual std::vector<ChannelGroup> channel_groups() const { return {}; }
 
  protected:
   torch::Tensor RunConv(torch::nn::Conv2d& conv, const torch::Tensor& input) {

@@ -221,13 +221,6 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
         absl::StrCat("keep_residual_operands_8bit: '", config.teacher, "' has no residual adds"));
   }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(*result.teacher, config.keep_8bit_layers));
-  if (config.channel_equalization) {
-    QF_RETURN_IF_ERROR(CheckChannelEqualizationOptions(*config.channel_equalization));
-    if (!HasChannelGroups(*result.teacher)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("channel equalization: '", config.teacher, "' describes no channel groups"));
-    }
-  }
 
   QF_ASSIGN_OR_RETURN(const SourceKind source_kind, ParseSourceKind(config.source));
   if (config.augmentation.enabled() && !IsImageSet(source_kind)) {
@@ -303,18 +296,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   fq.weight_scheme = config.weight_scheme;
   fq.activation_ranges = config.activation_ranges;
   fq.weight_ranges = config.weight_ranges;
-  // A fresh student: the teacher's copy, its channels equalized when asked,
-  // with the fake quantizers attached.
-  nlohmann::json equalization = nullptr;
-  const auto attach_student = [&]() -> absl::Status {
-    if (config.channel_equalization) {
-      QF_ASSIGN_OR_RETURN(equalization,
-                          EqualizeChannels(*result.student, *source, *config.channel_equalization));
-    }
-    QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
-    return absl::OkStatus();
-  };
-  QF_RETURN_IF_ERROR(attach_student());
+  QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
 
   nlohmann::json& report = result.report;
   report["teacher"] = {{"name", config.teacher}, {"id", teacher_id}};
@@ -327,12 +309,6 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["weight_scheme"] = WeightSchemeName(config.weight_scheme);
   report["activation_ranges"] = RangeEstimatorName(config.activation_ranges);
   report["weight_ranges"] = RangeEstimatorName(config.weight_ranges);
-  if (config.channel_equalization) {
-    report["channel_equalization"] = {{"strength", config.channel_equalization->strength},
-                                      {"max_factor", config.channel_equalization->max_factor},
-                                      {"images", config.channel_equalization->images},
-                                      {"groups", equalization}};
-  }
   report["device"] = cuda ? absl::StrCat("cuda:", config.cuda_device) : "cpu";
   report["threads"] = torch::get_num_threads();
   report["synthetic"] = {
@@ -363,7 +339,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
       if (!restored && !absl::IsNotFound(loaded.status())) {
         // Unusable or incomplete: start over from a fresh student.
         QF_ASSIGN_OR_RETURN(result.student, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
-        QF_RETURN_IF_ERROR(attach_student());
+        QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
       }
     }
     if (restored) {

@@ -23,7 +23,6 @@
 
 #include "absl/status/statusor.h"
 #include "core/nn/backbone.h"
-#include "core/quant/channel_equalizer.h"
 #include "core/quant/distiller.h"
 #include "core/quant/fake_quant_hooks.h"
 #include "core/quant/integer_lfw_eval.h"
@@ -53,10 +52,6 @@ struct QuantizeJobConfig {
   // Weight ranges per channel from min/max (the paper) or MSE-clipped
   // (EstimateWeightClip), refreshed while observing and frozen after.
   RangeEstimator weight_ranges = RangeEstimator::kMinMax;
-  // Set: rescale the student's channel groups before quantizing
-  // (channel_equalizer.h; backbones that describe groups, i.e.
-  // dlib-resnet). Not the paper's method; off by default.
-  std::optional<ChannelEqualizationOptions> channel_equalization;
   QuantMethod method = QuantMethod::kQat;
   // "noise", "procedural" (rendered faces), "procedural+noise" (half of
   // each batch each), "builtin" (teacher inversion from noise),
