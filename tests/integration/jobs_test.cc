@@ -320,51 +320,32 @@ TEST_F(JobsTest, KeepDepthwise8BitGrowsFaceresAndFailsForDlibResnet) {
       << failed.error_message();
 }
 
-// keep_add_operands_8bit reaches the engine: a dlib-resnet job with it
-// succeeds, and a faceres job, which has no residual adds, fails saying so.
-TEST_F(JobsTest, KeepAddOperands8BitRunsForDlibResnetAndFailsForFaceres) {
-  v1::JobConfig dlib = testing::TinyJobConfig(1);
-  dlib.set_method(v1::JobConfig::METHOD_PTQ);
-  dlib.set_weight_bits(4);
-  dlib.set_activation_bits(4);
-  dlib.set_keep_add_operands_8bit(true);
-  const v1::Job job = Submit(dlib);
-  EXPECT_TRUE(job.config().keep_add_operands_8bit());
-  EXPECT_GT(WaitForOutputModel(job).size_bytes(), 0);
+// keep_add_operands_8bit and keep_residual_operands_8bit reach the engine:
+// a dlib-resnet job with either succeeds, and a faceres job, which has no
+// residual adds, fails saying so.
+TEST_F(JobsTest, AddOperandOptionsRunForDlibResnetAndFailForFaceres) {
+  using Setter = void (v1::JobConfig::*)(bool);
+  for (const Setter set : {&v1::JobConfig::set_keep_add_operands_8bit,
+                           &v1::JobConfig::set_keep_residual_operands_8bit}) {
+    v1::JobConfig dlib = testing::TinyJobConfig(1);
+    dlib.set_method(v1::JobConfig::METHOD_PTQ);
+    dlib.set_weight_bits(4);
+    dlib.set_activation_bits(4);
+    (dlib.*set)(true);
+    const v1::Job job = Submit(dlib);
+    EXPECT_NE(job.config().keep_add_operands_8bit(), job.config().keep_residual_operands_8bit());
+    EXPECT_GT(WaitForOutputModel(job).size_bytes(), 0);
 
-  v1::JobConfig faceres = testing::TinyJobConfig(1);
-  faceres.set_teacher_model("models/faceres");
-  faceres.set_keep_add_operands_8bit(true);
-  const v1::Job failed = WaitFor(Submit(faceres).name(), [](const v1::Job& j) {
-    return j.state() >= v1::Job::STATE_SUCCEEDED;
-  });
-  EXPECT_EQ(failed.state(), v1::Job::STATE_FAILED);
-  EXPECT_NE(failed.error_message().find("no residual adds"), std::string::npos)
-      << failed.error_message();
-}
-
-// keep_residual_operands_8bit reaches the engine: the dlib-resnet job's
-// packed model holds its 14 branch operands at 8 bits and its 14 shortcuts
-// at the activation bits; faceres, without residual adds, fails saying so.
-TEST_F(JobsTest, KeepResidualOperands8BitRunsForDlibResnetAndFailsForFaceres) {
-  v1::JobConfig dlib = testing::TinyJobConfig(1);
-  dlib.set_method(v1::JobConfig::METHOD_PTQ);
-  dlib.set_weight_bits(4);
-  dlib.set_activation_bits(4);
-  dlib.set_keep_residual_operands_8bit(true);
-  const v1::Job job = Submit(dlib);
-  EXPECT_TRUE(job.config().keep_residual_operands_8bit());
-  EXPECT_GT(WaitForOutputModel(job).size_bytes(), 0);
-
-  v1::JobConfig faceres = testing::TinyJobConfig(1);
-  faceres.set_teacher_model("models/faceres");
-  faceres.set_keep_residual_operands_8bit(true);
-  const v1::Job failed = WaitFor(Submit(faceres).name(), [](const v1::Job& j) {
-    return j.state() >= v1::Job::STATE_SUCCEEDED;
-  });
-  EXPECT_EQ(failed.state(), v1::Job::STATE_FAILED);
-  EXPECT_NE(failed.error_message().find("no residual adds"), std::string::npos)
-      << failed.error_message();
+    v1::JobConfig faceres = testing::TinyJobConfig(1);
+    faceres.set_teacher_model("models/faceres");
+    (faceres.*set)(true);
+    const v1::Job failed = WaitFor(Submit(faceres).name(), [](const v1::Job& j) {
+      return j.state() >= v1::Job::STATE_SUCCEEDED;
+    });
+    EXPECT_EQ(failed.state(), v1::Job::STATE_FAILED);
+    EXPECT_NE(failed.error_message().find("no residual adds"), std::string::npos)
+        << failed.error_message();
+  }
 }
 
 TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {

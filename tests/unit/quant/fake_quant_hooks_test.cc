@@ -171,83 +171,62 @@ TEST(FakeQuantHooksTest, KeepDepthwise8Bit) {
   EXPECT_NE(refused.status().message().find("depthwise"), std::string::npos);
 }
 
-// Residual-add operands at 8 bits (min/max), conv/linear inputs at the
-// requested activation bits; a model without adds refuses the option.
-// The paper's quantization points: the branch operand of each add at 8
-// bits (min/max), the shortcut at the activation bits with their ranges.
-TEST(FakeQuantHooksTest, KeepResidualOperands8Bit) {
-  torch::manual_seed(3);
-  nn::DlibResnet model;
-  model.eval();
-  FakeQuantOptions options;
-  options.bits = {4, 4};
-  options.activation_ranges = RangeEstimator::kMse;
-  options.keep_residual_operands_8bit = true;
-  const auto hooks = FakeQuantHooks::Attach(model, options);
-  ASSERT_TRUE(hooks.ok()) << hooks.status();
-  torch::NoGradGuard no_grad;
-  model.forward(torch::rand({2, 3, 150, 150}));
-  ASSERT_EQ((*hooks)->add_operands().size(), 28u);
-  int residual = 0;
-  for (const auto& [site, quantizer] : (*hooks)->add_operands()) {
-    const bool is_residual = nn::IsResidualOperandSite(site);
-    residual += is_residual ? 1 : 0;
-    EXPECT_EQ(quantizer->bits(), is_residual ? 8 : 4) << site;
-    EXPECT_EQ(quantizer->estimator(), is_residual ? RangeEstimator::kMinMax : RangeEstimator::kMse)
-        << site;
-    EXPECT_EQ(FakeQuantHooks::AddOperandBits(options, site), quantizer->bits()) << site;
+// Which add operands each option keeps at 8 bits (min/max ranges): none by
+// default (the text), both under keep_add_operands_8bit, the
+// branch's (site "<block>/residual") under keep_residual_operands_8bit (the
+// paper's points). The rest, and every conv/linear input, take the
+// activation bits and ranges. A model without adds refuses either option.
+TEST(FakeQuantHooksTest, AddOperandBitsFollowTheOptions) {
+  struct Case {
+    const char* name;
+    bool keep_adds;
+    bool keep_residual;
+    int residual_bits;
+    int shortcut_bits;
+  };
+  for (const Case& c :
+       {Case{"default", false, false, 4, 4}, Case{"keep_add_operands_8bit", true, false, 8, 8},
+        Case{"keep_residual_operands_8bit", false, true, 8, 4}}) {
+    torch::manual_seed(3);
+    nn::DlibResnet model;
+    model.eval();
+    EXPECT_TRUE(HasAddOperands(model));
+    FakeQuantOptions options;
+    options.bits = {4, 4};
+    options.activation_ranges = RangeEstimator::kMse;
+    options.keep_add_operands_8bit = c.keep_adds;
+    options.keep_residual_operands_8bit = c.keep_residual;
+    const auto hooks = FakeQuantHooks::Attach(model, options);
+    ASSERT_TRUE(hooks.ok()) << c.name << ": " << hooks.status();
+    torch::NoGradGuard no_grad;
+    model.forward(torch::rand({1, 3, 150, 150}));  // Creates the add-operand quantizers.
+    ASSERT_EQ((*hooks)->add_operands().size(), 28u) << c.name;
+    int residual_sites = 0;
+    for (const auto& [site, quantizer] : (*hooks)->add_operands()) {
+      const bool residual = nn::IsResidualOperandSite(site);
+      residual_sites += residual ? 1 : 0;
+      const int expected = residual ? c.residual_bits : c.shortcut_bits;
+      EXPECT_EQ(quantizer->bits(), expected) << c.name << " " << site;
+      EXPECT_EQ(quantizer->estimator(),
+                expected == 8 ? RangeEstimator::kMinMax : RangeEstimator::kMse)
+          << c.name << " " << site;
+      EXPECT_EQ(FakeQuantHooks::AddOperandBits(options, site), expected) << c.name << " " << site;
+    }
+    EXPECT_EQ(residual_sites, 14) << c.name;
+    for (const auto* layer : (*hooks)->layers()) {
+      EXPECT_EQ(layer->input->bits(), 4) << c.name << " " << layer->name;
+      EXPECT_EQ(layer->weight_bits, 4) << c.name << " " << layer->name;
+    }
+    if (!c.keep_adds && !c.keep_residual) continue;
+    // faceres has no residual adds: refused, not silently ignored.
+    nn::FaceRes faceres;
+    EXPECT_FALSE(HasAddOperands(faceres));
+    const auto refused = FakeQuantHooks::Attach(faceres, options);
+    ASSERT_FALSE(refused.ok()) << c.name;
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(refused.status().message().find(c.name), std::string::npos) << refused.status();
+    EXPECT_NE(refused.status().message().find("no residual adds"), std::string::npos);
   }
-  EXPECT_EQ(residual, 14);
-  for (const auto* layer : (*hooks)->layers()) EXPECT_EQ(layer->input->bits(), 4) << layer->name;
-
-  nn::FaceRes faceres;
-  const auto refused = FakeQuantHooks::Attach(faceres, options);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(refused.status().message().find("keep_residual_operands_8bit"), std::string::npos);
-}
-
-TEST(FakeQuantHooksTest, KeepAddOperands8Bit) {
-  torch::manual_seed(3);
-  nn::DlibResnet model;
-  model.eval();
-  FakeQuantOptions options;
-  options.bits = {4, 4};
-  options.activation_ranges = RangeEstimator::kMse;
-  options.keep_add_operands_8bit = true;
-  const auto hooks = FakeQuantHooks::Attach(model, options);
-  ASSERT_TRUE(hooks.ok()) << hooks.status();
-  EXPECT_TRUE(HasAddOperands(model));
-  torch::NoGradGuard no_grad;
-  model.forward(torch::rand({2, 3, 150, 150}));  // Creates the add-operand quantizers.
-  ASSERT_EQ((*hooks)->add_operands().size(), 28u);
-  for (const auto& [site, quantizer] : (*hooks)->add_operands()) {
-    EXPECT_EQ(quantizer->bits(), 8) << site;
-  }
-  for (const auto* layer : (*hooks)->layers()) {
-    EXPECT_EQ(layer->input->bits(), 4) << layer->name;
-    EXPECT_EQ(layer->weight_bits, 4) << layer->name;
-  }
-
-  // Without the option the adds take the activation bits (the paper).
-  nn::DlibResnet plain;
-  plain.eval();
-  options.keep_add_operands_8bit = false;
-  const auto plain_hooks = FakeQuantHooks::Attach(plain, options);
-  ASSERT_TRUE(plain_hooks.ok());
-  plain.forward(torch::rand({1, 3, 150, 150}));
-  for (const auto& [site, quantizer] : (*plain_hooks)->add_operands()) {
-    EXPECT_EQ(quantizer->bits(), 4) << site;
-  }
-
-  // faceres has no residual adds: refused, not silently ignored.
-  nn::FaceRes faceres;
-  EXPECT_FALSE(HasAddOperands(faceres));
-  options.keep_add_operands_8bit = true;
-  const auto refused = FakeQuantHooks::Attach(faceres, options);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(refused.status().message().find("no residual adds"), std::string::npos);
 }
 
 // MSE ranges clip the inner activations but leave the model's input (the

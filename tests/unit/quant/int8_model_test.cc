@@ -240,24 +240,20 @@ TEST(Int8ModelTest, RealDlibResnetW4A4WithANamedLayerAt8BitsMatchesFakeQuant) {
 // Add operands on 8-bit grids between 4-bit conv inputs: each block's
 // output is rounded onto the next conv's 4-bit grid and, separately, onto
 // the shortcut's 8-bit grid.
-TEST(Int8ModelTest, RealDlibResnetW4A4WithAddsAt8BitsMatchesFakeQuant) {
+// Both add operands at 8 bits, or only the branch's (the paper's points).
+TEST(Int8ModelTest, RealDlibResnetW4A4WithAddOperandsAt8BitsMatchesFakeQuant) {
   QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
   auto model = nn::DlibResnet::FromAssets(nn::testing::AssetDir());
   ASSERT_TRUE(model.ok()) << model.status();
-  FakeQuantOptions options = Bits(4, 4);
-  options.keep_first_last_8bit = true;
-  options.keep_add_operands_8bit = true;
-  EXPECT_EQ(ExpectIntegerMatchesFakeQuant(**model, options, "realdlib44adds"), "onednn");
-}
-
-TEST(Int8ModelTest, RealDlibResnetW4A4WithResidualOperandsAt8BitsMatchesFakeQuant) {
-  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
-  auto model = nn::DlibResnet::FromAssets(nn::testing::AssetDir());
-  ASSERT_TRUE(model.ok()) << model.status();
-  FakeQuantOptions options = Bits(4, 4);
-  options.keep_first_last_8bit = true;
-  options.keep_residual_operands_8bit = true;
-  EXPECT_EQ(ExpectIntegerMatchesFakeQuant(**model, options, "realdlib44residual"), "onednn");
+  for (const bool residual_only : {false, true}) {
+    FakeQuantOptions options = Bits(4, 4);
+    options.keep_first_last_8bit = true;
+    options.keep_add_operands_8bit = !residual_only;
+    options.keep_residual_operands_8bit = residual_only;
+    EXPECT_EQ(ExpectIntegerMatchesFakeQuant(
+                  **model, options, residual_only ? "realdlib44residual" : "realdlib44adds"),
+              "onednn");
+  }
 }
 
 TEST(Int8ModelTest, RandomFaceResW6A6MatchesFakeQuant) {

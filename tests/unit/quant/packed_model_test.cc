@@ -211,46 +211,34 @@ absl::StatusOr<PackedModel> CalibratePackAndLoad(nn::Backbone& student,
 
 // Add operands kept at 8 bits: the file says so, and the loaded model
 // rebuilds their 8-bit quantizers and reproduces the student.
+// Add operands kept at 8 bits, all of them or only the branch's, come back
+// at the bits the options give them, and the loaded model computes the same.
 TEST(PackedModelCodesTest, AddOperandsKeptAt8BitsRoundTrip) {
-  torch::manual_seed(9);
-  auto student = std::make_shared<nn::DlibResnet>();
-  student->eval();
-  FakeQuantOptions options;
-  options.bits = {4, 4};
-  options.keep_add_operands_8bit = true;
-  std::shared_ptr<FakeQuantHooks> hooks;
-  const auto loaded = CalibratePackAndLoad(*student, options, "qf_adds_test", &hooks);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_EQ(loaded->header["keep_add_operands_8bit"], true);
-  EXPECT_TRUE(loaded->hooks->options().keep_add_operands_8bit);
-  ASSERT_EQ(loaded->hooks->add_operands().size(), 28u);
-  for (const auto& [site, quantizer] : loaded->hooks->add_operands()) {
-    EXPECT_EQ(quantizer->bits(), 8) << site;
+  for (const bool residual_only : {false, true}) {
+    const std::string option =
+        residual_only ? "keep_residual_operands_8bit" : "keep_add_operands_8bit";
+    torch::manual_seed(9);
+    auto student = std::make_shared<nn::DlibResnet>();
+    student->eval();
+    FakeQuantOptions options;
+    options.bits = {4, 4};
+    options.keep_add_operands_8bit = !residual_only;
+    options.keep_residual_operands_8bit = residual_only;
+    std::shared_ptr<FakeQuantHooks> hooks;
+    const auto loaded = CalibratePackAndLoad(*student, options, "qf_adds_test", &hooks);
+    ASSERT_TRUE(loaded.ok()) << option << ": " << loaded.status();
+    EXPECT_EQ(loaded->header[option], true);
+    EXPECT_EQ(loaded->hooks->options().keep_add_operands_8bit, !residual_only);
+    EXPECT_EQ(loaded->hooks->options().keep_residual_operands_8bit, residual_only);
+    ASSERT_EQ(loaded->hooks->add_operands().size(), 28u);
+    for (const auto& [site, quantizer] : loaded->hooks->add_operands()) {
+      const bool kept = !residual_only || nn::IsResidualOperandSite(site);
+      EXPECT_EQ(quantizer->bits(), kept ? 8 : 4) << option << " " << site;
+    }
+    torch::NoGradGuard no_grad;
+    const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
+    EXPECT_TRUE(torch::equal(loaded->model->forward(input), student->forward(input))) << option;
   }
-  torch::NoGradGuard no_grad;
-  const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
-  EXPECT_TRUE(torch::equal(loaded->model->forward(input), student->forward(input)));
-}
-
-TEST(PackedModelCodesTest, ResidualOperandsKeptAt8BitsRoundTrip) {
-  torch::manual_seed(9);
-  auto student = std::make_shared<nn::DlibResnet>();
-  student->eval();
-  FakeQuantOptions options;
-  options.bits = {4, 4};
-  options.keep_residual_operands_8bit = true;
-  std::shared_ptr<FakeQuantHooks> hooks;
-  const auto loaded = CalibratePackAndLoad(*student, options, "qf_residual_test", &hooks);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_EQ(loaded->header["keep_residual_operands_8bit"], true);
-  EXPECT_TRUE(loaded->hooks->options().keep_residual_operands_8bit);
-  ASSERT_EQ(loaded->hooks->add_operands().size(), 28u);
-  for (const auto& [site, quantizer] : loaded->hooks->add_operands()) {
-    EXPECT_EQ(quantizer->bits(), nn::IsResidualOperandSite(site) ? 8 : 4) << site;
-  }
-  torch::NoGradGuard no_grad;
-  const torch::Tensor input = synth::NoiseSource(student->spec().input, 2).NextBatch(2);
-  EXPECT_TRUE(torch::equal(loaded->model->forward(input), student->forward(input)));
 }
 
 // The file must hold the very weights the student ran with. The fake
