@@ -92,14 +92,11 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     return absl::FailedPreconditionError(absl::StrCat(
         "keep_depthwise_8bit: model '", backbone.spec().architecture, "' has no depthwise conv"));
   }
-  if (options.keep_add_operands_8bit && !HasAddOperands(backbone)) {
+  if ((options.keep_add_operands_8bit || options.keep_residual_operands_8bit) &&
+      !HasAddOperands(backbone)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "keep_add_operands_8bit: model '", backbone.spec().architecture, "' has no residual adds"));
-  }
-  if (options.keep_residual_operands_8bit && !HasAddOperands(backbone)) {
-    return absl::FailedPreconditionError(absl::StrCat("keep_residual_operands_8bit: model '",
-                                                      backbone.spec().architecture,
-                                                      "' has no residual adds"));
+        options.keep_add_operands_8bit ? "keep_add_operands_8bit" : "keep_residual_operands_8bit",
+        ": model '", backbone.spec().architecture, "' has no residual adds"));
   }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(backbone, options.keep_8bit_layers));
   auto hooks = std::make_shared<FakeQuantHooks>(PassKey(), options);

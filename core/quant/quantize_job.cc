@@ -212,13 +212,11 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     return absl::FailedPreconditionError(
         absl::StrCat("keep_depthwise_8bit: '", config.teacher, "' has no depthwise conv"));
   }
-  if (config.keep_add_operands_8bit && !HasAddOperands(*result.teacher)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("keep_add_operands_8bit: '", config.teacher, "' has no residual adds"));
-  }
-  if (config.keep_residual_operands_8bit && !HasAddOperands(*result.teacher)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("keep_residual_operands_8bit: '", config.teacher, "' has no residual adds"));
+  if ((config.keep_add_operands_8bit || config.keep_residual_operands_8bit) &&
+      !HasAddOperands(*result.teacher)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        config.keep_add_operands_8bit ? "keep_add_operands_8bit" : "keep_residual_operands_8bit",
+        ": '", config.teacher, "' has no residual adds"));
   }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(*result.teacher, config.keep_8bit_layers));
 
