@@ -208,10 +208,6 @@ torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::T
   return quantized;
 }
 
-int FakeQuantHooks::AddOperandBits(const FakeQuantOptions& options, const std::string& site) {
-  return AddOperandKeptAt8Bits(options, site) ? 8 : options.bits.activation;
-}
-
 ActivationQuantizer& FakeQuantHooks::add_operand(const std::string& site) {
   auto it = add_operands_.find(site);
   if (it == add_operands_.end()) {

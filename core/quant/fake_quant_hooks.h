@@ -210,8 +210,6 @@ class FakeQuantHooks : public nn::LayerHooks {
   std::vector<const Layer*> layers() const;
   // The layer named `name`, or null.
   Layer* mutable_layer(const std::string& name);
-  // The bits an add operand at `site` is quantized to under `options`.
-  static int AddOperandBits(const FakeQuantOptions& options, const std::string& site);
   // The add-operand quantizer of `site`, created (not yet observed) if new.
   ActivationQuantizer& add_operand(const std::string& site);
   const std::map<std::string, std::unique_ptr<ActivationQuantizer>>& add_operands() const {
