@@ -357,6 +357,13 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "QAT: sgd (the paper's, Nesterov momentum) or adam (AdamW; not the paper's)")
       ->capture_default_str();
   cmd->add_option("--schedule", flags->schedule, "cosine or step")->capture_default_str();
+  // The job API's optimizer.weight_decay, offline. Why one would change it:
+  // the paper's 5e-4 pulls the student's weights toward zero, away from the
+  // teacher they copy (docs/BENCHMARKS.md, session 19, measures 0 against it).
+  cmd->add_option("--weight-decay", job.qat.weight_decay,
+                  "QAT weight decay (sgd: L2 in the gradient; adam: decoupled); 0 turns it off")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--warmup-steps", job.qat.warmup_steps, "Steps tracking activation ranges")
       ->capture_default_str();
   cmd->add_flag("--learn-activation-ranges", job.qat.learn_activation_ranges,

@@ -429,6 +429,41 @@ TEST(OfflineQuantizeTest, RangeEstimatorsAreChosenAndReported) {
   fs::remove_all(dir);
 }
 
+// --weight-decay reaches the optimizer: the report echoes it, the paper's
+// 5e-4 when it is not given, and a negative value is a usage error before
+// any work starts.
+TEST(OfflineQuantizeTest, WeightDecayIsTakenAndReported) {
+  const std::string dir =
+      (fs::temp_directory_path() / ("qf_offline_wd_" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  const std::vector<std::string> base = {
+      QF_CLI_BINARY,  "quantize",    "--asset-dir", QF_ASSET_DIR, "--cache-dir",  dir,
+      "--teacher",    "dlib-resnet", "--bits",      "w8a8",       "--method",     "qat",
+      "--source",     "noise",       "--steps",     "1",          "--batch-size", "2",
+      "--threads",    "2",           "--cpu",       "--out",      dir + "/s.qfp", "--report",
+      dir + "/r.json"};
+  const auto run_with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCommand(args);
+  };
+
+  const testing::CommandResult refused = run_with({"--weight-decay", "-1"});
+  EXPECT_EQ(refused.exit_status, 2);
+  EXPECT_NE(refused.err.find("--weight-decay"), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(dir + "/s.qfp"));
+
+  for (const auto& [extra, expected] : std::vector<std::pair<std::vector<std::string>, double>>{
+           {{}, 5e-4}, {{"--weight-decay", "0"}, 0.0}, {{"--weight-decay", "1e-3"}, 1e-3}}) {
+    const testing::CommandResult done = run_with(extra);
+    ASSERT_EQ(done.exit_status, 0) << done.err;
+    const nlohmann::json report = nlohmann::json::parse(ReadFile(dir + "/r.json"));
+    EXPECT_DOUBLE_EQ(report["training"]["weight_decay"].get<double>(), expected)
+        << report["training"].dump();
+  }
+  fs::remove_all(dir);
+}
+
 // --source inverted-faces inverts rendered faces (spread apart) once, names
 // that in the report's synthetic spec, and reuses the cached set next time;
 // the registry reads the source back from the uploaded file.
