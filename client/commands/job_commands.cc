@@ -42,6 +42,7 @@ struct SubmitOptions {
   int batch_size = 0;
   int warmup_steps = 0;
   double learning_rate = 0;
+  std::optional<double> weight_decay;  // Unset: the server's default (the paper's 5e-4).
   std::string schedule = "cosine";
   std::string optimizer = "sgd";
   bool keep_first_last_8bit = false;
@@ -145,6 +146,11 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
                      "Steps tracking activation ranges before freezing them");
   submit->add_option("--lr", submit_options->learning_rate,
                      "Learning rate (0 = 0.1 * batch / 512 for sgd, 1e-4 for adam)");
+  submit
+      ->add_option("--weight-decay", submit_options->weight_decay,
+                   "QAT weight decay (sgd: L2 in the gradient; adam: decoupled); unset: the "
+                   "paper's 5e-4, 0 turns it off")
+      ->check(CLI::NonNegativeNumber);
   submit
       ->add_option("--optimizer", submit_options->optimizer,
                    "QAT: sgd (the paper's, Nesterov momentum) or adam (AdamW; not the paper's)")
@@ -291,6 +297,7 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     config.set_learn_activation_ranges(o.learn_activation_ranges);
     config.set_feature_loss_weight(o.feature_loss_weight);
     config.mutable_optimizer()->set_learning_rate(o.learning_rate);
+    if (o.weight_decay.has_value()) config.mutable_optimizer()->set_weight_decay(*o.weight_decay);
     config.mutable_optimizer()->set_schedule(o.schedule == "step"
                                                  ? v1::OptimizerConfig::SCHEDULE_STEP
                                                  : v1::OptimizerConfig::SCHEDULE_COSINE);

@@ -59,9 +59,9 @@ struct QatOptions {
   QatOptimizer optimizer = QatOptimizer::kSgd;
   // 0: SgdDefaultLearningRate (the paper's) or kAdamDefaultLearningRate.
   double learning_rate = 0;
-  double momentum = 0.9;       // SGD only.
-  bool nesterov = true;        // SGD only.
-  double weight_decay = 5e-4;  // SGD: L2 in the gradient; Adam: decoupled (AdamW).
+  double momentum = 0.9;                    // SGD only.
+  bool nesterov = true;                     // SGD only.
+  double weight_decay = kPaperWeightDecay;  // SGD: L2 in the gradient; Adam: decoupled (AdamW).
   LrSchedule schedule = LrSchedule::kCosine;
   double grad_clip_norm = 5.0;
   int64_t warmup_steps = 50;  // Activation ranges tracked, then frozen.

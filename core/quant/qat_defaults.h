@@ -1,4 +1,4 @@
-// Default QAT learning rates, in a header without LibTorch so that the
+// Default QAT learning rates and weight decay, in a header without LibTorch so that the
 // server's job validator can fill in a job's defaults from the same numbers
 // as the training engine (core/quant/distiller.h).
 #ifndef QUANTFACE_CORE_QUANT_QAT_DEFAULTS_H_
@@ -12,6 +12,9 @@ namespace qf::quant {
 inline constexpr double SgdDefaultLearningRate(int64_t batch_size) {
   return 0.1 * static_cast<double>(batch_size) / 512.0;
 }
+
+// The paper's weight decay (SGD: L2 in the gradient; AdamW: decoupled).
+inline constexpr double kPaperWeightDecay = 5e-4;
 
 // AdamW (not the paper's optimizer): a common rate for fine-tuning a trained
 // network; its steps do not scale with the batch.

@@ -212,7 +212,6 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
   }
 
   // Optimizer (paper defaults).
-  const bool optimizer_given = config.has_optimizer();
   v1::OptimizerConfig& optimizer = *config.mutable_optimizer();
   if (optimizer.learning_rate() < 0) return Invalid("optimizer.learning_rate", "must be >= 0");
   if (optimizer.momentum() < 0 || optimizer.momentum() >= 1) {
@@ -250,9 +249,10 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
     }
   } else {
     if (optimizer.momentum() == 0) optimizer.set_momentum(0.9);
-    if (!optimizer_given) optimizer.set_nesterov(true);
+    // Presence, not value: an explicit false is plain momentum.
+    if (!optimizer.has_nesterov()) optimizer.set_nesterov(true);
   }
-  if (optimizer.weight_decay() == 0) optimizer.set_weight_decay(5e-4);
+  if (!optimizer.has_weight_decay()) optimizer.set_weight_decay(quant::kPaperWeightDecay);
   if (optimizer.schedule() == v1::OptimizerConfig::SCHEDULE_UNSPECIFIED) {
     optimizer.set_schedule(v1::OptimizerConfig::SCHEDULE_COSINE);
   }

@@ -1,6 +1,8 @@
 // The quantface CLI against a real server.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/integration/server_process.h"
 
 namespace qf {
@@ -100,6 +102,37 @@ TEST_F(CliTest, JobSubmitSendsTheRangeEstimators) {
   EXPECT_NE(result.out.find("WEIGHT_SCHEME_ASYMMETRIC"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("ACTIVATION_RANGES_MSE"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("WEIGHT_RANGES_MSE"), std::string::npos) << result.out;
+}
+
+// The CLI always sends an optimizer message (its --lr and --schedule), so
+// the server must fill the paper's defaults by each field's presence, not
+// by whether the message came: Nesterov momentum and weight decay 5e-4
+// unless asked otherwise, and --weight-decay 0 turns the decay off.
+TEST_F(CliTest, JobSubmitGetsThePapersOptimizerAndCanTurnWeightDecayOff) {
+  const std::vector<std::string> submit = {
+      "--json", "job",          "submit", "--teacher", "dlib-resnet", "--bits",
+      "w8a8",   "--method",     "ptq",    "--source",  "noise",       "--steps",
+      "1",      "--batch-size", "2",      "--device",  "cpu"};
+  auto result = Cli(submit);
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  nlohmann::json optimizer = nlohmann::json::parse(result.out)["config"]["optimizer"];
+  EXPECT_EQ(optimizer.value("nesterov", false), true) << result.out;
+  EXPECT_DOUBLE_EQ(optimizer.value("weight_decay", -1.0), 5e-4) << result.out;
+  EXPECT_DOUBLE_EQ(optimizer.value("momentum", -1.0), 0.9) << result.out;
+
+  std::vector<std::string> no_decay = submit;
+  no_decay.insert(no_decay.end(), {"--weight-decay", "0"});
+  result = Cli(no_decay);
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  optimizer = nlohmann::json::parse(result.out)["config"]["optimizer"];
+  EXPECT_DOUBLE_EQ(optimizer.value("weight_decay", -1.0), 0.0) << result.out;
+  EXPECT_EQ(optimizer.value("nesterov", false), true) << result.out;
+
+  std::vector<std::string> negative = submit;
+  negative.insert(negative.end(), {"--weight-decay", "-1"});
+  result = Cli(negative);
+  EXPECT_EQ(result.exit_status, 2) << result.out;
+  EXPECT_NE(result.err.find("--weight-decay"), std::string::npos) << result.err;
 }
 
 TEST_F(CliTest, BadArgumentsAreUsageErrors) {

@@ -71,9 +71,39 @@ TEST_F(JobValidatorTest, FillsDefaults) {
   EXPECT_DOUBLE_EQ(config->optimizer().momentum(), 0.9);
   EXPECT_EQ(config->optimizer().algorithm(), v1::OptimizerConfig::ALGORITHM_SGD);
   EXPECT_TRUE(config->optimizer().nesterov());
+  EXPECT_DOUBLE_EQ(config->optimizer().weight_decay(), 5e-4);
   EXPECT_EQ(config->optimizer().schedule(), v1::OptimizerConfig::SCHEDULE_COSINE);
   EXPECT_EQ(config->device(), v1::DEVICE_PREFERENCE_ANY);
   EXPECT_EQ(config->output_display_name(), "dlib-resnet w8a8 qat");
+}
+
+// Defaults go by each field's presence: a config that sets only the
+// learning rate (as the CLI does) still gets Nesterov momentum and the
+// paper's weight decay, and explicit false and 0 are kept.
+TEST_F(JobValidatorTest, OptimizerDefaultsGoByFieldPresence) {
+  v1::JobConfig c = Valid();
+  c.mutable_optimizer()->set_learning_rate(0.01);
+  auto config = ValidateJobConfig(c, *registry_, limits_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->optimizer().nesterov());
+  EXPECT_DOUBLE_EQ(config->optimizer().weight_decay(), 5e-4);
+  EXPECT_DOUBLE_EQ(config->optimizer().learning_rate(), 0.01);
+
+  c.mutable_optimizer()->set_nesterov(false);
+  c.mutable_optimizer()->set_weight_decay(0);
+  config = ValidateJobConfig(c, *registry_, limits_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->optimizer().has_nesterov());
+  EXPECT_FALSE(config->optimizer().nesterov());
+  EXPECT_TRUE(config->optimizer().has_weight_decay());
+  EXPECT_DOUBLE_EQ(config->optimizer().weight_decay(), 0.0);
+
+  c.mutable_optimizer()->set_weight_decay(1e-3);
+  config = ValidateJobConfig(c, *registry_, limits_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_DOUBLE_EQ(config->optimizer().weight_decay(), 1e-3);
+  c.mutable_optimizer()->set_weight_decay(-1e-4);
+  EXPECT_EQ(Check(c, "config.optimizer.weight_decay"), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(JobValidatorTest, AdamWGetsItsOwnDefaultLearningRate) {
@@ -85,7 +115,7 @@ TEST_F(JobValidatorTest, AdamWGetsItsOwnDefaultLearningRate) {
   EXPECT_DOUBLE_EQ(config->optimizer().learning_rate(), 1e-4);
   // SGD's settings stay unset: the stored config says what ran.
   EXPECT_DOUBLE_EQ(config->optimizer().momentum(), 0.0);
-  EXPECT_FALSE(config->optimizer().nesterov());
+  EXPECT_FALSE(config->optimizer().has_nesterov());
   c.mutable_optimizer()->set_learning_rate(3e-5);
   config = ValidateJobConfig(c, *registry_, limits_);
   ASSERT_TRUE(config.ok()) << config.status();
