@@ -27,6 +27,10 @@ absl::StatusOr<VerificationMetrics> ComputeVerificationMetrics(absl::Span<const 
   for (const double far : options.far_targets) {
     metrics.tar_at_far.push_back(ComputeTarAtFar(metrics.roc, far));
   }
+  if (options.bootstrap.resamples > 0) {
+    QF_ASSIGN_OR_RETURN(metrics.tar_intervals,
+                        BootstrapTarAtFar(pairs, options.far_targets, options.bootstrap));
+  }
   QF_ASSIGN_OR_RETURN(metrics.best, BestAccuracyThreshold(pairs));
 
   std::map<int, std::vector<ScoredPair>> by_fold;

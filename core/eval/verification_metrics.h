@@ -10,6 +10,8 @@
 // - ROC over all pairs, its AUC, and TAR at each requested FAR over all pairs
 //   (roc.h: conservative, no interpolation; "measurable" flags targets below
 //   1 / num_different).
+// - A bootstrap confidence interval of each TAR@FAR (tar_bootstrap.h), unless
+//   MetricsOptions.bootstrap.resamples is 0.
 // - The best-accuracy threshold over all pairs (what a deployment would use
 //   when it wants maximum accuracy rather than a fixed FAR).
 // All thresholds follow "same" iff score >= threshold.
@@ -23,12 +25,15 @@
 #include "absl/types/span.h"
 #include "core/eval/roc.h"
 #include "core/eval/scored_pair.h"
+#include "core/eval/tar_bootstrap.h"
 #include "core/eval/threshold_search.h"
 
 namespace qf::eval {
 
 struct MetricsOptions {
   std::vector<double> far_targets = {1e-2, 1e-3, 1e-4};
+  // resamples = 0: no intervals (tar_intervals stays empty).
+  BootstrapOptions bootstrap;
 };
 
 struct FoldResult {
@@ -52,10 +57,13 @@ struct VerificationMetrics {
   RocCurve roc;          // Over all pairs.
   double auc = 0;
   std::vector<TarAtFar> tar_at_far;  // In the order of MetricsOptions.
+  // tar_at_far[i]'s bootstrap interval, or empty (see MetricsOptions).
+  std::vector<TarInterval> tar_intervals;
 };
 
 // InvalidArgumentError when a score is not finite, a class is absent, fewer
-// than two folds are present, or a far target is outside (0, 1].
+// than two folds are present, a far target is outside (0, 1], or the
+// bootstrap options are invalid (tar_bootstrap.h).
 absl::StatusOr<VerificationMetrics> ComputeVerificationMetrics(absl::Span<const ScoredPair> pairs,
                                                                const MetricsOptions& options = {});
 

@@ -35,6 +35,17 @@ std::string TarCell(const TarAtFar& t) {
   return t.measurable ? Format("%.2f %%", 100 * t.tar) : std::string("n/a");
 }
 
+// TarCell and, when there is one, the interval: "91.37 % (88.90-93.77)".
+std::string TarCellWithInterval(const VerificationMetrics& m, std::size_t i) {
+  if (i >= m.tar_at_far.size()) return "-";
+  std::string cell = TarCell(m.tar_at_far[i]);
+  if (m.tar_at_far[i].measurable && i < m.tar_intervals.size()) {
+    absl::StrAppend(
+        &cell, Format(" (%.2f-%.2f)", 100 * m.tar_intervals[i].low, 100 * m.tar_intervals[i].high));
+  }
+  return cell;
+}
+
 }  // namespace
 
 nlohmann::json VerificationMetricsToJson(const VerificationMetrics& m, int max_roc_points) {
@@ -46,12 +57,22 @@ nlohmann::json VerificationMetricsToJson(const VerificationMetrics& m, int max_r
                      {"accuracy", f.accuracy}});
   }
   nlohmann::json tar = nlohmann::json::array();
-  for (const TarAtFar& t : m.tar_at_far) {
-    tar.push_back({{"far_target", t.far_target},
-                   {"tar", t.tar},
-                   {"far", t.far},
-                   {"threshold", t.threshold},
-                   {"measurable", t.measurable}});
+  for (std::size_t i = 0; i < m.tar_at_far.size(); ++i) {
+    const TarAtFar& t = m.tar_at_far[i];
+    nlohmann::json entry = {{"far_target", t.far_target},
+                            {"tar", t.tar},
+                            {"far", t.far},
+                            {"threshold", t.threshold},
+                            {"measurable", t.measurable}};
+    if (t.measurable && i < m.tar_intervals.size()) {
+      const TarInterval& ci = m.tar_intervals[i];
+      entry["interval"] = {{"low", ci.low},
+                           {"high", ci.high},
+                           {"confidence", ci.confidence},
+                           {"resamples", ci.resamples},
+                           {"method", "stratified percentile bootstrap over pairs"}};
+    }
+    tar.push_back(std::move(entry));
   }
   nlohmann::json roc = nlohmann::json::array();
   for (const RocPoint& p : SubsampleRoc(m.roc, max_roc_points)) {
@@ -83,11 +104,19 @@ std::string FormatVerificationTable(const VerificationMetrics& m, const std::str
                    100 * m.accuracy_mean, 100 * m.accuracy_std, 100 * m.accuracy_std_sample));
   absl::StrAppend(&out, Format("  %-18s %8.4f  (accuracy on all pairs %.2f %%)\n", "best threshold",
                                m.best.threshold, 100 * m.best.accuracy));
-  for (const TarAtFar& t : m.tar_at_far) {
+  for (std::size_t i = 0; i < m.tar_at_far.size(); ++i) {
+    const TarAtFar& t = m.tar_at_far[i];
     const std::string label = "TAR @ FAR=" + FarName(t.far_target);
     if (t.measurable) {
-      absl::StrAppend(&out, Format("  %-18s %6.2f %%  (threshold %.4f, FAR %.2e)\n", label.c_str(),
-                                   100 * t.tar, t.threshold, t.far));
+      std::string interval;
+      if (i < m.tar_intervals.size()) {
+        const TarInterval& ci = m.tar_intervals[i];
+        interval =
+            Format(", %.0f %% CI %.2f-%.2f %%", 100 * ci.confidence, 100 * ci.low, 100 * ci.high);
+      }
+      absl::StrAppend(&out,
+                      Format("  %-18s %6.2f %%  (threshold %.4f, FAR %.2e%s)\n", label.c_str(),
+                             100 * t.tar, t.threshold, t.far, interval.c_str()));
     } else {
       absl::StrAppend(
           &out, Format("  %-18s %8s  (needs >= %.0f different pairs, have %lld)\n", label.c_str(),
@@ -109,17 +138,25 @@ std::string FormatComparisonTable(
   std::size_t name_width = 5;
   for (const auto& row : rows) name_width = std::max(name_width, row.first.size());
   const std::vector<TarAtFar>& columns = rows.front().second->tar_at_far;
+  // Each TAR column as wide as its widest cell (intervals make them wider).
+  std::vector<int> widths;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    std::size_t width = 10;
+    for (const auto& row : rows)
+      width = std::max(width, TarCellWithInterval(*row.second, i).size());
+    widths.push_back(static_cast<int>(width));
+  }
   std::string out = Format("%-*s  %-17s", static_cast<int>(name_width), "model", "accuracy");
-  for (const TarAtFar& t : columns) {
-    absl::StrAppend(&out, Format("  %-10s", ("TAR@" + FarName(t.far_target)).c_str()));
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    absl::StrAppend(&out,
+                    Format("  %-*s", widths[i], ("TAR@" + FarName(columns[i].far_target)).c_str()));
   }
   absl::StrAppend(&out, "  AUC\n");
   for (const auto& [name, m] : rows) {
     absl::StrAppend(&out, Format("%-*s  %6.2f %% +- %4.2f  ", static_cast<int>(name_width),
                                  name.c_str(), 100 * m->accuracy_mean, 100 * m->accuracy_std));
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      const std::string cell = i < m->tar_at_far.size() ? TarCell(m->tar_at_far[i]) : "-";
-      absl::StrAppend(&out, Format("  %-10s", cell.c_str()));
+      absl::StrAppend(&out, Format("  %-*s", widths[i], TarCellWithInterval(*m, i).c_str()));
     }
     absl::StrAppend(&out, Format("  %.5f\n", m->auc));
   }

@@ -6,7 +6,10 @@
 //    "accuracy": {"mean", "std", "std_kind": "population", "std_sample",
 //                 "folds": [{"fold", "pairs", "threshold", "accuracy"}]},
 //    "best_threshold": {"threshold", "accuracy"},
-//    "tar_at_far": [{"far_target", "tar", "far", "threshold", "measurable"}],
+//    "tar_at_far": [{"far_target", "tar", "far", "threshold", "measurable",
+//                    "interval": {"low", "high", "confidence", "resamples",
+//                                 "method"}}],   (interval: measurable TARs of
+//                                 metrics with intervals, tar_bootstrap.h)
 //    "auc",
 //    "threshold_convention": "same iff score >= threshold",
 //    "roc": [{"far", "tar", "threshold"}]}   (subsampled, see roc.h)
