@@ -138,13 +138,16 @@ std::string FormatComparisonTable(
   std::size_t name_width = 5;
   for (const auto& row : rows) name_width = std::max(name_width, row.first.size());
   const std::vector<TarAtFar>& columns = rows.front().second->tar_at_far;
-  // Each TAR column as wide as its widest cell (intervals make them wider).
-  std::vector<int> widths;
-  for (std::size_t i = 0; i < columns.size(); ++i) {
-    std::size_t width = 10;
-    for (const auto& row : rows)
-      width = std::max(width, TarCellWithInterval(*row.second, i).size());
-    widths.push_back(static_cast<int>(width));
+  // The TAR cells, formatted once; each column as wide as its widest cell
+  // (intervals make them wider).
+  std::vector<std::vector<std::string>> cells;
+  std::vector<int> widths(columns.size(), 10);
+  for (const auto& row : rows) {
+    std::vector<std::string>& row_cells = cells.emplace_back();
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      row_cells.push_back(TarCellWithInterval(*row.second, i));
+      widths[i] = std::max(widths[i], static_cast<int>(row_cells.back().size()));
+    }
   }
   std::string out = Format("%-*s  %-17s", static_cast<int>(name_width), "model", "accuracy");
   for (std::size_t i = 0; i < columns.size(); ++i) {
@@ -152,11 +155,12 @@ std::string FormatComparisonTable(
                     Format("  %-*s", widths[i], ("TAR@" + FarName(columns[i].far_target)).c_str()));
   }
   absl::StrAppend(&out, "  AUC\n");
-  for (const auto& [name, m] : rows) {
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const auto& [name, m] = rows[r];
     absl::StrAppend(&out, Format("%-*s  %6.2f %% +- %4.2f  ", static_cast<int>(name_width),
                                  name.c_str(), 100 * m->accuracy_mean, 100 * m->accuracy_std));
     for (std::size_t i = 0; i < columns.size(); ++i) {
-      absl::StrAppend(&out, Format("  %-*s", widths[i], TarCellWithInterval(*m, i).c_str()));
+      absl::StrAppend(&out, Format("  %-*s", widths[i], cells[r][i].c_str()));
     }
     absl::StrAppend(&out, Format("  %.5f\n", m->auc));
   }
