@@ -9,6 +9,8 @@
 //   quant_bench int8-lfw --model FILE.qfp --lfw DIR [--batch 32] [--layers]
 //       LFW of the fake-quant model vs the integer model (cosine, accuracy);
 //       --layers also compares their quantized activations site by site
+//   quant_bench all-pairs --lfw DIR (--teacher NAME | --model FILE.qfp [--fake-quant])
+//       LFW TAR at low FARs over every pair of images (bench/quant/all_pairs.h)
 //   quant_bench weight-sensitivity --teacher NAME --weight-bits 4 [--images 64]
 //       per conv/linear layer, how far the embeddings of rendered faces move
 //       from the teacher's when only that layer's weights drop to the given
@@ -33,6 +35,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/quant/all_pairs.h"
 #include "bench/quant/sensitivity.h"
 #include "client/cli_context.h"
 #include "client/commands/commands.h"
@@ -340,6 +343,8 @@ int main(int argc, char** argv) {
                 "Also compare the two forwards' quantized activations, site by site");
   lfw->callback(
       [&] { exit_status = Int8Lfw(model_path, lfw_dir, threads, lfw_batch, lfw_layers); });
+
+  qf::bench::AddAllPairsCommand(app, exit_status);
 
   std::string teacher_name = "dlib-resnet", source_name = "procedural", out = "synth.png";
   qf::bench::SensitivityOptions weight_options;

@@ -26,20 +26,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/eval/embed_items.h"
 #include "core/eval/lfw_dataset.h"
 #include "core/eval/scored_pair.h"
 #include "core/eval/verification_metrics.h"
 #include "core/image/landmarks.h"
 
 namespace qf::eval {
-
-struct EmbedItem {
-  std::string image_path;
-  std::optional<image::Landmarks5> landmarks;
-};
-
-using EmbedFn =
-    std::function<absl::StatusOr<torch::Tensor>(absl::Span<const EmbedItem> items, bool flip)>;
 
 struct LfwVerificationOptions {
   int batch_size = 32;

@@ -9,16 +9,12 @@
 #include "absl/strings/str_cat.h"
 
 namespace qf::eval {
-namespace {
-
-// Largest number of false accepts allowed at FAR <= far_target. The small
-// relative slack keeps e.g. 1e-3 * 3000 = 3 from rounding down to 2.
 std::int64_t AllowedFalseAccepts(double far_target, std::int64_t num_different) {
+  // The small relative slack keeps e.g. 1e-3 * 3000 = 3 from rounding down
+  // to 2.
   return static_cast<std::int64_t>(
       std::floor(far_target * static_cast<double>(num_different) * (1 + 1e-9)));
 }
-
-}  // namespace
 
 absl::StatusOr<RocCurve> ComputeRoc(absl::Span<const ScoredPair> pairs) {
   RocCurve roc;

@@ -51,6 +51,11 @@ struct TarAtFar {
 
 TarAtFar ComputeTarAtFar(const RocCurve& roc, double far_target);
 
+// The most false accepts a point may have to count as FAR <= far_target out
+// of num_different different pairs: floor(far_target * num_different). The
+// one rounding of every TAR@FAR in core/eval (also all_pairs_tar.h).
+std::int64_t AllowedFalseAccepts(double far_target, std::int64_t num_different);
+
 // Area under the curve by the trapezoid rule: equals the probability that a
 // random same pair outscores a random different pair, ties counting 1/2.
 double RocAuc(const RocCurve& roc);

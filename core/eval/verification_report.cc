@@ -167,4 +167,58 @@ std::string FormatComparisonTable(
   return out;
 }
 
+nlohmann::json AllPairsTarToJson(const AllPairsTar& result) {
+  nlohmann::json json;
+  json["images"] = result.num_images;
+  json["identities"] = result.num_identities;
+  json["pairs"] = {{"same", result.num_same}, {"different", result.num_different}};
+  json["groups"] = nlohmann::json::array();
+  for (std::size_t g = 0; g < result.groups.size(); ++g) {
+    json["groups"].push_back({{"group", result.groups[g]}, {"same", result.group_same[g]}});
+  }
+  json["tar_at_far"] = nlohmann::json::array();
+  for (const AllPairsTarAtFar& point : result.tar_at_far) {
+    json["tar_at_far"].push_back({{"far_target", point.far_target},
+                                  {"tar", point.tar},
+                                  {"far", point.far},
+                                  {"threshold", point.threshold},
+                                  {"false_accepts", point.false_accepts},
+                                  {"true_accepts", point.true_accepts},
+                                  {"measurable", point.measurable},
+                                  {"standard_error", point.standard_error},
+                                  {"group_sd", point.group_tar_sd},
+                                  {"group_tar", point.group_tar}});
+  }
+  json["threshold_convention"] = "same iff score >= threshold";
+  return json;
+}
+
+std::string FormatAllPairsTable(
+    const std::vector<std::pair<std::string, const AllPairsTar*>>& rows) {
+  if (rows.empty()) return "";
+  std::size_t name_width = 5;
+  for (const auto& row : rows) name_width = std::max(name_width, row.first.size());
+  const std::vector<AllPairsTarAtFar>& columns = rows.front().second->tar_at_far;
+  std::string out = Format("%-*s", static_cast<int>(name_width), "model");
+  for (const AllPairsTarAtFar& column : columns) {
+    absl::StrAppend(&out, Format("  %-17s", ("TAR@" + FarName(column.far_target)).c_str()));
+  }
+  absl::StrAppend(&out, "  same / different pairs\n");
+  for (const auto& [name, result] : rows) {
+    absl::StrAppend(&out, Format("%-*s", static_cast<int>(name_width), name.c_str()));
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      if (i >= result->tar_at_far.size() || !result->tar_at_far[i].measurable) {
+        absl::StrAppend(&out, Format("  %-17s", "n/a"));
+        continue;
+      }
+      const AllPairsTarAtFar& point = result->tar_at_far[i];
+      absl::StrAppend(&out,
+                      Format("  %6.2f %% +- %4.2f ", 100 * point.tar, 100 * point.standard_error));
+    }
+    absl::StrAppend(&out, Format("  %lld / %lld\n", static_cast<long long>(result->num_same),
+                                 static_cast<long long>(result->num_different)));
+  }
+  return out;
+}
+
 }  // namespace qf::eval

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/eval/all_pairs_tar.h"
 #include "core/eval/verification_metrics.h"
 
 namespace qf::eval {
@@ -37,6 +38,20 @@ std::string FormatVerificationTable(const VerificationMetrics& metrics, const st
 // The FAR columns come from the first entry's targets.
 std::string FormatComparisonTable(
     const std::vector<std::pair<std::string, const VerificationMetrics*>>& rows);
+
+// All-pairs TAR (all_pairs_tar.h), rates as fractions:
+//   {"images", "identities", "pairs": {"same", "different"},
+//    "groups": [{"group", "same"}],
+//    "tar_at_far": [{"far_target", "tar", "far", "threshold", "false_accepts",
+//                    "true_accepts", "measurable", "standard_error",
+//                    "group_sd", "group_tar": [...]}],
+//    "threshold_convention": "same iff score >= threshold"}
+nlohmann::json AllPairsTarToJson(const AllPairsTar& result);
+
+// One row per (name, result): TAR +- its standard error at each FAR target
+// (the first entry's), then the pair counts.
+std::string FormatAllPairsTable(
+    const std::vector<std::pair<std::string, const AllPairsTar*>>& rows);
 
 }  // namespace qf::eval
 

@@ -1,0 +1,182 @@
+#include "core/eval/all_pairs_tar.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/eval/roc.h"
+
+namespace qf::eval {
+namespace {
+
+struct SamePair {
+  float score = 0;
+  int group = 0;
+};
+
+// Sample standard deviation (n - 1); 0 for fewer than two values.
+double SampleSd(const std::vector<double>& values) {
+  if (values.size() < 2) return 0;
+  double mean = 0;
+  for (const double v : values) mean += v;
+  mean /= static_cast<double>(values.size());
+  double squares = 0;
+  for (const double v : values) squares += (v - mean) * (v - mean);
+  return std::sqrt(squares / static_cast<double>(values.size() - 1));
+}
+
+}  // namespace
+
+absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
+                                               absl::Span<const int> identity,
+                                               absl::Span<const int> group,
+                                               absl::Span<const double> far_targets) {
+  if (!embeddings.defined() || embeddings.dim() != 2 || embeddings.size(0) < 2 ||
+      embeddings.size(1) < 1) {
+    return absl::InvalidArgumentError("all pairs: embeddings must be N x D with N >= 2");
+  }
+  const std::int64_t n = embeddings.size(0);
+  if (static_cast<std::int64_t>(identity.size()) != n ||
+      static_cast<std::int64_t>(group.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat("all pairs: ", n, " rows but ", identity.size(),
+                                                   " identities and ", group.size(), " groups"));
+  }
+  for (const double target : far_targets) {
+    if (!(target > 0 && target <= 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("all pairs: FAR target ", target, " is outside (0, 1]"));
+    }
+  }
+  torch::Tensor rows = embeddings.detach().to(torch::kCPU, torch::kFloat64);
+  if (!torch::isfinite(rows).all().item<bool>()) {
+    return absl::InvalidArgumentError("all pairs: non-finite embedding values");
+  }
+  const torch::Tensor norms = rows.norm(2, 1);
+  const torch::Tensor zero = (norms == 0).nonzero();
+  if (zero.size(0) > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("all pairs: row ", zero[0][0].item<std::int64_t>(), " has norm zero"));
+  }
+  rows = (rows / norms.unsqueeze(1)).to(torch::kFloat32).contiguous();
+
+  AllPairsTar result;
+  result.num_images = n;
+  std::unordered_map<int, int> group_of;
+  std::unordered_map<int, std::int64_t> images_of;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto [it, inserted] = group_of.emplace(identity[i], group[i]);
+    if (!inserted && it->second != group[i]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "all pairs: identity ", identity[i], " is in groups ", it->second, " and ", group[i]));
+    }
+    ++images_of[identity[i]];
+  }
+  result.num_identities = static_cast<std::int64_t>(group_of.size());
+  for (const auto& [id, count] : images_of) result.num_same += count * (count - 1) / 2;
+  result.num_different = n * (n - 1) / 2 - result.num_same;
+  if (result.num_same == 0 || result.num_different == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("all pairs: ", result.num_same, " same and ",
+                                                   result.num_different,
+                                                   " different pairs; both are needed"));
+  }
+
+  // Scores, a block of rows at a time: the full N x N matrix would need
+  // 8 bytes per different pair instead of 4.
+  std::vector<SamePair> same;
+  same.reserve(static_cast<std::size_t>(result.num_same));
+  std::vector<float> different;
+  different.reserve(static_cast<std::size_t>(result.num_different));
+  constexpr std::int64_t kBlock = 256;
+  for (std::int64_t first = 0; first < n; first += kBlock) {
+    const std::int64_t last = std::min(n, first + kBlock);
+    const torch::Tensor scores = rows.slice(0, first, last).matmul(rows.t()).contiguous();
+    const auto s = scores.accessor<float, 2>();
+    for (std::int64_t i = first; i < last; ++i) {
+      for (std::int64_t j = i + 1; j < n; ++j) {
+        const float score = s[i - first][j];
+        if (identity[i] == identity[j]) {
+          same.push_back({score, group[i]});
+        } else {
+          different.push_back(score);
+        }
+      }
+    }
+  }
+
+  // Only the highest different scores decide a threshold at FAR <= target:
+  // keep the top (most allowed + 1), sorted descending.
+  std::vector<std::int64_t> allowed;
+  std::int64_t most_allowed = 0;
+  for (const double target : far_targets) {
+    allowed.push_back(AllowedFalseAccepts(target, result.num_different));
+    most_allowed = std::max(most_allowed, allowed.back());
+  }
+  const std::int64_t kept = std::min(most_allowed + 1, result.num_different);
+  std::nth_element(different.begin(), different.begin() + (kept - 1), different.end(),
+                   std::greater<float>());
+  std::sort(different.begin(), different.begin() + kept, std::greater<float>());
+  float highest = different[0];
+  for (const SamePair& pair : same) highest = std::max(highest, pair.score);
+
+  std::map<int, std::int64_t> same_per_group;
+  for (const SamePair& pair : same) ++same_per_group[pair.group];
+  for (const auto& [g, count] : same_per_group) {
+    result.groups.push_back(g);
+    result.group_same.push_back(count);
+  }
+
+  for (std::size_t t = 0; t < far_targets.size(); ++t) {
+    AllPairsTarAtFar point;
+    point.far_target = far_targets[t];
+    point.measurable = far_targets[t] * static_cast<double>(result.num_different) >= 1 - 1e-9;
+    std::map<int, std::int64_t> accepted_per_group;
+    if (allowed[t] >= result.num_different) {  // Accept everything.
+      point.false_accepts = result.num_different;
+      point.true_accepts = result.num_same;
+      accepted_per_group = same_per_group;
+      point.threshold = different[static_cast<std::size_t>(kept - 1)];
+      for (const SamePair& pair : same)
+        point.threshold = std::min<double>(point.threshold, pair.score);
+    } else {
+      // The (allowed + 1)-th highest different score must be rejected, and
+      // with it every score equal to it: accept exactly the scores above it.
+      const float cut = different[static_cast<std::size_t>(allowed[t])];
+      point.false_accepts = std::partition_point(different.begin(), different.begin() + allowed[t],
+                                                 [cut](float score) { return score > cut; }) -
+                            different.begin();
+      double lowest = std::numeric_limits<double>::infinity();
+      if (point.false_accepts > 0) lowest = different[point.false_accepts - 1];
+      for (const SamePair& pair : same) {
+        if (pair.score > cut) {
+          ++point.true_accepts;
+          ++accepted_per_group[pair.group];
+          lowest = std::min<double>(lowest, pair.score);
+        }
+      }
+      // Nothing accepted: roc.h's first point, just above the highest score.
+      point.threshold = std::isinf(lowest) ? std::nextafter(static_cast<double>(highest),
+                                                            std::numeric_limits<double>::infinity())
+                                           : lowest;
+    }
+    point.tar = static_cast<double>(point.true_accepts) / static_cast<double>(result.num_same);
+    point.far =
+        static_cast<double>(point.false_accepts) / static_cast<double>(result.num_different);
+    for (std::size_t k = 0; k < result.groups.size(); ++k) {
+      point.group_tar.push_back(static_cast<double>(accepted_per_group[result.groups[k]]) /
+                                static_cast<double>(result.group_same[k]));
+    }
+    point.group_tar_sd = SampleSd(point.group_tar);
+    point.standard_error =
+        point.group_tar_sd / std::sqrt(static_cast<double>(point.group_tar.size()));
+    result.tar_at_far.push_back(std::move(point));
+  }
+  return result;
+}
+
+}  // namespace qf::eval

@@ -1,0 +1,72 @@
+// TAR at fixed FARs over every pair of a set of labelled embeddings.
+//
+// Why: LFW's View 2 protocol has 3,000 different pairs, so its TAR@1e-3 is
+// set by the three highest impostor scores and is known to about +-4 points
+// (tar_bootstrap.h). Scoring every pair of ~10,000 images instead gives
+// tens of millions of impostor pairs: the threshold at FAR 1e-3 then rests on
+// tens of thousands of them, and what remains uncertain is the same-person
+// side, which this reports as the spread over person-disjoint groups.
+//
+// Definitions: every unordered pair {i, j}, i != j, is one trial, scored by
+// the cosine of rows i and j (rows are L2-normalized here, then multiplied in
+// float32, the precision of the embeddings the server stores); it is a same
+// pair iff identity[i] == identity[j]. TAR at FAR = f follows roc.h exactly:
+// the most same pairs accepted with at most AllowedFalseAccepts(f,
+// num_different) different pairs accepted, ties accepted together, "same"
+// iff score >= threshold. Each group's TAR is the share of that group's same
+// pairs at or above the pooled threshold; their sample standard deviation
+// over the groups with same pairs, divided by sqrt(groups), estimates the
+// pooled TAR's standard error under resampling of people (a group is a
+// random set of people, e.g. one of LFW's ten person-disjoint folds).
+//
+// Cost: N^2 / 2 dot products and 4 bytes per different pair (about 220 MB
+// for 10,500 images); the same pairs are few and kept as doubles.
+//
+// Contract: InvalidArgumentError for embeddings that are not N x D with
+// N >= 2, identity or group vectors of another length, a row of norm zero or
+// a non-finite value, one identity in two groups, no same or no different
+// pair, or a FAR target outside (0, 1].
+#ifndef QUANTFACE_CORE_EVAL_ALL_PAIRS_TAR_H_
+#define QUANTFACE_CORE_EVAL_ALL_PAIRS_TAR_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace qf::eval {
+
+struct AllPairsTarAtFar {
+  double far_target = 0;
+  double tar = 0;        // Pooled over every same pair.
+  double far = 0;        // Achieved: false_accepts / num_different.
+  double threshold = 0;  // Accept iff score >= threshold.
+  std::int64_t false_accepts = 0;
+  std::int64_t true_accepts = 0;
+  bool measurable = false;        // far_target * num_different >= 1, as roc.h.
+  std::vector<double> group_tar;  // In the order of AllPairsTar::groups.
+  double group_tar_sd = 0;        // Sample standard deviation of group_tar.
+  double standard_error = 0;      // group_tar_sd / sqrt(groups).
+};
+
+struct AllPairsTar {
+  std::int64_t num_images = 0;
+  std::int64_t num_identities = 0;
+  std::int64_t num_same = 0;
+  std::int64_t num_different = 0;
+  std::vector<int> groups;                   // Groups with same pairs, ascending.
+  std::vector<std::int64_t> group_same;      // Same pairs per group.
+  std::vector<AllPairsTarAtFar> tar_at_far;  // In the order of the targets.
+};
+
+absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
+                                               absl::Span<const int> identity,
+                                               absl::Span<const int> group,
+                                               absl::Span<const double> far_targets);
+
+}  // namespace qf::eval
+
+#endif  // QUANTFACE_CORE_EVAL_ALL_PAIRS_TAR_H_

@@ -1,0 +1,151 @@
+#include "core/eval/all_pairs_tar.h"
+
+#include <cmath>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/eval/roc.h"
+#include "core/eval/scored_pair.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace qf::eval {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Four images, two people in two groups. Scores (the zeros are exact: every
+// product is of a zero; 0.8 and 0.6 up to rounding):
+//   same:      A1-A2 0.8 (group 1), B1-B2 0 (group 2)
+//   different: A2-B2 0.6, A1-B1 0, A1-B2 0, A2-B1 0
+torch::Tensor FourImages() {
+  return torch::tensor({{1.0, 0.0, 0.0}, {0.8, 0.6, 0.0}, {0.0, 0.0, 1.0}, {0.0, 1.0, 0.0}},
+                       torch::kFloat64);
+}
+const std::vector<int> kFourIdentities = {0, 0, 1, 1};
+const std::vector<int> kFourGroups = {1, 1, 2, 2};
+
+TEST(AllPairsTarTest, CountsPairsAndRejectsTiesWithTheCutTogether) {
+  const std::vector<double> targets = {1.0, 0.5, 0.25, 0.2};
+  const auto result = ComputeAllPairsTar(FourImages(), kFourIdentities, kFourGroups, targets);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->num_images, 4);
+  EXPECT_EQ(result->num_identities, 2);
+  EXPECT_EQ(result->num_same, 2);
+  EXPECT_EQ(result->num_different, 4);
+  EXPECT_EQ(result->groups, (std::vector<int>{1, 2}));
+  EXPECT_EQ(result->group_same, (std::vector<std::int64_t>{1, 1}));
+  ASSERT_EQ(result->tar_at_far.size(), 4u);
+
+  const AllPairsTarAtFar& all = result->tar_at_far[0];  // FAR 1: everything accepted.
+  EXPECT_DOUBLE_EQ(all.tar, 1.0);
+  EXPECT_EQ(all.false_accepts, 4);
+  EXPECT_DOUBLE_EQ(all.threshold, 0.0);
+  EXPECT_EQ(all.group_tar, (std::vector<double>{1.0, 1.0}));
+  EXPECT_DOUBLE_EQ(all.standard_error, 0.0);
+
+  // FAR 0.5 allows two false accepts, but the second and third highest
+  // different scores tie at 0 with B's same pair: all three are rejected.
+  for (const int t : {1, 2}) {
+    const AllPairsTarAtFar& point = result->tar_at_far[static_cast<std::size_t>(t)];
+    EXPECT_DOUBLE_EQ(point.tar, 0.5) << point.far_target;
+    EXPECT_EQ(point.false_accepts, 1) << point.far_target;
+    EXPECT_DOUBLE_EQ(point.far, 0.25) << point.far_target;
+    EXPECT_NEAR(point.threshold, 0.6, 1e-6) << point.far_target;  // Lowest accepted: A2-B2.
+    EXPECT_TRUE(point.measurable);
+    EXPECT_EQ(point.group_tar, (std::vector<double>{1.0, 0.0}));
+    EXPECT_NEAR(point.group_tar_sd, std::sqrt(0.5), 1e-12);
+    EXPECT_NEAR(point.standard_error, 0.5, 1e-12);
+  }
+  const AllPairsTarAtFar& none = result->tar_at_far[3];  // 0.2 x 4 < 1 false accept.
+  EXPECT_FALSE(none.measurable);
+  EXPECT_EQ(none.false_accepts, 0);
+  EXPECT_DOUBLE_EQ(none.tar, 0.5);
+  EXPECT_NEAR(none.threshold, 0.8, 1e-6);
+}
+
+// The same numbers as roc.h's TAR@FAR over the same pairs, on random
+// embeddings with some structure (people are noisy copies of a centre).
+TEST(AllPairsTarTest, AgreesWithTheRocOverEveryPair) {
+  torch::manual_seed(7);
+  constexpr int kPeople = 15, kImages = 5, kDim = 8;
+  const torch::Tensor centres = torch::randn({kPeople, kDim}, torch::kFloat64);
+  std::vector<int> identity, group;
+  std::vector<torch::Tensor> rows;
+  for (int p = 0; p < kPeople; ++p) {
+    for (int i = 0; i < kImages; ++i) {
+      rows.push_back(centres[p] + 0.9 * torch::randn({kDim}, torch::kFloat64));
+      identity.push_back(p);
+      group.push_back(p % 3);
+    }
+  }
+  const torch::Tensor embeddings = torch::stack(rows);
+  const std::vector<double> targets = {1.0, 0.1, 0.02, 0.005, 0.001};
+  const auto result = ComputeAllPairsTar(embeddings, identity, group, targets);
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  const torch::Tensor unit =
+      embeddings / embeddings.norm(2, 1, /*keepdim=*/true);  // Reference scores in float64.
+  const torch::Tensor scores = unit.matmul(unit.t());
+  std::vector<ScoredPair> pairs;
+  const int n = static_cast<int>(identity.size());
+  for (int i = 0; i < n; ++i) {
+    for (int j = i + 1; j < n; ++j) {
+      pairs.push_back({scores[i][j].item<double>(), identity[i] == identity[j], group[i]});
+    }
+  }
+  const auto roc = ComputeRoc(pairs);
+  ASSERT_TRUE(roc.ok());
+  EXPECT_EQ(result->num_same, roc->num_same);
+  EXPECT_EQ(result->num_different, roc->num_different);
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    const TarAtFar expected = ComputeTarAtFar(*roc, targets[t]);
+    const AllPairsTarAtFar& got = result->tar_at_far[t];
+    EXPECT_DOUBLE_EQ(got.tar, expected.tar) << targets[t];
+    EXPECT_DOUBLE_EQ(got.far, expected.far) << targets[t];
+    EXPECT_NEAR(got.threshold, expected.threshold, 1e-5) << targets[t];
+    EXPECT_EQ(got.measurable, expected.measurable) << targets[t];
+    // Each group's TAR at the pooled threshold.
+    for (std::size_t g = 0; g < result->groups.size(); ++g) {
+      int same = 0, accepted = 0;
+      for (const ScoredPair& pair : pairs) {
+        if (!pair.is_same || pair.fold != result->groups[g]) continue;
+        ++same;
+        accepted += pair.score >= expected.threshold - 1e-6 ? 1 : 0;
+      }
+      EXPECT_DOUBLE_EQ(got.group_tar[g], static_cast<double>(accepted) / same)
+          << targets[t] << " group " << result->groups[g];
+    }
+  }
+  // A TAR that the structure makes neither 0 nor 1, so the check has teeth.
+  EXPECT_GT(result->tar_at_far[2].tar, 0.05);
+  EXPECT_LT(result->tar_at_far[2].tar, 0.95);
+}
+
+TEST(AllPairsTarTest, RefusesBadInput) {
+  const std::vector<double> targets = {1e-3};
+  const auto expect_invalid = [&](const torch::Tensor& e, const std::vector<int>& ids,
+                                  const std::vector<int>& groups, const std::vector<double>& fars,
+                                  const char* message) {
+    const auto result = ComputeAllPairsTar(e, ids, groups, fars);
+    ASSERT_FALSE(result.ok()) << message;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << message;
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr(message));
+  };
+  expect_invalid(torch::ones({1, 3}), {0}, {0}, targets, "N x D with N >= 2");
+  expect_invalid(FourImages(), {0, 0, 1}, kFourGroups, targets, "4 rows but 3 identities");
+  expect_invalid(FourImages(), kFourIdentities, {1, 1, 2, 1}, targets,
+                 "identity 1 is in groups 2 and 1");
+  expect_invalid(FourImages(), {0, 1, 2, 3}, kFourGroups, targets, "0 same and 6 different");
+  expect_invalid(FourImages(), {0, 0, 0, 0}, {1, 1, 1, 1}, targets, "6 same and 0 different");
+  expect_invalid(FourImages() * torch::tensor({1.0, 0.0, 1.0, 1.0}, torch::kFloat64).view({4, 1}),
+                 kFourIdentities, kFourGroups, targets, "row 1 has norm zero");
+  expect_invalid(FourImages(), kFourIdentities, kFourGroups, {0.0}, "outside (0, 1]");
+  expect_invalid(FourImages(), kFourIdentities, kFourGroups, {1.5}, "outside (0, 1]");
+  torch::Tensor bad = FourImages();
+  bad[0][0] = std::nan("");
+  expect_invalid(bad, kFourIdentities, kFourGroups, targets, "non-finite");
+}
+
+}  // namespace
+}  // namespace qf::eval
