@@ -1,6 +1,8 @@
 #include "core/eval/lfw_all_pairs.h"
 
 #include <algorithm>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -50,9 +52,14 @@ absl::StatusOr<LfwAllPairsResult> RunLfwAllPairs(const LfwDataset& dataset, cons
   std::vector<EmbedItem> items;
   std::vector<int> identity;
   std::vector<int> group;
+  // Identities by name, not by line: a name listed twice (in two folds) is
+  // one person, refused by ComputeAllPairsTar rather than scored as two.
+  std::unordered_map<std::string, int> identity_of;
   for (const LfwAllPairsImage& image : selection.images) {
     items.push_back({dataset.root + "/images/" + image.key, dataset.landmarks.at(image.key)});
-    identity.push_back(image.person);
+    const std::string& name = dataset.people[static_cast<std::size_t>(image.person)].name;
+    identity.push_back(
+        identity_of.emplace(name, static_cast<int>(identity_of.size())).first->second);
     group.push_back(image.fold);
   }
   QF_ASSIGN_OR_RETURN(const torch::Tensor embeddings, EmbedItems(items, embed,

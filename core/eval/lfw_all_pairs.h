@@ -14,9 +14,9 @@
 // without its published image lists, which are not in the dataset folder.
 //
 // Contract: FailedPreconditionError when the dataset was loaded without
-// people or landmarks; InvalidArgumentError for max_images_per_person < 2 or
-// max_people < 0; embedding and scoring errors as in embed_items.h and
-// all_pairs_tar.h.
+// people or landmarks; InvalidArgumentError for max_images_per_person < 2,
+// max_people < 0 or a name listed in two folds (identities are names);
+// embedding and scoring errors as in embed_items.h and all_pairs_tar.h.
 #ifndef QUANTFACE_CORE_EVAL_LFW_ALL_PAIRS_H_
 #define QUANTFACE_CORE_EVAL_LFW_ALL_PAIRS_H_
 

@@ -90,6 +90,19 @@ TEST(LfwAllPairsTest, EmbedsEveryImageOnceWithItsLandmarksAndScoresEveryPair) {
   EXPECT_EQ(result->tar.tar_at_far[0].false_accepts, 0);
 }
 
+TEST(LfwAllPairsTest, APersonListedInTwoFoldsIsRefusedNotScoredAsTwo) {
+  LfwDataset twice = TinyDataset();
+  twice.people.push_back({"Ann", 2, 2});
+  const EmbedFn embed = [](absl::Span<const EmbedItem> items,
+                           bool) -> absl::StatusOr<torch::Tensor> {
+    return torch::ones({static_cast<int64_t>(items.size()), 2});
+  };
+  const auto result = RunLfwAllPairs(twice, embed);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("is in groups 1 and 2"));
+}
+
 TEST(LfwAllPairsTest, RefusesWhatCannotMakeTheProtocol) {
   LfwDataset no_people = TinyDataset();
   no_people.people.clear();
