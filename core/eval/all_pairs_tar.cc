@@ -134,7 +134,7 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
   for (std::size_t t = 0; t < far_targets.size(); ++t) {
     AllPairsTarAtFar point;
     point.far_target = far_targets[t];
-    point.measurable = far_targets[t] * static_cast<double>(result.num_different) >= 1 - 1e-9;
+    point.measurable = IsMeasurableFar(far_targets[t], result.num_different);
     std::map<int, std::int64_t> accepted_per_group;
     if (allowed[t] >= result.num_different) {  // Accept everything.
       point.false_accepts = result.num_different;

@@ -16,6 +16,10 @@ std::int64_t AllowedFalseAccepts(double far_target, std::int64_t num_different) 
       std::floor(far_target * static_cast<double>(num_different) * (1 + 1e-9)));
 }
 
+bool IsMeasurableFar(double far_target, std::int64_t num_different) {
+  return far_target * static_cast<double>(num_different) >= 1 - 1e-9;
+}
+
 absl::StatusOr<RocCurve> ComputeRoc(absl::Span<const ScoredPair> pairs) {
   RocCurve roc;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
@@ -53,7 +57,7 @@ absl::StatusOr<RocCurve> ComputeRoc(absl::Span<const ScoredPair> pairs) {
 TarAtFar ComputeTarAtFar(const RocCurve& roc, double far_target) {
   TarAtFar result;
   result.far_target = far_target;
-  result.measurable = far_target * static_cast<double>(roc.num_different) >= 1 - 1e-9;
+  result.measurable = IsMeasurableFar(far_target, roc.num_different);
   const std::int64_t allowed = AllowedFalseAccepts(far_target, roc.num_different);
   // False accepts grow along the curve: the last point within the budget has
   // the highest TAR.

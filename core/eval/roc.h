@@ -56,6 +56,11 @@ TarAtFar ComputeTarAtFar(const RocCurve& roc, double far_target);
 // one rounding of every TAR@FAR in core/eval (also all_pairs_tar.h).
 std::int64_t AllowedFalseAccepts(double far_target, std::int64_t num_different);
 
+// Whether FAR = far_target can be told apart from FAR = 0 with
+// num_different different pairs: far_target * num_different >= 1 (up to
+// rounding). TarAtFar::measurable, and its twin in all_pairs_tar.h.
+bool IsMeasurableFar(double far_target, std::int64_t num_different);
+
 // Area under the curve by the trapezoid rule: equals the probability that a
 // random same pair outscores a random different pair, ties counting 1/2.
 double RocAuc(const RocCurve& roc);
