@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -166,11 +167,19 @@ absl::StatusOr<std::shared_ptr<nn::Backbone>> ModelHub::LoadRegistryModel(const 
 }
 
 absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::string& id) const {
+  const std::string path = evaluations_dir_ + "/" + id + ".json";
   if (registry_ != nullptr) {
     auto model = registry_->Get(ResourceName(id));
     if (!model.ok()) return model.status();
     if (model->format() != v1::MODEL_FORMAT_BUILTIN) {
-      // Thresholds from the evaluation of the forward that serves the model:
+      // An operator's report for this model comes first: it is how a student
+      // gets thresholds from another protocol than its job's, e.g. every pair
+      // of LFW (`quant_bench all-pairs --model F.qfp --report <path>`).
+      std::error_code ignored;
+      if (std::filesystem::exists(path, ignored)) {
+        return match::OperatingPoints::FromReportFile(path, "lfw");
+      }
+      // Else thresholds from the evaluation of the forward that serves the model:
       // the integer one when the engine is on and the job measured it.
       const v1::EvaluationSummary* chosen = ServedEvaluation(*model, "lfw", int8_engine_);
       if (chosen != nullptr) {
@@ -189,10 +198,11 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
       return absl::FailedPreconditionError(absl::StrCat(
           "model models/", id,
           " has no evaluation, so no threshold per false-accept rate; send an explicit "
-          "threshold, or quantize with evaluation_protocol lfw"));
+          "threshold, quantize with evaluation_protocol lfw, or evaluate its file: "
+          "quant_bench all-pairs --lfw <lfw> --model <file.qfp> --report ",
+          path));
     }
   }
-  const std::string path = evaluations_dir_ + "/" + id + ".json";
   auto points = match::OperatingPoints::FromReportFile(path, "lfw");
   if (points.status().code() == absl::StatusCode::kNotFound) {
     return absl::FailedPreconditionError(absl::StrCat(

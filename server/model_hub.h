@@ -7,9 +7,10 @@
 // `int8_engine` is set and the architecture has one, else by the fake-quant
 // simulation the packed file restores. Embedders are built on first use and
 // cached (Forget() drops one, e.g. after deletion); all share one lazily
-// loaded face detector. Operating points of built-ins come from the
-// evaluation report "<evaluations_dir>/<id>.json" when one exists, those of
-// other models from the evaluation stored with them in the registry.
+// loaded face detector. Operating points come from the evaluation report
+// "<evaluations_dir>/<id>.json" when one exists (View 2's or every pair's,
+// match/operating_points.h), else, for registry models other than the
+// built-ins, from the evaluation stored with them in the registry.
 //
 // Serve() gives the embedder together with what runs its forward passes: with
 // SetBatching() max_wait > 0, a MicroBatcher per model that joins the faces of

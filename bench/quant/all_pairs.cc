@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,8 @@ struct AllPairsArgs {
   int max_people = 0;
   int threads = 2;
   int batch = 32;
+  std::vector<double> far_targets = {1e-2, 1e-3, 1e-4, 1e-5};
+  std::vector<double> thresholds;
   std::string report;
 };
 
@@ -80,6 +83,8 @@ int RunAllPairs(const AllPairsArgs& args) {
   options.max_images_per_person = args.max_images_per_person;
   options.max_people = args.max_people;
   options.batch_size = args.batch;
+  options.far_targets = args.far_targets;
+  options.thresholds = args.thresholds;
   const auto start = std::chrono::steady_clock::now();
   options.progress = [&](std::size_t done, std::size_t total) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
@@ -105,18 +110,14 @@ int RunAllPairs(const AllPairsArgs& args) {
                    result->max_images_per_person, result->skipped_images, result->tar.num_same,
                    result->tar.num_different, result->tar.groups.size())
             << eval::FormatAllPairsTable({{title, &result->tar}})
+            << eval::FormatRatesAtThresholds(result->tar)
             << absl::StrFormat("%.1f s with %d threads\n", seconds, args.threads);
   if (!args.report.empty()) {
-    nlohmann::json report;
-    report["benchmark"] = "lfw-all-pairs";
+    nlohmann::json report = eval::LfwAllPairsResultToJson(*result);
     report["model"] = model->name;
     report["forward"] = model->forward;
-    report["max_images_per_person"] = result->max_images_per_person;
-    report["skipped_images"] = result->skipped_images;
-    report["embedding_dim"] = result->embedding_dim;
     report["threads"] = args.threads;
     report["seconds"] = seconds;
-    report["all_pairs"] = eval::AllPairsTarToJson(result->tar);
     std::ofstream out(args.report);
     out << report.dump(2) << "\n";
     if (!out) {
@@ -158,6 +159,14 @@ void AddAllPairsCommand(CLI::App& app, int& exit_status) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   command->add_option("--batch", args->batch)->capture_default_str()->check(CLI::PositiveNumber);
+  command->add_option("--far", args->far_targets, "FAR targets, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(1e-12, 1.0));
+  command
+      ->add_option("--threshold", args->thresholds,
+                   "Also report TAR and FAR at these thresholds, comma-separated")
+      ->delimiter(',');
   command->add_option("--report", args->report, "Also write a JSON report");
   command->callback([args, &exit_status, teacher, model] {
     if (teacher->count() == 0 && model->count() == 0) {

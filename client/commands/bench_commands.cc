@@ -6,13 +6,16 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "client/commands/commands.h"
 #include "core/detect/dlib_face_detector.h"
+#include "core/eval/lfw_all_pairs.h"
 #include "core/eval/lfw_dataset.h"
 #include "core/eval/lfw_verification.h"
 #include "core/eval/roc_plot.h"
@@ -28,62 +31,111 @@ struct LfwOptions {
   std::string data;
   std::string model = nn::DefaultBuiltinModelName();
   std::string asset_dir = ".cache/assets";
+  std::string protocol = "view2";
   std::string landmarks = "given";
   bool flip = false;
   int threads = 0;
   int batch_size = 32;
   std::string report;
   std::string roc;
+  // all-pairs only.
+  int max_images_per_person = 10;
+  int max_people = 0;
+  std::vector<double> far_targets = {1e-2, 1e-3, 1e-4, 1e-5};
+  std::vector<double> thresholds;
+  bool all_pairs_option_given = false;  // Any of the four above, on the command line.
 };
 
 std::string DefaultReportStem(const LfwOptions& o) {
-  return "reports/lfw-" + o.model + "-" + o.landmarks + (o.flip ? "-flip" : "");
+  return std::string("reports/lfw-") + (o.protocol == "all-pairs" ? "all-pairs-" : "") + o.model +
+         "-" + o.landmarks + (o.flip ? "-flip" : "");
 }
 
-int RunLfw(const CliContext& context, const LfwOptions& o) {
-  const int threads = o.threads > 0
-                          ? o.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
-  if (o.landmarks != "given" && o.landmarks != "detect") {
-    return context.Fail("--landmarks must be given or detect");
-  }
-  const bool detect = o.landmarks == "detect";
-
-  auto dataset = eval::LoadLfwDataset(o.data, {.load_landmarks = !detect, .load_people = false});
-  if (!dataset.ok()) return context.Fail(std::string(dataset.status().message()), kExitRpcError);
-  auto model = nn::LoadBuiltinModel(o.model, o.asset_dir);
-  if (!model.ok()) return context.Fail(std::string(model.status().message()), kExitRpcError);
-
-  std::shared_ptr<const detect::FaceDetector> detector;
-  if (detect) {
-    detect::DlibFaceDetector::Options detector_options;
-    // LFW images are centred face crops: when HOG finds nothing, fit the
-    // landmarks inside the box where faces sit on average.
-    detector_options.fallback_box = detect::DlibFaceDetector::LfwCentreBox();
-    auto created = detect::DlibFaceDetector::Create(
-        detect::DlibFaceDetector::kDefaultShapePredictorPath, detector_options);
-    if (!created.ok()) return context.Fail(std::string(created.status().message()), kExitRpcError);
-    detector = *std::move(created);
-  }
-  match::FaceEmbedder embedder(
-      *model, detector,
-      {.max_batch_size = o.batch_size, .face_choice = match::FaceChoice::kMostCentral});
-  const image::Decoder decoder;
-
-  eval::LfwVerificationOptions options;
-  options.batch_size = o.batch_size;
-  options.flip = o.flip;
-  options.use_landmarks = !detect;
-  const auto start = std::chrono::steady_clock::now();
-  options.progress = [&](std::size_t done, std::size_t total) {
+std::function<void(std::size_t, std::size_t)> ProgressLine(
+    std::chrono::steady_clock::time_point start) {
+  return [start](std::size_t done, std::size_t total) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     std::cerr << "\rembedded " << done << "/" << total << " images, "
               << static_cast<int>(done / std::max(elapsed.count(), 1e-9)) << " img/s   "
               << std::flush;
   };
+}
+
+// Creates the report's folder and writes it; false when it cannot.
+bool WriteReport(const std::string& path, const nlohmann::json& report) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  std::error_code ignored;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+  std::ofstream out(path);
+  out << report.dump(2) << "\n";
+  return static_cast<bool>(out);
+}
+
+// Every pair of LFW images (core/eval/lfw_all_pairs.h): thresholds at low
+// FARs that View 2's 3,000 impostor pairs cannot measure.
+int RunLfwAllPairs(const CliContext& context, const LfwOptions& o, const eval::LfwDataset& dataset,
+                   const match::FaceEmbedder& embedder, int threads) {
+  const image::Decoder decoder;
+  eval::LfwAllPairsOptions options;
+  options.max_images_per_person = o.max_images_per_person;
+  options.max_people = o.max_people;
+  options.far_targets = o.far_targets;
+  options.thresholds = o.thresholds;
+  options.batch_size = o.batch_size;
+  options.flip = o.flip;
+  const auto start = std::chrono::steady_clock::now();
+  options.progress = ProgressLine(start);
+  auto result = eval::RunLfwAllPairs(dataset, match::MakeFileEmbedFn(embedder, decoder), options);
+  std::cerr << "\n";
+  if (!result.ok()) {
+    return context.Fail(std::string(result.status().message()),
+                        absl::IsInvalidArgument(result.status()) ? kExitUsage : kExitRpcError);
+  }
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+
+  nlohmann::json report = eval::LfwAllPairsResultToJson(*result);
+  report["model"] = o.model;
+  report["flip"] = o.flip;
+  report["threads"] = threads;
+  report["seconds"] = elapsed.count();
+  const std::string report_path = o.report.empty() ? DefaultReportStem(o) + ".json" : o.report;
+  if (!WriteReport(report_path, report)) {
+    return context.Fail("cannot write " + report_path, kExitRpcError);
+  }
+  if (context.json) {
+    std::cout << report.dump() << "\n";
+    return kExitOk;
+  }
+  const eval::AllPairsTar& tar = result->tar;
+  std::cout << "LFW all pairs: " << tar.num_images << " images of " << tar.num_identities
+            << " people (at most " << result->max_images_per_person << " each; "
+            << result->skipped_images << " skipped, no landmarks), " << tar.num_same << " same and "
+            << tar.num_different << " different pairs; TAR +- its standard error over the "
+            << tar.groups.size() << " person-disjoint folds\n"
+            << eval::FormatAllPairsTable({{o.model + (o.flip ? " (flip)" : ""), &tar}})
+            << eval::FormatRatesAtThresholds(tar) << "thresholds:";
+  for (const eval::AllPairsTarAtFar& point : tar.tar_at_far) {
+    if (point.measurable) std::cout << " FAR " << point.far_target << " -> " << point.threshold;
+  }
+  std::cout << "\n"
+            << tar.num_images << " images in " << elapsed.count() << " s with " << threads
+            << " threads\nreport: " << report_path << "\n";
+  return kExitOk;
+}
+
+// LFW View 2: 10-fold accuracy, ROC and TAR@FAR over its 6,000 pairs.
+int RunLfwView2(const CliContext& context, const LfwOptions& o, const eval::LfwDataset& dataset,
+                const match::FaceEmbedder& embedder, int threads) {
+  const bool detect = o.landmarks == "detect";
+  const image::Decoder decoder;
+  eval::LfwVerificationOptions options;
+  options.batch_size = o.batch_size;
+  options.flip = o.flip;
+  options.use_landmarks = !detect;
+  const auto start = std::chrono::steady_clock::now();
+  options.progress = ProgressLine(start);
   auto result =
-      eval::RunLfwVerification(*dataset, match::MakeFileEmbedFn(embedder, decoder), options);
+      eval::RunLfwVerification(dataset, match::MakeFileEmbedFn(embedder, decoder), options);
   std::cerr << "\n";
   if (!result.ok()) return context.Fail(std::string(result.status().message()), kExitRpcError);
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
@@ -102,11 +154,11 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
   const std::string stem = DefaultReportStem(o);
   const std::string report_path = o.report.empty() ? stem + ".json" : o.report;
   const std::string roc_path = o.roc.empty() ? stem + ".png" : o.roc;
-  for (const std::string& path : {report_path, roc_path}) {
-    const auto parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent);
+  if (!WriteReport(report_path, report)) {
+    return context.Fail("cannot write " + report_path, kExitRpcError);
   }
-  std::ofstream(report_path) << report.dump(2) << "\n";
+  const auto roc_parent = std::filesystem::path(roc_path).parent_path();
+  if (!roc_parent.empty()) std::filesystem::create_directories(roc_parent);
   const std::string title =
       o.model + " on LFW (" + o.landmarks + " landmarks" + (o.flip ? ", flip" : "") + ")";
   eval::RocPlotOptions plot;
@@ -125,13 +177,60 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
   return kExitOk;
 }
 
+int RunLfw(const CliContext& context, const LfwOptions& o) {
+  const int threads = o.threads > 0
+                          ? o.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  if (o.landmarks != "given" && o.landmarks != "detect") {
+    return context.Fail("--landmarks must be given or detect");
+  }
+  const bool detect = o.landmarks == "detect";
+  const bool all_pairs = o.protocol == "all-pairs";
+  if (all_pairs && detect) {
+    return context.Fail(
+        "--protocol all-pairs aligns faces to the dataset's landmarks: "
+        "--landmarks detect applies to view2 only");
+  }
+  if (all_pairs && !o.roc.empty()) return context.Fail("--roc applies to --protocol view2 only");
+  if (!all_pairs && o.all_pairs_option_given) {
+    return context.Fail(
+        "--max-images-per-person, --max-people, --far and --threshold apply to --protocol "
+        "all-pairs only");
+  }
+
+  auto dataset = eval::LoadLfwDataset(
+      o.data, {.load_landmarks = !detect, .load_people = all_pairs, .check_images = !all_pairs});
+  if (!dataset.ok()) return context.Fail(std::string(dataset.status().message()), kExitRpcError);
+  auto model = nn::LoadBuiltinModel(o.model, o.asset_dir);
+  if (!model.ok()) return context.Fail(std::string(model.status().message()), kExitRpcError);
+
+  std::shared_ptr<const detect::FaceDetector> detector;
+  if (detect) {
+    detect::DlibFaceDetector::Options detector_options;
+    // LFW images are centred face crops: when HOG finds nothing, fit the
+    // landmarks inside the box where faces sit on average.
+    detector_options.fallback_box = detect::DlibFaceDetector::LfwCentreBox();
+    auto created = detect::DlibFaceDetector::Create(
+        detect::DlibFaceDetector::kDefaultShapePredictorPath, detector_options);
+    if (!created.ok()) return context.Fail(std::string(created.status().message()), kExitRpcError);
+    detector = *std::move(created);
+  }
+  const match::FaceEmbedder embedder(
+      *model, detector,
+      {.max_batch_size = o.batch_size, .face_choice = match::FaceChoice::kMostCentral});
+  return all_pairs ? RunLfwAllPairs(context, o, *dataset, embedder, threads)
+                   : RunLfwView2(context, o, *dataset, embedder, threads);
+}
+
 }  // namespace
 
 void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status) {
   auto* bench = app.add_subcommand("bench", "Benchmarks (lfw: local; identify: over gRPC)");
   bench->require_subcommand(1);
   auto o = std::make_shared<LfwOptions>();
-  auto* lfw = bench->add_subcommand("lfw", "LFW 10-fold verification of a built-in model");
+  auto* lfw = bench->add_subcommand(
+      "lfw", "LFW verification of a built-in model: View 2 (10-fold) or every pair of images");
   lfw->add_option("--data", o->data, "LFW folder (pairs.txt, images/, landmarks5.tsv)")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -139,15 +238,41 @@ void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status) {
   lfw->add_option("--asset-dir", o->asset_dir, "Model weights from scripts/fetch_assets.sh")
       ->envname("QUANTFACE_ASSET_DIR")
       ->capture_default_str();
+  lfw->add_option("--protocol", o->protocol,
+                  "view2 (6,000 pairs: accuracy, ROC, TAR@FAR) or all-pairs (every pair of the "
+                  "first images of each person: TAR and thresholds at low FARs)")
+      ->check(CLI::IsMember({"view2", "all-pairs"}))
+      ->capture_default_str();
   lfw->add_option("--landmarks", o->landmarks,
-                  "given (the dataset's five points) or detect (our detector)")
+                  "given (the dataset's five points) or detect (our detector; view2 only)")
       ->capture_default_str();
   lfw->add_flag("--flip", o->flip, "Average embeddings of each face and its mirror");
   lfw->add_option("--threads", o->threads, "LibTorch threads (0 = one per core)");
-  lfw->add_option("--batch-size", o->batch_size, "Faces per forward pass")->capture_default_str();
+  lfw->add_option("--batch-size", o->batch_size, "Faces per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   lfw->add_option("--report", o->report, "JSON report path (default reports/lfw-...json)");
-  lfw->add_option("--roc", o->roc, "ROC curve PNG path (default beside the report)");
-  lfw->callback([&context, &exit_status, o] { exit_status = RunLfw(context, *o); });
+  lfw->add_option("--roc", o->roc, "ROC curve PNG path (view2; default beside the report)");
+  lfw->add_option("--max-images-per-person", o->max_images_per_person,
+                  "all-pairs: the first N images of each person")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1000));
+  lfw->add_option("--max-people", o->max_people, "all-pairs: the first N people only (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  lfw->add_option("--far", o->far_targets, "all-pairs: FAR targets, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(1e-12, 1.0));
+  lfw->add_option("--threshold", o->thresholds,
+                  "all-pairs: also report TAR and FAR at these thresholds, comma-separated")
+      ->delimiter(',');
+  lfw->callback([&context, &exit_status, o, lfw] {
+    o->all_pairs_option_given = lfw->count("--max-images-per-person") + lfw->count("--max-people") +
+                                    lfw->count("--far") + lfw->count("--threshold") >
+                                0;
+    exit_status = RunLfw(context, *o);
+  });
   AddBenchIdentifyCommand(*bench, context, exit_status);
 }
 

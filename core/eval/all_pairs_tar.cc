@@ -36,7 +36,8 @@ double SampleSd(const std::vector<double>& values) {
 absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
                                                absl::Span<const int> identity,
                                                absl::Span<const int> group,
-                                               absl::Span<const double> far_targets) {
+                                               absl::Span<const double> far_targets,
+                                               absl::Span<const double> thresholds) {
   if (!embeddings.defined() || embeddings.dim() != 2 || embeddings.size(0) < 2 ||
       embeddings.size(1) < 1) {
     return absl::InvalidArgumentError("all pairs: embeddings must be N x D with N >= 2");
@@ -51,6 +52,12 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
     if (!(target > 0 && target <= 1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("all pairs: FAR target ", target, " is outside (0, 1]"));
+    }
+  }
+  for (const double threshold : thresholds) {
+    if (!std::isfinite(threshold)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("all pairs: threshold ", threshold, " is not a finite number"));
     }
   }
   torch::Tensor rows = embeddings.detach().to(torch::kCPU, torch::kFloat64);
@@ -107,6 +114,18 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
         }
       }
     }
+  }
+
+  // Over every score (the partial sort below only reorders them).
+  for (const double threshold : thresholds) {
+    AllPairsRatesAtThreshold rates;
+    rates.threshold = threshold;
+    for (const float score : different) rates.false_accepts += score >= threshold ? 1 : 0;
+    for (const SamePair& pair : same) rates.true_accepts += pair.score >= threshold ? 1 : 0;
+    rates.tar = static_cast<double>(rates.true_accepts) / static_cast<double>(result.num_same);
+    rates.far =
+        static_cast<double>(rates.false_accepts) / static_cast<double>(result.num_different);
+    result.at_threshold.push_back(rates);
   }
 
   // Only the highest different scores decide a threshold at FAR <= target:

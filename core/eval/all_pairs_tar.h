@@ -19,13 +19,18 @@
 // pooled TAR's standard error under resampling of people (a group is a
 // random set of people, e.g. one of LFW's ten person-disjoint folds).
 //
+// Rates at given thresholds (`thresholds`, optional) answer the reverse
+// question, for a threshold chosen elsewhere (another protocol's operating
+// point, or a client's explicit one): the share of same and of different
+// pairs scoring at or above it.
+//
 // Cost: N^2 / 2 dot products and 4 bytes per different pair (about 220 MB
 // for 10,500 images); the same pairs are few and kept as doubles.
 //
 // Contract: InvalidArgumentError for embeddings that are not N x D with
 // N >= 2, identity or group vectors of another length, a row of norm zero or
 // a non-finite value, one identity in two groups, no same or no different
-// pair, or a FAR target outside (0, 1].
+// pair, a FAR target outside (0, 1], or a non-finite threshold.
 #ifndef QUANTFACE_CORE_EVAL_ALL_PAIRS_TAR_H_
 #define QUANTFACE_CORE_EVAL_ALL_PAIRS_TAR_H_
 
@@ -52,20 +57,30 @@ struct AllPairsTarAtFar {
   double standard_error = 0;      // group_tar_sd / sqrt(groups).
 };
 
+struct AllPairsRatesAtThreshold {
+  double threshold = 0;  // Accept iff score >= threshold.
+  double tar = 0;
+  double far = 0;
+  std::int64_t true_accepts = 0;
+  std::int64_t false_accepts = 0;
+};
+
 struct AllPairsTar {
   std::int64_t num_images = 0;
   std::int64_t num_identities = 0;
   std::int64_t num_same = 0;
   std::int64_t num_different = 0;
-  std::vector<int> groups;                   // Groups with same pairs, ascending.
-  std::vector<std::int64_t> group_same;      // Same pairs per group.
-  std::vector<AllPairsTarAtFar> tar_at_far;  // In the order of the targets.
+  std::vector<int> groups;                             // Groups with same pairs, ascending.
+  std::vector<std::int64_t> group_same;                // Same pairs per group.
+  std::vector<AllPairsTarAtFar> tar_at_far;            // In the order of the targets.
+  std::vector<AllPairsRatesAtThreshold> at_threshold;  // In the order of the thresholds.
 };
 
 absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
                                                absl::Span<const int> identity,
                                                absl::Span<const int> group,
-                                               absl::Span<const double> far_targets);
+                                               absl::Span<const double> far_targets,
+                                               absl::Span<const double> thresholds = {});
 
 }  // namespace qf::eval
 

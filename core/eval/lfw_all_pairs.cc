@@ -67,8 +67,8 @@ absl::StatusOr<LfwAllPairsResult> RunLfwAllPairs(const LfwDataset& dataset, cons
                                                                   .flip = options.flip,
                                                                   .progress = options.progress}));
   LfwAllPairsResult result;
-  QF_ASSIGN_OR_RETURN(result.tar,
-                      ComputeAllPairsTar(embeddings, identity, group, options.far_targets));
+  QF_ASSIGN_OR_RETURN(result.tar, ComputeAllPairsTar(embeddings, identity, group,
+                                                     options.far_targets, options.thresholds));
   result.skipped_images = selection.skipped;
   result.embedding_dim = embeddings.size(1);
   result.max_images_per_person = options.max_images_per_person;

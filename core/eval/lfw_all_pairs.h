@@ -33,10 +33,14 @@
 
 namespace qf::eval {
 
+// The "benchmark" name of this protocol's reports (verification_report.h).
+inline constexpr char kLfwAllPairsBenchmark[] = "lfw-all-pairs";
+
 struct LfwAllPairsOptions {
   int max_images_per_person = 10;
   int max_people = 0;  // The first N people of people.txt; 0 = everyone (tests use a few).
   std::vector<double> far_targets = {1e-2, 1e-3, 1e-4, 1e-5};
+  std::vector<double> thresholds;  // Rates at these too (AllPairsTar::at_threshold).
   int batch_size = 32;
   bool flip = false;
   std::function<void(std::size_t done, std::size_t total)> progress;

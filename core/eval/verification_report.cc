@@ -189,8 +189,40 @@ nlohmann::json AllPairsTarToJson(const AllPairsTar& result) {
                                   {"group_sd", point.group_tar_sd},
                                   {"group_tar", point.group_tar}});
   }
+  if (!result.at_threshold.empty()) {
+    json["at_threshold"] = nlohmann::json::array();
+    for (const AllPairsRatesAtThreshold& rates : result.at_threshold) {
+      json["at_threshold"].push_back({{"threshold", rates.threshold},
+                                      {"tar", rates.tar},
+                                      {"far", rates.far},
+                                      {"true_accepts", rates.true_accepts},
+                                      {"false_accepts", rates.false_accepts}});
+    }
+  }
   json["threshold_convention"] = "same iff score >= threshold";
   return json;
+}
+
+nlohmann::json LfwAllPairsResultToJson(const LfwAllPairsResult& result) {
+  nlohmann::json json;
+  json["benchmark"] = kLfwAllPairsBenchmark;
+  json["max_images_per_person"] = result.max_images_per_person;
+  json["skipped_images"] = result.skipped_images;
+  json["embedding_dim"] = result.embedding_dim;
+  json["all_pairs"] = AllPairsTarToJson(result.tar);
+  return json;
+}
+
+std::string FormatRatesAtThresholds(const AllPairsTar& result) {
+  std::string out;
+  for (const AllPairsRatesAtThreshold& rates : result.at_threshold) {
+    absl::StrAppend(&out, Format("at threshold %.4f: TAR %.2f %%, FAR %.2e (%lld of %lld different "
+                                 "pairs)\n",
+                                 rates.threshold, 100 * rates.tar, rates.far,
+                                 static_cast<long long>(rates.false_accepts),
+                                 static_cast<long long>(result.num_different)));
+  }
+  return out;
 }
 
 std::string FormatAllPairsTable(

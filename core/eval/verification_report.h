@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/eval/all_pairs_tar.h"
+#include "core/eval/lfw_all_pairs.h"
 #include "core/eval/verification_metrics.h"
 
 namespace qf::eval {
@@ -45,8 +46,23 @@ std::string FormatComparisonTable(
 //    "tar_at_far": [{"far_target", "tar", "far", "threshold", "false_accepts",
 //                    "true_accepts", "measurable", "standard_error",
 //                    "group_sd", "group_tar": [...]}],
+//    "at_threshold": [{"threshold", "tar", "far", "true_accepts",
+//                      "false_accepts"}],   (only when thresholds were given)
 //    "threshold_convention": "same iff score >= threshold"}
 nlohmann::json AllPairsTarToJson(const AllPairsTar& result);
+
+// The report of LFW's all-pairs protocol (lfw_all_pairs.h), the part both
+// `quantface bench lfw --protocol all-pairs` and `quant_bench all-pairs`
+// write (each adds the model and timing):
+//   {"benchmark": kLfwAllPairsBenchmark, "max_images_per_person",
+//    "skipped_images", "embedding_dim", "all_pairs": AllPairsTarToJson}
+// match::OperatingPoints reads its thresholds, so the server can serve it.
+nlohmann::json LfwAllPairsResultToJson(const LfwAllPairsResult& result);
+
+// One line per AllPairsTar::at_threshold entry:
+//   "at threshold 0.6000: TAR 97.12 %, FAR 2.31e-03 (127003 of 54979320 different pairs)"
+// Empty when no threshold was given.
+std::string FormatRatesAtThresholds(const AllPairsTar& result);
 
 // One row per (name, result): TAR +- its standard error at each FAR target
 // (the first entry's), then the pair counts.

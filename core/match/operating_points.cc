@@ -5,17 +5,27 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/eval/lfw_all_pairs.h"
 
 namespace qf::match {
 
 absl::StatusOr<OperatingPoints> OperatingPoints::FromReport(const nlohmann::json& report,
                                                             std::string protocol) {
-  const nlohmann::json& metrics = report.contains("metrics") ? report["metrics"] : report;
-  if (!metrics.contains("tar_at_far") || !metrics["tar_at_far"].is_array()) {
-    return absl::InvalidArgumentError("evaluation report has no tar_at_far list");
-  }
   std::vector<OperatingPoint> points;
   try {
+    // A report names its protocol under "benchmark" ("lfw" for View 2,
+    // kLfwAllPairsBenchmark for every pair); all-pairs reports keep their
+    // points under "all_pairs", View 2 reports under "metrics" or on top.
+    if (report.is_object() && report.contains("benchmark")) {
+      protocol = report["benchmark"].get<std::string>();
+    }
+    const char* section = protocol == eval::kLfwAllPairsBenchmark ? "all_pairs" : "metrics";
+    const nlohmann::json& metrics =
+        report.is_object() && report.contains(section) ? report[section] : report;
+    if (!metrics.is_object() || !metrics.contains("tar_at_far") ||
+        !metrics["tar_at_far"].is_array()) {
+      return absl::InvalidArgumentError("evaluation report has no tar_at_far list");
+    }
     for (const auto& entry : metrics["tar_at_far"]) {
       if (!entry.value("measurable", false)) continue;
       OperatingPoint point;

@@ -2,8 +2,12 @@
 // per false-accept rate, and the choice of threshold for a request.
 //
 // Contract: FromReport() reads the "tar_at_far" entries of a verification
-// report (core/eval/verification_report.h) and keeps only measurable ones (a
-// FAR target below 1 / number of impostor pairs has no honest threshold).
+// report (core/eval/verification_report.h), LFW View 2's or every pair's,
+// and keeps only measurable ones (a FAR target below 1 / number of impostor
+// pairs has no honest threshold). The protocol is the report's "benchmark"
+// when it names one, else the caller's. Every pair of LFW images measures
+// thresholds at FARs View 2's 3,000 impostor pairs cannot (1e-4, 1e-5) and
+// rests the one at 1e-3 on 55,000 impostor pairs instead of 3.
 // ForFar() returns the point for exactly that target, or FAILED_PRECONDITION
 // naming the targets that were measured: a threshold is never invented.
 #ifndef QUANTFACE_CORE_MATCH_OPERATING_POINTS_H_
@@ -32,7 +36,9 @@ class OperatingPoints {
       : protocol_(std::move(protocol)), points_(std::move(points)) {}
 
   // `report` is a VerificationMetricsToJson() document (or one holding it
-  // under "metrics", as `quantface bench lfw` writes).
+  // under "metrics", as `quantface bench lfw` writes), or an all-pairs
+  // report (LfwAllPairsResultToJson(), `quantface bench lfw --protocol
+  // all-pairs`).
   static absl::StatusOr<OperatingPoints> FromReport(const nlohmann::json& report,
                                                     std::string protocol);
   static absl::StatusOr<OperatingPoints> FromReportFile(const std::string& path,

@@ -162,6 +162,17 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("--weight-ranges must be minmax or mse"), std::string::npos)
       << result.err;
+  const std::string lfw = std::string(QF_SHARED_DIR) + "/data/lfw";
+  result = Cli({"bench", "lfw", "--data", lfw, "--protocol", "all-pairs", "--landmarks", "detect"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("--landmarks detect applies to view2 only"), std::string::npos)
+      << result.err;
+  result = Cli({"bench", "lfw", "--data", lfw, "--far", "1e-4"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("apply to --protocol all-pairs only"), std::string::npos) << result.err;
+  result = Cli({"bench", "lfw", "--data", lfw, "--protocol", "every-pair"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("--protocol"), std::string::npos) << result.err;
   result = Cli({"match", "/nonexistent/a.jpg", "/nonexistent/b.jpg"});
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("cannot read /nonexistent/a.jpg"), std::string::npos) << result.err;

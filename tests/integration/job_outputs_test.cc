@@ -27,6 +27,7 @@
 #include "quantface/v1/registry.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
 #include "tests/integration/job_polling.h"
+#include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/tiny_job_config.h"
 
@@ -505,6 +506,52 @@ TEST_F(JobOutputsTest, OfflineInvertedFacesAreGeneratedOnceAndNamedInReportAndRe
   EXPECT_EQ(model.synthetic_data().num_images(), 4);
   EXPECT_DOUBLE_EQ(model.synthetic_data().spread(), 1.5);
   fs::remove_all(dir);
+}
+
+// A student without a stored evaluation gets Match's thresholds from an
+// operator's report at <data_dir>/evaluations/<id>.json (View 2's format or
+// every pair's, as `quant_bench all-pairs --report` writes), and the error
+// without one says how to make it.
+TEST_F(JobOutputsTest, AnOperatorsReportGivesAStudentItsThresholds) {
+  Start({});
+  const std::string dir =
+      (fs::temp_directory_path() / ("qf_student_thr_" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  const testing::CommandResult quantized = testing::RunCommand(
+      {QF_CLI_BINARY, "quantize",    "--asset-dir",    QF_ASSET_DIR, "--cache-dir", dir,
+       "--teacher",   "dlib-resnet", "--bits",         "w8a8",       "--method",    "ptq",
+       "--source",    "noise",       "--calib-images", "4",          "--threads",   "2",
+       "--cpu",       "--out",       dir + "/s.qfp"});
+  ASSERT_EQ(quantized.exit_status, 0) << quantized.err;
+  v1::Model model;
+  const grpc::Status uploaded = Upload("thr-student", ReadFile(dir + "/s.qfp"),
+                                       v1::MODEL_FORMAT_PACKED_QUANTIZED, false, &model);
+  fs::remove_all(dir);
+  ASSERT_TRUE(uploaded.ok()) << uploaded.error_message();
+
+  const auto verification = v1::VerificationService::NewStub(channel_);
+  v1::MatchRequest request;
+  request.set_model("models/thr-student");
+  *request.mutable_probe() = testing::PachecoA();
+  *request.mutable_reference_face() = testing::PachecoB();
+  request.mutable_decision()->set_false_accept_rate(1e-4);
+  v1::MatchResponse response;
+  grpc::Status status = verification->Match(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("quant_bench all-pairs"), std::string::npos)
+      << status.error_message();
+
+  const std::string evaluations = server_->data_dir() + "/evaluations";
+  fs::create_directories(evaluations);
+  std::ofstream(evaluations + "/thr-student.json") << R"({"benchmark": "lfw-all-pairs",
+      "all_pairs": {"tar_at_far": [
+          {"far_target": 0.0001, "far": 0.0001, "tar": 0.76, "threshold": 0.9418, "measurable": true}
+      ]}})";
+  status = verification->Match(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FLOAT_EQ(response.threshold(), 0.9418f);
+  EXPECT_DOUBLE_EQ(response.false_accept_rate(), 1e-4);
+  EXPECT_EQ(response.is_match(), response.score() >= 0.9418f);
 }
 
 // `quantface synth-export` writes the set an inverted-faces job trained on

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "quantface/v1/verification.grpc.pb.h"
 #include "tests/integration/lfw_faces.h"
 #include "tests/integration/server_process.h"
@@ -147,6 +149,45 @@ TEST_F(VerificationTest, ThresholdComesFromTheEvaluationReport) {
   EXPECT_FLOAT_EQ(response.threshold(), 0.4321f);
   EXPECT_DOUBLE_EQ(response.false_accept_rate(), 1e-3);
   EXPECT_EQ(response.is_match(), response.score() >= 0.4321f);
+}
+
+// An operator's report from every pair of LFW images (first 40 people, as
+// `quantface bench lfw --protocol all-pairs` writes it) serves Match's
+// threshold for a FAR; its protocol names itself when a FAR is missing.
+TEST_F(VerificationTest, ThresholdComesFromAnAllPairsReport) {
+  const std::string dir = server_->data_dir() + "/evaluations";
+  const std::string report_path = dir + "/dlib-resnet.json";
+  const testing::CommandResult bench = testing::RunCommand(
+      {QF_CLI_BINARY, "bench", "lfw", "--data", std::string(QF_SHARED_DIR) + "/data/lfw",
+       "--asset-dir", QF_ASSET_DIR, "--protocol", "all-pairs", "--max-people", "40", "--far",
+       "1e-2,1e-3,1e-4", "--threads", "2", "--report", report_path});
+  ASSERT_EQ(bench.exit_status, 0) << bench.err;
+  EXPECT_NE(bench.out.find("LFW all pairs: 70 images of 40 people"), std::string::npos)
+      << bench.out;
+  std::ifstream in(report_path);
+  const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  const nlohmann::json& at_1e3 = report["all_pairs"]["tar_at_far"][1];
+  ASSERT_DOUBLE_EQ(at_1e3["far_target"].get<double>(), 1e-3);
+  ASSERT_TRUE(at_1e3["measurable"].get<bool>());  // 2,329 different pairs.
+
+  v1::MatchRequest request;
+  *request.mutable_probe() = PachecoA();
+  *request.mutable_reference_face() = PachecoB();
+  request.mutable_decision()->set_false_accept_rate(1e-3);
+  v1::MatchResponse response;
+  grpc::Status status = stub_->Match(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FLOAT_EQ(response.threshold(), at_1e3["threshold"].get<float>());
+  EXPECT_EQ(response.is_match(), response.score() >= response.threshold());
+
+  request.mutable_decision()->set_false_accept_rate(1e-4);  // Under 1 / 2,329: not measured.
+  status = stub_->Match(Context().get(), request, &response);
+  std::filesystem::remove(report_path);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("on protocol 'lfw-all-pairs'; measured: [0.01, 0.001]"),
+            std::string::npos)
+      << status.error_message();
 }
 
 TEST_F(VerificationTest, BadInputsGetClearErrors) {

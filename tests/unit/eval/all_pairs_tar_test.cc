@@ -64,6 +64,65 @@ TEST(AllPairsTarTest, CountsPairsAndRejectsTiesWithTheCutTogether) {
   EXPECT_NEAR(none.threshold, 0.8, 1e-6);
 }
 
+TEST(AllPairsTarTest, RatesAtGivenThresholdsCountScoresAtOrAboveThem) {
+  // 0.6 (A2-B2, float32 rounding either side of it) is avoided as a cut.
+  const std::vector<double> thresholds = {0.0, 0.5, 0.7, 0.9, -1.0};
+  const auto result =
+      ComputeAllPairsTar(FourImages(), kFourIdentities, kFourGroups, {1e-3}, thresholds);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->at_threshold.size(), thresholds.size());
+  struct Expected {
+    std::int64_t true_accepts, false_accepts;
+  };
+  // At 0 every score is accepted (a tie at the threshold is accepted); above
+  // 0 only A1-A2 (0.8) and A2-B2 (0.6) remain; above 0.8 nothing.
+  const std::vector<Expected> expected = {{2, 4}, {1, 1}, {1, 0}, {0, 0}, {2, 4}};
+  for (std::size_t i = 0; i < thresholds.size(); ++i) {
+    const AllPairsRatesAtThreshold& rates = result->at_threshold[i];
+    EXPECT_DOUBLE_EQ(rates.threshold, thresholds[i]);
+    EXPECT_EQ(rates.true_accepts, expected[i].true_accepts) << thresholds[i];
+    EXPECT_EQ(rates.false_accepts, expected[i].false_accepts) << thresholds[i];
+    EXPECT_DOUBLE_EQ(rates.tar, expected[i].true_accepts / 2.0) << thresholds[i];
+    EXPECT_DOUBLE_EQ(rates.far, expected[i].false_accepts / 4.0) << thresholds[i];
+  }
+  // None asked, none computed.
+  const auto plain = ComputeAllPairsTar(FourImages(), kFourIdentities, kFourGroups, {1e-3});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->at_threshold.empty());
+}
+
+// A threshold taken from a FAR target's operating point gives back that
+// point's rates: the two directions agree.
+TEST(AllPairsTarTest, RatesAtAnOperatingPointsThresholdAreThatPointsRates) {
+  torch::manual_seed(3);
+  constexpr int kPeople = 12, kImages = 4, kDim = 6;
+  const torch::Tensor centres = torch::randn({kPeople, kDim}, torch::kFloat64);
+  std::vector<int> identity, group;
+  std::vector<torch::Tensor> rows;
+  for (int p = 0; p < kPeople; ++p) {
+    for (int i = 0; i < kImages; ++i) {
+      rows.push_back(centres[p] + 0.8 * torch::randn({kDim}, torch::kFloat64));
+      identity.push_back(p);
+      group.push_back(p % 2);
+    }
+  }
+  const torch::Tensor embeddings = torch::stack(rows);
+  const std::vector<double> targets = {0.1, 0.01};
+  const auto first = ComputeAllPairsTar(embeddings, identity, group, targets);
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::vector<double> thresholds;
+  for (const AllPairsTarAtFar& point : first->tar_at_far) thresholds.push_back(point.threshold);
+  const auto second = ComputeAllPairsTar(embeddings, identity, group, targets, thresholds);
+  ASSERT_TRUE(second.ok()) << second.status();
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    const AllPairsTarAtFar& point = first->tar_at_far[t];
+    const AllPairsRatesAtThreshold& rates = second->at_threshold[t];
+    EXPECT_EQ(rates.true_accepts, point.true_accepts) << targets[t];
+    EXPECT_EQ(rates.false_accepts, point.false_accepts) << targets[t];
+    EXPECT_GT(rates.false_accepts, 0) << targets[t];  // Not a trivial point.
+  }
+}
+
 // The same numbers as roc.h's TAR@FAR over the same pairs, on random
 // embeddings with some structure (people are noisy copies of a centre).
 TEST(AllPairsTarTest, AgreesWithTheRocOverEveryPair) {
@@ -145,6 +204,11 @@ TEST(AllPairsTarTest, RefusesBadInput) {
   torch::Tensor bad = FourImages();
   bad[0][0] = std::nan("");
   expect_invalid(bad, kFourIdentities, kFourGroups, targets, "non-finite");
+  const auto nan_threshold =
+      ComputeAllPairsTar(FourImages(), kFourIdentities, kFourGroups, targets, {std::nan("")});
+  ASSERT_FALSE(nan_threshold.ok());
+  EXPECT_EQ(nan_threshold.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(nan_threshold.status().message()), HasSubstr("not a finite number"));
 }
 
 }  // namespace

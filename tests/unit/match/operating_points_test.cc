@@ -1,6 +1,13 @@
 #include "core/match/operating_points.h"
 
 #include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "core/eval/all_pairs_tar.h"
+#include "core/eval/lfw_all_pairs.h"
+#include "core/eval/verification_report.h"
 
 namespace qf::match {
 namespace {
@@ -39,6 +46,54 @@ TEST(OperatingPointsTest, MalformedReportsAreRejected) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(OperatingPoints::FromReportFile("/nonexistent.json", "lfw").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// The report `quantface bench lfw --protocol all-pairs` writes, built by the
+// same functions from 90 embeddings of 30 people: 90 same and 3,915
+// different pairs, so FAR 1e-2 is measurable and 1e-4 is not.
+TEST(OperatingPointsTest, AllPairsReportsServeTheirThresholds) {
+  torch::manual_seed(11);
+  std::vector<int> identity, group;
+  std::vector<torch::Tensor> rows;
+  for (int p = 0; p < 30; ++p) {
+    const torch::Tensor centre = torch::randn({8}, torch::kFloat64);
+    for (int i = 0; i < 3; ++i) {
+      rows.push_back(centre + 0.7 * torch::randn({8}, torch::kFloat64));
+      identity.push_back(p);
+      group.push_back(p % 2);
+    }
+  }
+  eval::LfwAllPairsResult result;
+  auto tar = eval::ComputeAllPairsTar(torch::stack(rows), identity, group, {1e-2, 1e-4});
+  ASSERT_TRUE(tar.ok()) << tar.status();
+  result.tar = *tar;
+  const nlohmann::json report = eval::LfwAllPairsResultToJson(result);
+
+  auto points = OperatingPoints::FromReport(report, "lfw");
+  ASSERT_TRUE(points.ok()) << points.status();
+  EXPECT_EQ(points->protocol(), eval::kLfwAllPairsBenchmark);
+  auto point = points->ForFar(1e-2);
+  ASSERT_TRUE(point.ok()) << point.status();
+  EXPECT_FLOAT_EQ(point->threshold, static_cast<float>(tar->tar_at_far[0].threshold));
+  EXPECT_DOUBLE_EQ(point->tar, tar->tar_at_far[0].tar);
+  EXPECT_DOUBLE_EQ(point->far, tar->tar_at_far[0].far);
+  auto unmeasured = points->ForFar(1e-4);
+  EXPECT_EQ(unmeasured.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(unmeasured.status().message().find("on protocol 'lfw-all-pairs'"), std::string::npos)
+      << unmeasured.status().message();
+}
+
+TEST(OperatingPointsTest, ABenchmarkNameThatIsNoStringIsMalformed) {
+  nlohmann::json report = Report();
+  report["benchmark"] = 3;
+  const auto points = OperatingPoints::FromReport(report, "lfw");
+  EXPECT_EQ(points.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(points.status().message().find("malformed evaluation report"), std::string::npos)
+      << points.status().message();
+  // An all-pairs report without its section has no points to serve.
+  const nlohmann::json empty = {{"benchmark", eval::kLfwAllPairsBenchmark}};
+  EXPECT_EQ(OperatingPoints::FromReport(empty, "lfw").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
