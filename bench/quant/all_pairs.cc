@@ -102,15 +102,7 @@ int RunAllPairs(const AllPairsArgs& args) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string title = model->name + ", " + model->forward;
-  std::cout << absl::StrFormat(
-                   "LFW all pairs: %d images of %d people (at most %d each; %d skipped, no "
-                   "landmarks), %d same and %d different pairs; TAR +- its standard error over "
-                   "the %d person-disjoint folds\n",
-                   result->tar.num_images, result->tar.num_identities,
-                   result->max_images_per_person, result->skipped_images, result->tar.num_same,
-                   result->tar.num_different, result->tar.groups.size())
-            << eval::FormatAllPairsTable({{title, &result->tar}})
-            << eval::FormatRatesAtThresholds(result->tar)
+  std::cout << eval::FormatLfwAllPairsResult(*result, title)
             << absl::StrFormat("%.1f s with %d threads\n", seconds, args.threads);
   if (!args.report.empty()) {
     nlohmann::json report = eval::LfwAllPairsResultToJson(*result);

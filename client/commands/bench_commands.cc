@@ -73,8 +73,9 @@ bool WriteReport(const std::string& path, const nlohmann::json& report) {
 
 // Every pair of LFW images (core/eval/lfw_all_pairs.h): thresholds at low
 // FARs that View 2's 3,000 impostor pairs cannot measure.
-int RunLfwAllPairs(const CliContext& context, const LfwOptions& o, const eval::LfwDataset& dataset,
-                   const match::FaceEmbedder& embedder, int threads) {
+int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
+                     const eval::LfwDataset& dataset, const match::FaceEmbedder& embedder,
+                     int threads) {
   const image::Decoder decoder;
   eval::LfwAllPairsOptions options;
   options.max_images_per_person = o.max_images_per_person;
@@ -106,26 +107,15 @@ int RunLfwAllPairs(const CliContext& context, const LfwOptions& o, const eval::L
     std::cout << report.dump() << "\n";
     return kExitOk;
   }
-  const eval::AllPairsTar& tar = result->tar;
-  std::cout << "LFW all pairs: " << tar.num_images << " images of " << tar.num_identities
-            << " people (at most " << result->max_images_per_person << " each; "
-            << result->skipped_images << " skipped, no landmarks), " << tar.num_same << " same and "
-            << tar.num_different << " different pairs; TAR +- its standard error over the "
-            << tar.groups.size() << " person-disjoint folds\n"
-            << eval::FormatAllPairsTable({{o.model + (o.flip ? " (flip)" : ""), &tar}})
-            << eval::FormatRatesAtThresholds(tar) << "thresholds:";
-  for (const eval::AllPairsTarAtFar& point : tar.tar_at_far) {
-    if (point.measurable) std::cout << " FAR " << point.far_target << " -> " << point.threshold;
-  }
-  std::cout << "\n"
-            << tar.num_images << " images in " << elapsed.count() << " s with " << threads
+  std::cout << eval::FormatLfwAllPairsResult(*result, o.model + (o.flip ? " (flip)" : ""));
+  std::cout << result->tar.num_images << " images in " << elapsed.count() << " s with " << threads
             << " threads\nreport: " << report_path << "\n";
   return kExitOk;
 }
 
 // LFW View 2: 10-fold accuracy, ROC and TAR@FAR over its 6,000 pairs.
-int RunLfwView2(const CliContext& context, const LfwOptions& o, const eval::LfwDataset& dataset,
-                const match::FaceEmbedder& embedder, int threads) {
+int BenchLfwView2(const CliContext& context, const LfwOptions& o, const eval::LfwDataset& dataset,
+                  const match::FaceEmbedder& embedder, int threads) {
   const bool detect = o.landmarks == "detect";
   const image::Decoder decoder;
   eval::LfwVerificationOptions options;
@@ -219,8 +209,8 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
   const match::FaceEmbedder embedder(
       *model, detector,
       {.max_batch_size = o.batch_size, .face_choice = match::FaceChoice::kMostCentral});
-  return all_pairs ? RunLfwAllPairs(context, o, *dataset, embedder, threads)
-                   : RunLfwView2(context, o, *dataset, embedder, threads);
+  return all_pairs ? BenchLfwAllPairs(context, o, *dataset, embedder, threads)
+                   : BenchLfwView2(context, o, *dataset, embedder, threads);
 }
 
 }  // namespace

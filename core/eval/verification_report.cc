@@ -213,6 +213,26 @@ nlohmann::json LfwAllPairsResultToJson(const LfwAllPairsResult& result) {
   return json;
 }
 
+std::string FormatLfwAllPairsResult(const LfwAllPairsResult& result, const std::string& name) {
+  const AllPairsTar& tar = result.tar;
+  std::string out =
+      absl::StrCat("LFW all pairs: ", tar.num_images, " images of ", tar.num_identities,
+                   " people (at most ", result.max_images_per_person, " each; ",
+                   result.skipped_images, " skipped, no landmarks), ", tar.num_same, " same and ",
+                   tar.num_different, " different pairs; TAR +- its standard error over the ",
+                   tar.groups.size(), " person-disjoint folds\n");
+  absl::StrAppend(&out, FormatAllPairsTable({{name, &tar}}), FormatRatesAtThresholds(tar),
+                  "thresholds (same iff score >= threshold):");
+  for (const AllPairsTarAtFar& point : tar.tar_at_far) {
+    if (point.measurable) {
+      absl::StrAppend(&out,
+                      Format("  FAR %s: %.4f", FarName(point.far_target).c_str(), point.threshold));
+    }
+  }
+  absl::StrAppend(&out, "\n");
+  return out;
+}
+
 std::string FormatRatesAtThresholds(const AllPairsTar& result) {
   std::string out;
   for (const AllPairsRatesAtThreshold& rates : result.at_threshold) {

@@ -59,6 +59,12 @@ nlohmann::json AllPairsTarToJson(const AllPairsTar& result);
 // match::OperatingPoints reads its thresholds, so the server can serve it.
 nlohmann::json LfwAllPairsResultToJson(const LfwAllPairsResult& result);
 
+// What both all-pairs tools print: a line on the protocol (images, people,
+// skipped images, pairs, folds), FormatAllPairsTable with one row named
+// `name`, FormatRatesAtThresholds, and the threshold of each measurable FAR
+// target.
+std::string FormatLfwAllPairsResult(const LfwAllPairsResult& result, const std::string& name);
+
 // One line per AllPairsTar::at_threshold entry:
 //   "at threshold 0.6000: TAR 97.12 %, FAR 2.31e-03 (127003 of 54979320 different pairs)"
 // Empty when no threshold was given.

@@ -25,6 +25,28 @@ torch::Tensor FourImages() {
 const std::vector<int> kFourIdentities = {0, 0, 1, 1};
 const std::vector<int> kFourGroups = {1, 1, 2, 2};
 
+// `images` noisy copies (float64) of a random centre per person; person p
+// is in group p % groups.
+struct Clustered {
+  torch::Tensor embeddings;
+  std::vector<int> identity, group;
+};
+Clustered ClusteredEmbeddings(int seed, int people, int images, int dim, double noise, int groups) {
+  torch::manual_seed(seed);
+  const torch::Tensor centres = torch::randn({people, dim}, torch::kFloat64);
+  Clustered set;
+  std::vector<torch::Tensor> rows;
+  for (int p = 0; p < people; ++p) {
+    for (int i = 0; i < images; ++i) {
+      rows.push_back(centres[p] + noise * torch::randn({dim}, torch::kFloat64));
+      set.identity.push_back(p);
+      set.group.push_back(p % groups);
+    }
+  }
+  set.embeddings = torch::stack(rows);
+  return set;
+}
+
 TEST(AllPairsTarTest, CountsPairsAndRejectsTiesWithTheCutTogether) {
   const std::vector<double> targets = {1.0, 0.5, 0.25, 0.2};
   const auto result = ComputeAllPairsTar(FourImages(), kFourIdentities, kFourGroups, targets);
@@ -94,19 +116,11 @@ TEST(AllPairsTarTest, RatesAtGivenThresholdsCountScoresAtOrAboveThem) {
 // A threshold taken from a FAR target's operating point gives back that
 // point's rates: the two directions agree.
 TEST(AllPairsTarTest, RatesAtAnOperatingPointsThresholdAreThatPointsRates) {
-  torch::manual_seed(3);
-  constexpr int kPeople = 12, kImages = 4, kDim = 6;
-  const torch::Tensor centres = torch::randn({kPeople, kDim}, torch::kFloat64);
-  std::vector<int> identity, group;
-  std::vector<torch::Tensor> rows;
-  for (int p = 0; p < kPeople; ++p) {
-    for (int i = 0; i < kImages; ++i) {
-      rows.push_back(centres[p] + 0.8 * torch::randn({kDim}, torch::kFloat64));
-      identity.push_back(p);
-      group.push_back(p % 2);
-    }
-  }
-  const torch::Tensor embeddings = torch::stack(rows);
+  const Clustered set = ClusteredEmbeddings(/*seed=*/3, /*people=*/12, /*images=*/4, /*dim=*/6,
+                                            /*noise=*/0.8, /*groups=*/2);
+  const torch::Tensor& embeddings = set.embeddings;
+  const std::vector<int>& identity = set.identity;
+  const std::vector<int>& group = set.group;
   const std::vector<double> targets = {0.1, 0.01};
   const auto first = ComputeAllPairsTar(embeddings, identity, group, targets);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -126,19 +140,11 @@ TEST(AllPairsTarTest, RatesAtAnOperatingPointsThresholdAreThatPointsRates) {
 // The same numbers as roc.h's TAR@FAR over the same pairs, on random
 // embeddings with some structure (people are noisy copies of a centre).
 TEST(AllPairsTarTest, AgreesWithTheRocOverEveryPair) {
-  torch::manual_seed(7);
-  constexpr int kPeople = 15, kImages = 5, kDim = 8;
-  const torch::Tensor centres = torch::randn({kPeople, kDim}, torch::kFloat64);
-  std::vector<int> identity, group;
-  std::vector<torch::Tensor> rows;
-  for (int p = 0; p < kPeople; ++p) {
-    for (int i = 0; i < kImages; ++i) {
-      rows.push_back(centres[p] + 0.9 * torch::randn({kDim}, torch::kFloat64));
-      identity.push_back(p);
-      group.push_back(p % 3);
-    }
-  }
-  const torch::Tensor embeddings = torch::stack(rows);
+  const Clustered set = ClusteredEmbeddings(/*seed=*/7, /*people=*/15, /*images=*/5, /*dim=*/8,
+                                            /*noise=*/0.9, /*groups=*/3);
+  const torch::Tensor& embeddings = set.embeddings;
+  const std::vector<int>& identity = set.identity;
+  const std::vector<int>& group = set.group;
   const std::vector<double> targets = {1.0, 0.1, 0.02, 0.005, 0.001};
   const auto result = ComputeAllPairsTar(embeddings, identity, group, targets);
   ASSERT_TRUE(result.ok()) << result.status();

@@ -4,7 +4,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/status.h"
+#include "core/eval/verification_report.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -88,6 +91,43 @@ TEST(LfwAllPairsTest, EmbedsEveryImageOnceWithItsLandmarksAndScoresEveryPair) {
   ASSERT_EQ(result->tar.tar_at_far.size(), 1u);
   EXPECT_DOUBLE_EQ(result->tar.tar_at_far[0].tar, 1.0);
   EXPECT_EQ(result->tar.tar_at_far[0].false_accepts, 0);
+}
+
+// Rates at given thresholds reach the result, the report and the text both
+// all-pairs tools print.
+TEST(LfwAllPairsTest, ReportsRatesAtGivenThresholdsInItsJsonAndText) {
+  const EmbedFn embed = [](absl::Span<const EmbedItem> items,
+                           bool) -> absl::StatusOr<torch::Tensor> {
+    torch::Tensor rows = torch::zeros({static_cast<int64_t>(items.size()), 4});
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const char person = items[i].image_path[std::string("/lfw/images/").size()];
+      rows[static_cast<int64_t>(i)][person - 'A'] = 1.0;  // Same pairs 1, different 0.
+    }
+    return rows;
+  };
+  LfwAllPairsOptions options = Options(10);
+  options.far_targets = {0.1, 1e-2};  // 32 different pairs: 1e-2 is not measurable.
+  options.thresholds = {0.5, -0.5};
+  const auto result = RunLfwAllPairs(TinyDataset(), embed, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->tar.at_threshold.size(), 2u);
+  EXPECT_EQ(result->tar.at_threshold[0].true_accepts, 46);
+  EXPECT_EQ(result->tar.at_threshold[0].false_accepts, 0);
+  EXPECT_EQ(result->tar.at_threshold[1].false_accepts, 32);
+
+  const nlohmann::json report = LfwAllPairsResultToJson(*result);
+  EXPECT_EQ(report["benchmark"], kLfwAllPairsBenchmark);
+  EXPECT_EQ(report["skipped_images"], 1);
+  EXPECT_EQ(report["all_pairs"]["at_threshold"][1]["far"], 1.0);
+  EXPECT_EQ(report["all_pairs"]["tar_at_far"][0]["threshold"], 1.0);
+
+  const std::string text = FormatLfwAllPairsResult(*result, "fake");
+  EXPECT_THAT(text, HasSubstr("LFW all pairs: 13 images of 3 people (at most 10 each; 1 skipped, "
+                              "no landmarks), 46 same and 32 different pairs"));
+  EXPECT_THAT(text,
+              HasSubstr("at threshold 0.5000: TAR 100.00 %, FAR 0.00e+00 (0 of 32 "
+                        "different pairs)\nat threshold -0.5000: TAR 100.00 %, FAR 1.00e+00"));
+  EXPECT_THAT(text, HasSubstr("thresholds (same iff score >= threshold):  FAR 1e-1: 1.0000\n"));
 }
 
 TEST(LfwAllPairsTest, APersonListedInTwoFoldsIsRefusedNotScoredAsTwo) {
