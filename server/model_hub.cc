@@ -10,9 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "core/nn/model_zoo.h"
 #include "core/nn/state_dict_importer.h"
-#include "core/quant/int8_backbone.h"
-#include "core/quant/int8_model.h"
-#include "core/quant/packed_model.h"
+#include "core/quant/served_student.h"
 #include "server/registry/evaluation_summary.h"
 
 namespace qf::server {
@@ -152,18 +150,15 @@ absl::StatusOr<std::shared_ptr<nn::Backbone>> ModelHub::LoadRegistryModel(const 
     return absl::FailedPreconditionError(
         absl::StrCat("model ", model.name(), " is not a face-embedding model"));
   }
-  auto packed = quant::LoadPackedModel(*path);
-  if (!packed.ok()) return packed.status();
-  if (int8_engine_) {
-    auto int8 = quant::Int8Model::Create(*packed);
-    if (int8.ok()) {
-      spdlog::info("model {} served by the integer engine ({})", model.name(), (*int8)->engine());
-      return std::make_shared<quant::Int8Backbone>(*std::move(int8), packed->model->spec());
-    }
+  auto student = quant::LoadServedStudent(*path, int8_engine_);
+  if (!student.ok()) return student.status();
+  if (!student->fallback_reason.empty()) {
     spdlog::info("model {} has no integer engine ({}); serving the fake-quant simulation",
-                 model.name(), std::string(int8.status().message()));
+                 model.name(), student->fallback_reason);
+  } else {
+    spdlog::info("model {} served by its {} forward", model.name(), student->forward);
   }
-  return packed->model;
+  return student->backbone;
 }
 
 absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::string& id) const {
@@ -174,14 +169,16 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
     if (model->format() != v1::MODEL_FORMAT_BUILTIN) {
       // An operator's report for this model comes first: it is how a student
       // gets thresholds from another protocol than its job's, e.g. every pair
-      // of LFW (`quant_bench all-pairs --model F.qfp --report <path>`).
+      // of LFW (`quantface bench lfw --protocol all-pairs --model-file F.qfp
+      // --report <path>`).
       std::error_code ignored;
       if (std::filesystem::exists(path, ignored)) {
         return match::OperatingPoints::FromReportFile(path, "lfw");
       }
-      // Else thresholds from the evaluation of the forward that serves the model:
-      // the integer one when the engine is on and the job measured it.
-      const v1::EvaluationSummary* chosen = ServedEvaluation(*model, "lfw", int8_engine_);
+      // Else thresholds from the job's evaluation of the forward that serves
+      // the model (the integer one when the engine is on and the job measured
+      // it), every pair's when the job scored them.
+      const v1::EvaluationSummary* chosen = ThresholdEvaluation(*model, int8_engine_);
       if (chosen != nullptr) {
         const v1::EvaluationSummary& summary = *chosen;
         std::vector<match::OperatingPoint> points;
@@ -193,13 +190,15 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
           point.threshold = p.threshold();
           points.push_back(point);
         }
-        return match::OperatingPoints("lfw", std::move(points));
+        return match::OperatingPoints(summary.protocol(), std::move(points));
       }
       return absl::FailedPreconditionError(absl::StrCat(
           "model models/", id,
           " has no evaluation, so no threshold per false-accept rate; send an explicit "
-          "threshold, quantize with evaluation_protocol lfw, or evaluate its file: "
-          "quant_bench all-pairs --lfw <lfw> --model <file.qfp> --report ",
+          "threshold, quantize with evaluation_protocol lfw or lfw-all-pairs, or evaluate its "
+          "file: "
+          "quantface bench lfw --data <lfw> --protocol all-pairs --model-file <file.qfp> "
+          "--report ",
           path));
     }
   }

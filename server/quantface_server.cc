@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "core/eval/protocol_names.h"
 #include "core/quant/fake_quant_hooks.h"
 #include "core/quant/packed_model.h"
 #include "server/jobs/job_validator.h"
@@ -173,7 +174,10 @@ absl::Status QuantFaceServer::StartJobsAndRegistry(const ServerConfig& config,
   limits.cuda_devices = static_cast<int>(torch::cuda::device_count());
   limits.cpu_workers =
       config.job_cpu_workers >= 0 ? config.job_cpu_workers : (limits.cuda_devices == 0 ? 1 : 0);
-  if (!config.lfw_dir.empty()) limits.protocols["lfw"] = config.lfw_dir;
+  if (!config.lfw_dir.empty()) {
+    limits.protocols["lfw"] = config.lfw_dir;
+    limits.protocols[eval::kLfwAllPairsBenchmark] = config.lfw_dir;
+  }
   for (const std::string& teacher : limits.quantizable_teachers) {
     auto backbone = quant::NewQuantizableBackbone(teacher);
     if (!backbone.ok()) return backbone.status();
@@ -185,6 +189,7 @@ absl::Status QuantFaceServer::StartJobsAndRegistry(const ServerConfig& config,
   runner.synthetic_cache_dir = config.synthetic_cache_dir.empty() ? config.data_dir + "/synthetic"
                                                                   : config.synthetic_cache_dir;
   runner.protocols = limits.protocols;
+  runner.all_pairs_max_people = config.lfw_all_pairs_max_people;
   runner.checkpoint_every = config.job_checkpoint_every;
   runner.cpu_threads = config.torch_threads;
 

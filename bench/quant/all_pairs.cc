@@ -20,9 +20,7 @@
 #include "core/match/face_embedder.h"
 #include "core/match/lfw_embed_fn.h"
 #include "core/nn/model_zoo.h"
-#include "core/quant/int8_backbone.h"
-#include "core/quant/int8_model.h"
-#include "core/quant/packed_model.h"
+#include "core/quant/served_student.h"
 
 namespace qf::bench {
 namespace {
@@ -55,14 +53,13 @@ absl::StatusOr<NamedModel> LoadModel(const AllPairsArgs& args) {
     if (!model.ok()) return model.status();
     return NamedModel{*std::move(model), args.teacher, "float32"};
   }
-  auto packed = quant::LoadPackedModel(args.model);
-  if (!packed.ok()) return packed.status();
-  if (args.fake_quant) return NamedModel{packed->model, args.model, "fake-quant"};
-  auto int8 = quant::Int8Model::Create(*packed);
-  if (!int8.ok()) return int8.status();
-  const std::string engine = (*int8)->engine();
-  return NamedModel{std::make_shared<quant::Int8Backbone>(*std::move(int8), packed->model->spec()),
-                    args.model, "integer (" + engine + ")"};
+  auto student = quant::LoadServedStudent(args.model, /*integer=*/!args.fake_quant);
+  if (!student.ok()) return student.status();
+  if (!student->fallback_reason.empty()) {
+    std::cerr << "no integer forward (" << student->fallback_reason
+              << "); scoring the fake-quant simulation, as the server would serve it\n";
+  }
+  return NamedModel{student->backbone, args.model, student->forward};
 }
 
 int RunAllPairs(const AllPairsArgs& args) {

@@ -23,6 +23,7 @@
 #include "core/match/face_embedder.h"
 #include "core/match/lfw_embed_fn.h"
 #include "core/nn/model_zoo.h"
+#include "core/quant/served_student.h"
 
 namespace qf::cli {
 namespace {
@@ -30,6 +31,8 @@ namespace {
 struct LfwOptions {
   std::string data;
   std::string model = nn::DefaultBuiltinModelName();
+  std::string model_file;   // A packed student instead of a built-in model.
+  bool fake_quant = false;  // Its fake-quant simulation, not its served forward.
   std::string asset_dir = ".cache/assets";
   std::string protocol = "view2";
   std::string landmarks = "given";
@@ -46,8 +49,13 @@ struct LfwOptions {
   bool all_pairs_option_given = false;  // Any of the four above, on the command line.
 };
 
+// The model's name in tables and reports: the built-in's, or the student's file.
+std::string ModelName(const LfwOptions& o) { return o.model_file.empty() ? o.model : o.model_file; }
+
 std::string DefaultReportStem(const LfwOptions& o) {
-  return std::string("reports/lfw-") + (o.protocol == "all-pairs" ? "all-pairs-" : "") + o.model +
+  const std::string model =
+      o.model_file.empty() ? o.model : std::filesystem::path(o.model_file).stem().string();
+  return std::string("reports/lfw-") + (o.protocol == "all-pairs" ? "all-pairs-" : "") + model +
          "-" + o.landmarks + (o.flip ? "-flip" : "");
 }
 
@@ -75,7 +83,7 @@ bool WriteReport(const std::string& path, const nlohmann::json& report) {
 // FARs that View 2's 3,000 impostor pairs cannot measure.
 int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
                      const eval::LfwDataset& dataset, const match::FaceEmbedder& embedder,
-                     int threads) {
+                     const std::string& forward, int threads) {
   const image::Decoder decoder;
   eval::LfwAllPairsOptions options;
   options.max_images_per_person = o.max_images_per_person;
@@ -95,7 +103,8 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
   nlohmann::json report = eval::LfwAllPairsResultToJson(*result);
-  report["model"] = o.model;
+  report["model"] = ModelName(o);
+  report["forward"] = forward;
   report["flip"] = o.flip;
   report["threads"] = threads;
   report["seconds"] = elapsed.count();
@@ -107,7 +116,8 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
     std::cout << report.dump() << "\n";
     return kExitOk;
   }
-  std::cout << eval::FormatLfwAllPairsResult(*result, o.model + (o.flip ? " (flip)" : ""));
+  std::cout << eval::FormatLfwAllPairsResult(
+      *result, ModelName(o) + ", " + forward + (o.flip ? ", flip" : ""));
   std::cout << result->tar.num_images << " images in " << elapsed.count() << " s with " << threads
             << " threads\nreport: " << report_path << "\n";
   return kExitOk;
@@ -115,7 +125,7 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
 
 // LFW View 2: 10-fold accuracy, ROC and TAR@FAR over its 6,000 pairs.
 int BenchLfwView2(const CliContext& context, const LfwOptions& o, const eval::LfwDataset& dataset,
-                  const match::FaceEmbedder& embedder, int threads) {
+                  const match::FaceEmbedder& embedder, const std::string& forward, int threads) {
   const bool detect = o.landmarks == "detect";
   const image::Decoder decoder;
   eval::LfwVerificationOptions options;
@@ -132,7 +142,8 @@ int BenchLfwView2(const CliContext& context, const LfwOptions& o, const eval::Lf
 
   nlohmann::json report;
   report["benchmark"] = "lfw";
-  report["model"] = o.model;
+  report["model"] = ModelName(o);
+  report["forward"] = forward;
   report["landmarks"] = o.landmarks;
   report["flip"] = o.flip;
   report["threads"] = threads;
@@ -149,8 +160,8 @@ int BenchLfwView2(const CliContext& context, const LfwOptions& o, const eval::Lf
   }
   const auto roc_parent = std::filesystem::path(roc_path).parent_path();
   if (!roc_parent.empty()) std::filesystem::create_directories(roc_parent);
-  const std::string title =
-      o.model + " on LFW (" + o.landmarks + " landmarks" + (o.flip ? ", flip" : "") + ")";
+  const std::string title = ModelName(o) + ", " + forward + ", on LFW (" + o.landmarks +
+                            " landmarks" + (o.flip ? ", flip" : "") + ")";
   eval::RocPlotOptions plot;
   plot.title = title;
   if (auto status = eval::WriteRocPng(roc_path, {{title, &result->metrics.roc}}, plot);
@@ -192,8 +203,24 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
   auto dataset = eval::LoadLfwDataset(
       o.data, {.load_landmarks = !detect, .load_people = all_pairs, .check_images = !all_pairs});
   if (!dataset.ok()) return context.Fail(std::string(dataset.status().message()), kExitRpcError);
-  auto model = nn::LoadBuiltinModel(o.model, o.asset_dir);
-  if (!model.ok()) return context.Fail(std::string(model.status().message()), kExitRpcError);
+  std::shared_ptr<nn::Backbone> backbone;
+  std::string forward = "float32";
+  if (o.model_file.empty()) {
+    auto model = nn::LoadBuiltinModel(o.model, o.asset_dir);
+    if (!model.ok()) return context.Fail(std::string(model.status().message()), kExitRpcError);
+    backbone = *std::move(model);
+  } else {
+    auto student = quant::LoadServedStudent(o.model_file, /*integer=*/!o.fake_quant);
+    if (!student.ok()) {
+      return context.Fail(std::string(student.status().message()), kExitRpcError);
+    }
+    if (!student->fallback_reason.empty()) {
+      std::cerr << "no integer forward (" << student->fallback_reason
+                << "); scoring the fake-quant simulation, as the server would serve it\n";
+    }
+    backbone = student->backbone;
+    forward = student->forward;
+  }
 
   std::shared_ptr<const detect::FaceDetector> detector;
   if (detect) {
@@ -207,10 +234,10 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
     detector = *std::move(created);
   }
   const match::FaceEmbedder embedder(
-      *model, detector,
+      backbone, detector,
       {.max_batch_size = o.batch_size, .face_choice = match::FaceChoice::kMostCentral});
-  return all_pairs ? BenchLfwAllPairs(context, o, *dataset, embedder, threads)
-                   : BenchLfwView2(context, o, *dataset, embedder, threads);
+  return all_pairs ? BenchLfwAllPairs(context, o, *dataset, embedder, forward, threads)
+                   : BenchLfwView2(context, o, *dataset, embedder, forward, threads);
 }
 
 }  // namespace
@@ -220,11 +247,21 @@ void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status) {
   bench->require_subcommand(1);
   auto o = std::make_shared<LfwOptions>();
   auto* lfw = bench->add_subcommand(
-      "lfw", "LFW verification of a built-in model: View 2 (10-fold) or every pair of images");
+      "lfw",
+      "LFW verification of a built-in model or a packed student: View 2 (10-fold) or every pair "
+      "of images");
   lfw->add_option("--data", o->data, "LFW folder (pairs.txt, images/, landmarks5.tsv)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  lfw->add_option("--model", o->model, "Built-in model")->capture_default_str();
+  auto* model = lfw->add_option("--model", o->model, "Built-in model")->capture_default_str();
+  auto* model_file =
+      lfw->add_option("--model-file", o->model_file,
+                      "A packed student (.qfp) instead, on its served (integer) forward")
+          ->check(CLI::ExistingFile);
+  model->excludes(model_file);
+  lfw->add_flag("--fake-quant", o->fake_quant,
+                "With --model-file: its fake-quant simulation instead of the integer forward")
+      ->needs(model_file);
   lfw->add_option("--asset-dir", o->asset_dir, "Model weights from scripts/fetch_assets.sh")
       ->envname("QUANTFACE_ASSET_DIR")
       ->capture_default_str();

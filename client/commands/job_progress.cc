@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/eval/protocol_names.h"
 
 namespace qf::cli {
 
@@ -68,9 +69,13 @@ std::string ReportTable(const v1::Model& model) {
   if (!model.teacher_model().empty())
     absl::StrAppend(&out, "  teacher ", model.teacher_model(), "\n");
   for (const v1::EvaluationSummary& e : model.evaluations()) {
-    absl::StrAppend(&out, absl::StrFormat("  %s%s accuracy %.2f%% +- %.2f", e.protocol(),
-                                          e.inference().empty() ? "" : " (" + e.inference() + ")",
-                                          100 * e.accuracy(), 100 * e.accuracy_std()));
+    absl::StrAppend(&out, absl::StrFormat("  %s%s", e.protocol(),
+                                          e.inference().empty() ? "" : " (" + e.inference() + ")"));
+    // Every pair of LFW has no folds, so no accuracy: only operating points.
+    if (e.protocol() != eval::kLfwAllPairsBenchmark) {
+      absl::StrAppend(&out, absl::StrFormat(" accuracy %.2f%% +- %.2f", 100 * e.accuracy(),
+                                            100 * e.accuracy_std()));
+    }
     if (e.teacher_accuracy() > 0) {
       absl::StrAppend(&out,
                       absl::StrFormat(" | teacher %.2f%% (drop %.2f points) | cross-model %.2f%%",

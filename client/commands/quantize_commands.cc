@@ -200,6 +200,11 @@ int RunQuantize(QuantizeFlags flags) {
           "mean teacher-integer cosine: %.4f  (LFW eval %.1f s; the served forward)\n",
           result->lfw_integer->lfw.mean_teacher_student_cosine, result->lfw_integer->lfw.seconds);
     }
+    if (result->lfw_all_pairs.has_value()) {
+      std::cout << eval::FormatLfwAllPairsResult(
+          result->lfw_all_pairs->result,
+          "student " + flags.bits + " " + result->lfw_all_pairs->forward);
+    }
   }
   if (!flags.out.empty()) {
     const absl::Status written =
@@ -387,8 +392,17 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--calib-images", job.ptq.num_images, "PTQ calibration images")
       ->capture_default_str();
-  cmd->add_option("--eval-lfw", job.lfw_dir, "LFW directory: evaluate teacher, student, cross");
+  auto* eval_lfw =
+      cmd->add_option("--eval-lfw", job.lfw_dir, "LFW directory: evaluate teacher, student, cross");
   cmd->add_flag("--lfw-flip", job.lfw_flip, "Flip-averaged embeddings in the LFW evaluation");
+  cmd->add_flag("--eval-all-pairs", job.lfw_all_pairs,
+                "With --eval-lfw: also score every pair of LFW images on the student as served "
+                "(thresholds down to FAR 1e-6)")
+      ->needs(eval_lfw);
+  cmd->add_option("--eval-all-pairs-max-people", job.lfw_all_pairs_max_people,
+                  "The first N people of people.txt only (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", flags->out, "Write the packed low-bit model here");
   cmd->add_option("--report", flags->report, "Write the job report (JSON) here");
   cmd->callback([flags, &exit_status] { exit_status = RunQuantize(*flags); });

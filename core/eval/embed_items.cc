@@ -60,6 +60,10 @@ absl::StatusOr<torch::Tensor> EmbedItems(absl::Span<const EmbedItem> items, cons
   std::int64_t dim = 0;
   const auto batch = static_cast<std::size_t>(options.batch_size);
   for (std::size_t start = 0; start < items.size(); start += batch) {
+    if (options.should_stop && options.should_stop()) {
+      return absl::CancelledError(
+          absl::StrCat("embedding cancelled after ", start, " of ", items.size(), " images"));
+    }
     const std::size_t count = std::min(batch, items.size() - start);
     QF_ASSIGN_OR_RETURN(torch::Tensor rows,
                         EmbedBatch(embed, items.subspan(start, count), options.flip, dim));

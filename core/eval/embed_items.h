@@ -42,6 +42,9 @@ struct EmbedItemsOptions {
   bool flip = false;  // Passed to the EmbedFn.
   // Called after each batch with (items embedded so far, total); optional.
   std::function<void(std::size_t done, std::size_t total)> progress;
+  // Polled before each batch; true ends the loop with CancelledError. (Its
+  // initializer keeps designated initializers that omit it warning-free.)
+  std::function<bool()> should_stop{};
 };
 
 absl::StatusOr<torch::Tensor> EmbedItems(absl::Span<const EmbedItem> items, const EmbedFn& embed,

@@ -62,10 +62,12 @@ absl::StatusOr<LfwAllPairsResult> RunLfwAllPairs(const LfwDataset& dataset, cons
         identity_of.emplace(name, static_cast<int>(identity_of.size())).first->second);
     group.push_back(image.fold);
   }
-  QF_ASSIGN_OR_RETURN(const torch::Tensor embeddings, EmbedItems(items, embed,
-                                                                 {.batch_size = options.batch_size,
-                                                                  .flip = options.flip,
-                                                                  .progress = options.progress}));
+  QF_ASSIGN_OR_RETURN(const torch::Tensor embeddings,
+                      EmbedItems(items, embed,
+                                 {.batch_size = options.batch_size,
+                                  .flip = options.flip,
+                                  .progress = options.progress,
+                                  .should_stop = options.should_stop}));
   LfwAllPairsResult result;
   QF_ASSIGN_OR_RETURN(result.tar, ComputeAllPairsTar(embeddings, identity, group,
                                                      options.far_targets, options.thresholds));

@@ -30,11 +30,9 @@
 #include "core/eval/all_pairs_tar.h"
 #include "core/eval/embed_items.h"
 #include "core/eval/lfw_dataset.h"
+#include "core/eval/protocol_names.h"
 
 namespace qf::eval {
-
-// The "benchmark" name of this protocol's reports (verification_report.h).
-inline constexpr char kLfwAllPairsBenchmark[] = "lfw-all-pairs";
 
 struct LfwAllPairsOptions {
   int max_images_per_person = 10;
@@ -44,6 +42,7 @@ struct LfwAllPairsOptions {
   int batch_size = 32;
   bool flip = false;
   std::function<void(std::size_t done, std::size_t total)> progress;
+  std::function<bool()> should_stop{};  // Polled per batch (EmbedItemsOptions).
 };
 
 struct LfwAllPairsImage {

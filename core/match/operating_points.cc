@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/eval/lfw_all_pairs.h"
+#include "core/eval/protocol_names.h"
 
 namespace qf::match {
 

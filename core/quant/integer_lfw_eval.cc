@@ -1,9 +1,5 @@
 #include "core/quant/integer_lfw_eval.h"
 
-#include <unistd.h>
-
-#include <atomic>
-#include <filesystem>
 #include <memory>
 #include <unordered_map>
 #include <utility>
@@ -12,35 +8,10 @@
 #include "core/quant/int8_backbone.h"
 #include "core/quant/int8_model.h"
 #include "core/quant/packed_model.h"
+#include "core/quant/temporary_model_file.h"
 #include "core/util/status_macros.h"
 
 namespace qf::quant {
-namespace {
-
-// The packed model round trip goes through a file: the file format is the
-// one thing the server loads, so this checks exactly what will be served.
-// Removes the file when it goes out of scope.
-class TemporaryModelFile {
- public:
-  TemporaryModelFile() {
-    static std::atomic<int> counter{0};
-    path_ = (std::filesystem::temp_directory_path() /
-             absl::StrCat("qf-integer-eval-", ::getpid(), "-", counter++, ".qfp"))
-                .string();
-  }
-  ~TemporaryModelFile() {
-    std::error_code ignored;
-    std::filesystem::remove(path_, ignored);
-  }
-  TemporaryModelFile(const TemporaryModelFile&) = delete;
-  TemporaryModelFile& operator=(const TemporaryModelFile&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-}  // namespace
 
 absl::StatusOr<IntegerLfwReport> EvaluateIntegerStudentOnLfw(const eval::LfwDataset& dataset,
                                                              nn::Backbone& teacher,

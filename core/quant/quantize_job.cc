@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/eval/lfw_all_pairs.h"
 #include "core/eval/lfw_dataset.h"
+#include "core/eval/verification_report.h"
 #include "core/nn/model_zoo.h"
 #include "core/quant/int8_model.h"
 #include "core/quant/integer_lfw_eval.h"
@@ -380,17 +382,30 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     if (!teacher_cache.empty()) LoadEmbeddingCache(teacher_cache, teacher_rows);
     const bool had_teacher = !teacher_rows.empty();
     // Two passes when the student has an integer forward (the fake-quant
-    // simulation, then the student as served); progress counts both.
+    // simulation, then the student as served), and every pair after them
+    // when asked; progress counts all of their images.
     const bool integer_pass = Int8Model::HasForward(result.student->spec().architecture);
     const int64_t passes = integer_pass ? 2 : 1;
     int64_t pass = 0;
+    eval::LfwAllPairsOptions all_pairs_options;
+    all_pairs_options.max_people = config.lfw_all_pairs_max_people;
+    all_pairs_options.flip = config.lfw_flip;
+    all_pairs_options.should_stop = config.should_stop;
+    int64_t all_pairs_images = 0;
+    if (config.lfw_all_pairs) {
+      QF_ASSIGN_OR_RETURN(const eval::LfwAllPairsSelection selection,
+                          eval::SelectLfwAllPairsImages(dataset, all_pairs_options));
+      all_pairs_images = static_cast<int64_t>(selection.images.size());
+    }
+    int64_t view2_images = 0;
     StudentLfwOptions lfw_options;
     lfw_options.teacher_embeddings = &teacher_rows;
     lfw_options.flip = config.lfw_flip;
     lfw_options.should_stop = config.should_stop;
     lfw_options.progress = [&](size_t done, size_t total) {
-      const auto n = static_cast<int64_t>(total);
-      report_progress({"lfw", pass * n + static_cast<int64_t>(done), passes * n, 0, 0});
+      view2_images = static_cast<int64_t>(total);
+      report_progress({"lfw", pass * view2_images + static_cast<int64_t>(done),
+                       passes * view2_images + all_pairs_images, 0, 0});
     };
     QF_ASSIGN_OR_RETURN(
         const StudentLfwReport lfw,
@@ -408,6 +423,19 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
       report["lfw_integer"] = StudentLfwReportToJson(integer.lfw);
       report["lfw_integer"]["engine"] = integer.engine;
       result.lfw_integer = std::move(integer);
+    }
+    if (config.lfw_all_pairs) {
+      QF_RETURN_IF_ERROR(check_stop("evaluation"));
+      all_pairs_options.progress = [&](size_t done, size_t total) {
+        report_progress({"lfw", passes * view2_images + static_cast<int64_t>(done),
+                         passes * view2_images + static_cast<int64_t>(total), 0, 0});
+      };
+      QF_ASSIGN_OR_RETURN(StudentAllPairsReport all_pairs,
+                          EvaluateServedStudentOnLfwAllPairs(dataset, *result.student,
+                                                             *result.hooks, all_pairs_options));
+      report["lfw_all_pairs"] = eval::LfwAllPairsResultToJson(all_pairs.result);
+      report["lfw_all_pairs"]["forward"] = all_pairs.forward;
+      result.lfw_all_pairs = std::move(all_pairs);
     }
   }
   report["seconds"] = SecondsSince(job_start);

@@ -28,6 +28,7 @@
 #include "core/quant/integer_lfw_eval.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/quant_bits.h"
+#include "core/quant/student_all_pairs_eval.h"
 #include "core/synth/inversion_generator.h"
 #include "core/synth/tensor_set_source.h"
 
@@ -83,6 +84,11 @@ struct QuantizeJobConfig {
   uint64_t seed = 1;
   std::string lfw_dir;  // Empty: no LFW evaluation.
   bool lfw_flip = false;
+  // With lfw_dir: also score every pair of LFW images on the student as
+  // served (student_all_pairs_eval.h), whose thresholds reach FARs down to
+  // 1e-6; report["lfw_all_pairs"]. Needs the folder's people.txt.
+  bool lfw_all_pairs = false;
+  int lfw_all_pairs_max_people = 0;  // The first N people of people.txt; 0: all.
   int threads = 0;
   bool allow_cuda = true;
   int cuda_device = 0;  // Which CUDA device, when CUDA is used.
@@ -109,6 +115,8 @@ struct QuantizeJobResult {
   // With config.lfw_dir, when the architecture has an integer forward: the
   // student as served (packed, integer kernels); see integer_lfw_eval.h.
   std::optional<IntegerLfwReport> lfw_integer;
+  // With config.lfw_all_pairs: every pair on the student as served.
+  std::optional<StudentAllPairsReport> lfw_all_pairs;
   nlohmann::json report;
 };
 

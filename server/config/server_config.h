@@ -64,8 +64,12 @@ struct ServerConfig {
   int job_checkpoint_every = 50;
   // Largest optimizer-step count a job may ask for.
   int max_job_steps = 100000;
-  // LFW directory for the "lfw" evaluation protocol; empty: not offered.
+  // LFW directory for the "lfw" (View 2) and "lfw-all-pairs" (View 2, then
+  // every pair of images on the student as served) evaluation protocols;
+  // empty: neither is offered.
   std::string lfw_dir;
+  // People of people.txt that "lfw-all-pairs" scores (the first N; 0: all).
+  int lfw_all_pairs_max_people = 0;
   // Cache of generated synthetic training sets; empty: <data_dir>/synthetic.
   std::string synthetic_cache_dir;
   // How packed low-bit models are served: "int8" (integer kernels where the

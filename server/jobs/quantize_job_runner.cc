@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/eval/protocol_names.h"
 #include "core/eval/roc_plot.h"
 #include "core/quant/packed_model.h"
 #include "core/quant/quantize_job.h"
@@ -134,6 +135,8 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
   engine.ptq_checkpoint_path = (std::filesystem::path(context.work_dir) / "ptq_ranges.pt").string();
   if (!config.evaluation_protocol().empty()) {
     engine.lfw_dir = options.protocols.at(config.evaluation_protocol());
+    engine.lfw_all_pairs = config.evaluation_protocol() == eval::kLfwAllPairsBenchmark;
+    engine.lfw_all_pairs_max_people = options.all_pairs_max_people;
   }
   engine.threads = context.cuda_index >= 0 ? 0 : options.cpu_threads;
   engine.allow_cuda = context.cuda_index >= 0;

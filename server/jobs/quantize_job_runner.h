@@ -25,7 +25,8 @@ namespace qf::server {
 struct QuantizeRunnerOptions {
   std::string asset_dir;
   std::string synthetic_cache_dir;               // Generated synthetic sets.
-  std::map<std::string, std::string> protocols;  // "lfw" -> data directory.
+  std::map<std::string, std::string> protocols;  // "lfw", "lfw-all-pairs" -> data directory.
+  int all_pairs_max_people = 0;                  // "lfw-all-pairs": the first N people; 0: all.
   int64_t checkpoint_every = 50;
   int cpu_threads = 0;  // Intra-op threads on CPU workers; 0 keeps the default.
 };

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/eval/protocol_names.h"
 
 namespace qf::server {
 
@@ -44,6 +45,34 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromStudentReport(const nlohmann::j
   }
 }
 
+absl::StatusOr<v1::EvaluationSummary> SummaryFromAllPairsReport(
+    const nlohmann::json& all_pairs_section) {
+  try {
+    v1::EvaluationSummary summary;
+    summary.set_protocol(eval::kLfwAllPairsBenchmark);
+    for (const auto& entry : all_pairs_section.at("all_pairs").at("tar_at_far")) {
+      if (!entry.value("measurable", false)) continue;
+      v1::OperatingPoint* point = summary.add_operating_points();
+      point->set_false_accept_rate(entry.at("far_target").get<double>());
+      point->set_threshold(entry.at("threshold").get<float>());
+      point->set_true_accept_rate(entry.at("tar").get<double>());
+    }
+    // "integer (onednn)" as the evaluation prints it -> "integer-onednn".
+    const std::string forward = all_pairs_section.at("forward").get<std::string>();
+    const std::string integer = "integer (";
+    if (absl::StartsWith(forward, integer) && absl::EndsWith(forward, ")")) {
+      summary.set_inference(
+          absl::StrCat(kIntegerInferencePrefix,
+                       forward.substr(integer.size(), forward.size() - integer.size() - 1)));
+    } else {
+      summary.set_inference(forward);
+    }
+    return summary;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed all-pairs evaluation: ", e.what()));
+  }
+}
+
 const v1::EvaluationSummary* ServedEvaluation(const v1::Model& model, const std::string& protocol,
                                               bool integer_served) {
   const v1::EvaluationSummary* first = nullptr;
@@ -54,6 +83,16 @@ const v1::EvaluationSummary* ServedEvaluation(const v1::Model& model, const std:
     if (first == nullptr) first = &summary;
   }
   return first;
+}
+
+const v1::EvaluationSummary* ThresholdEvaluation(const v1::Model& model, bool integer_served) {
+  for (const v1::EvaluationSummary& summary : model.evaluations()) {
+    if (summary.protocol() == eval::kLfwAllPairsBenchmark &&
+        absl::StartsWith(summary.inference(), kIntegerInferencePrefix) == integer_served) {
+      return &summary;
+    }
+  }
+  return ServedEvaluation(model, eval::kLfwView2Protocol, integer_served);
 }
 
 }  // namespace qf::server

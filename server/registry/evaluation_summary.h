@@ -7,8 +7,13 @@
 // SummaryFromStudentReport() reads the "lfw" section of a quantization job's
 // report (core/quant/lfw_student_eval.h): the student's metrics plus the
 // teacher's accuracy, the drop in points and the cross-model accuracy.
+// SummaryFromAllPairsReport() reads the "lfw_all_pairs" section (every pair
+// of LFW images on the student as served, core/quant/student_all_pairs_eval.h):
+// protocol "lfw-all-pairs", its operating points and forward, no accuracy
+// (every pair has no folds to choose thresholds on).
 // Malformed documents are INVALID_ARGUMENT. ServedEvaluation() picks, among
-// a model's evaluations, the one whose numbers describe how it is served.
+// a model's evaluations, the one whose numbers describe how it is served;
+// ThresholdEvaluation() the one whose thresholds Match uses.
 #ifndef QUANTFACE_SERVER_REGISTRY_EVALUATION_SUMMARY_H_
 #define QUANTFACE_SERVER_REGISTRY_EVALUATION_SUMMARY_H_
 
@@ -27,6 +32,9 @@ absl::StatusOr<quantface::v1::EvaluationSummary> SummaryFromMetrics(const nlohma
 absl::StatusOr<quantface::v1::EvaluationSummary> SummaryFromStudentReport(
     const nlohmann::json& lfw_section, const std::string& protocol);
 
+absl::StatusOr<quantface::v1::EvaluationSummary> SummaryFromAllPairsReport(
+    const nlohmann::json& all_pairs_section);
+
 // EvaluationSummary.inference of an evaluation on the integer kernels is
 // this prefix and the engine ("integer-onednn"); "fake-quant" otherwise.
 inline constexpr char kIntegerInferencePrefix[] = "integer-";
@@ -39,6 +47,13 @@ inline constexpr char kFakeQuantInference[] = "fake-quant";
 const quantface::v1::EvaluationSummary* ServedEvaluation(const quantface::v1::Model& model,
                                                          const std::string& protocol,
                                                          bool integer_served);
+
+// Every pair's evaluation ("lfw-all-pairs") when one was measured on the
+// forward serving `model` (its thresholds rest on tens of thousands of
+// impostor pairs and go down to FAR 1e-6); else ServedEvaluation(model,
+// "lfw", integer_served). Null when there is neither.
+const quantface::v1::EvaluationSummary* ThresholdEvaluation(const quantface::v1::Model& model,
+                                                            bool integer_served);
 
 }  // namespace qf::server
 

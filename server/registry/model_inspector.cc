@@ -85,6 +85,10 @@ absl::Status InspectPacked(const std::string& path, v1::Model* model) {
       *model->add_evaluations() = *std::move(summary);
     }
   }
+  if (metadata.contains("lfw_all_pairs")) {
+    auto summary = SummaryFromAllPairsReport(metadata["lfw_all_pairs"]);
+    if (summary.ok()) *model->add_evaluations() = *std::move(summary);
+  }
   return absl::OkStatus();
 }
 

@@ -1,5 +1,11 @@
 // The quantface CLI against a real server.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -176,6 +182,42 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   result = Cli({"match", "/nonexistent/a.jpg", "/nonexistent/b.jpg"});
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("cannot read /nonexistent/a.jpg"), std::string::npos) << result.err;
+}
+
+// `bench lfw --model-file` scores a packed student on the forward the server
+// would serve (integer kernels), or on its simulation with --fake-quant.
+TEST_F(CliTest, BenchLfwScoresAPackedStudentAsServed) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("qf_cli_student_" + std::to_string(::getpid())))
+          .string();
+  std::filesystem::create_directories(dir);
+  const std::string student = dir + "/s.qfp";
+  auto result = testing::RunCommand(
+      {QF_CLI_BINARY, "quantize",    "--asset-dir",    QF_ASSET_DIR, "--cache-dir", dir,
+       "--teacher",   "dlib-resnet", "--bits",         "w8a8",       "--method",    "ptq",
+       "--source",    "noise",       "--calib-images", "4",          "--threads",   "2",
+       "--cpu",       "--out",       student});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const std::string lfw = std::string(QF_SHARED_DIR) + "/data/lfw";
+  const std::vector<std::string> bench = {"bench",        "lfw",          "--data",     lfw,
+                                          "--model-file", student,        "--protocol", "all-pairs",
+                                          "--max-people", "40",           "--threads",  "2",
+                                          "--report",     dir + "/r.json"};
+  result = Cli(bench);
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("s.qfp, integer (onednn)  "), std::string::npos) << result.out;
+  std::vector<std::string> simulated = bench;
+  simulated.push_back("--fake-quant");
+  result = Cli(simulated);
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("s.qfp, fake-quant  "), std::string::npos) << result.out;
+  std::ifstream in(dir + "/r.json");
+  const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+  EXPECT_EQ(report.value("forward", ""), "fake-quant") << report.dump();
+  result = Cli({"bench", "lfw", "--data", lfw, "--model", "faceres", "--model-file", student});
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("excludes"), std::string::npos) << result.err;
 }
 
 TEST(CliNoServerTest, UnreachableServerIsUnavailable) {

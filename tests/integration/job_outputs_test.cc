@@ -510,7 +510,7 @@ TEST_F(JobOutputsTest, OfflineInvertedFacesAreGeneratedOnceAndNamedInReportAndRe
 
 // A student without a stored evaluation gets Match's thresholds from an
 // operator's report at <data_dir>/evaluations/<id>.json (View 2's format or
-// every pair's, as `quant_bench all-pairs --report` writes), and the error
+// every pair's, as `quantface bench lfw --model-file` writes), and the error
 // without one says how to make it.
 TEST_F(JobOutputsTest, AnOperatorsReportGivesAStudentItsThresholds) {
   Start({});
@@ -538,7 +538,9 @@ TEST_F(JobOutputsTest, AnOperatorsReportGivesAStudentItsThresholds) {
   v1::MatchResponse response;
   grpc::Status status = verification->Match(Context().get(), request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(status.error_message().find("quant_bench all-pairs"), std::string::npos)
+  EXPECT_NE(status.error_message().find("quantface bench lfw --data <lfw> --protocol all-pairs "
+                                        "--model-file <file.qfp> --report "),
+            std::string::npos)
       << status.error_message();
 
   const std::string evaluations = server_->data_dir() + "/evaluations";
@@ -605,6 +607,56 @@ TEST(OfflineQuantizeTest, SynthExportWritesTheJobsGeneratedSetAsImages) {
   EXPECT_EQ(noise.exit_status, 2);
   EXPECT_NE(noise.err.find("source 'noise' is not generated"), std::string::npos) << noise.err;
   fs::remove_all(dir);
+}
+
+// evaluation_protocol "lfw-all-pairs": View 2 as with "lfw", then every pair
+// of the first 40 people's images on the student as served; that
+// evaluation's thresholds are the ones Match uses, down to the FARs View 2
+// cannot measure.
+TEST_F(JobOutputsTest, AllPairsEvaluationGivesTheStudentItsThresholds) {
+  const std::string lfw =
+      MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-all-" + std::to_string(::getpid()));
+  Start({"--lfw-dir=" + lfw, "--lfw-all-pairs-max-people=40"});
+  v1::JobConfig config = testing::TinyJobConfig(2);
+  config.set_evaluation_protocol("lfw-all-pairs");
+  v1::Job job;
+  const grpc::Status submitted = Submit(config, &job);
+  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  const v1::Job done = WaitUntilEnded(job.name());
+  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
+
+  v1::GetModelRequest get;
+  get.set_name(done.output_model());
+  v1::Model model;
+  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  ASSERT_EQ(model.evaluations_size(), 3);
+  EXPECT_EQ(model.evaluations(0).protocol(), "lfw");
+  EXPECT_EQ(model.evaluations(1).protocol(), "lfw");
+  const v1::EvaluationSummary& all_pairs = model.evaluations(2);
+  EXPECT_EQ(all_pairs.protocol(), "lfw-all-pairs");
+  EXPECT_EQ(all_pairs.inference(), "integer-onednn");
+  EXPECT_DOUBLE_EQ(all_pairs.accuracy(), 0);  // No folds, no accuracy.
+  // 70 images of 40 people: 2,329 different pairs measure 1e-2 and 1e-3.
+  ASSERT_EQ(all_pairs.operating_points_size(), 2);
+  EXPECT_DOUBLE_EQ(all_pairs.operating_points(1).false_accept_rate(), 1e-3);
+
+  const auto verification = v1::VerificationService::NewStub(channel_);
+  v1::MatchRequest request;
+  request.set_model(model.name());
+  *request.mutable_probe() = testing::PachecoA();
+  *request.mutable_reference_face() = testing::PachecoB();
+  request.mutable_decision()->set_false_accept_rate(1e-3);
+  v1::MatchResponse response;
+  const grpc::Status matched = verification->Match(Context().get(), request, &response);
+  ASSERT_TRUE(matched.ok()) << matched.error_message();
+  EXPECT_FLOAT_EQ(response.threshold(), all_pairs.operating_points(1).threshold());
+
+  const testing::CommandResult watched = testing::RunCommand(
+      {QF_CLI_BINARY, "--server", server_->grpc_target(), "job", "watch", done.name()});
+  ASSERT_EQ(watched.exit_status, 0) << watched.err;
+  EXPECT_NE(watched.out.find("lfw-all-pairs (integer-onednn)\n  FAR        threshold  TAR\n"),
+            std::string::npos)
+      << watched.out;
 }
 
 TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {

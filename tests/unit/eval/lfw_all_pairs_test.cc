@@ -130,6 +130,25 @@ TEST(LfwAllPairsTest, ReportsRatesAtGivenThresholdsInItsJsonAndText) {
   EXPECT_THAT(text, HasSubstr("thresholds (same iff score >= threshold):  FAR 1e-1: 1.0000\n"));
 }
 
+// A cancelled job stops between batches, not after every image.
+TEST(LfwAllPairsTest, StopsBetweenBatchesWhenAsked) {
+  int batches = 0;
+  const EmbedFn embed = [&](absl::Span<const EmbedItem> items,
+                            bool) -> absl::StatusOr<torch::Tensor> {
+    ++batches;
+    return torch::ones({static_cast<int64_t>(items.size()), 4});
+  };
+  int polls = 0;
+  LfwAllPairsOptions options = Options(10);
+  options.batch_size = 4;
+  options.should_stop = [&] { return ++polls > 1; };  // Stop before the second batch.
+  const auto result = RunLfwAllPairs(TinyDataset(), embed, options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("after 4 of 13 images"));
+  EXPECT_EQ(batches, 1);
+}
+
 TEST(LfwAllPairsTest, APersonListedInTwoFoldsIsRefusedNotScoredAsTwo) {
   LfwDataset twice = TinyDataset();
   twice.people.push_back({"Ann", 2, 2});

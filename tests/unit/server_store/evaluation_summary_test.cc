@@ -71,6 +71,46 @@ TEST(EvaluationSummaryTest, ServedEvaluationFollowsTheServingForward) {
   EXPECT_EQ(ServedEvaluation(float_model, "lfw", true), &float_model.evaluations(0));
 }
 
+TEST(EvaluationSummaryTest, AllPairsReportHasOperatingPointsAndItsForward) {
+  // The shape of the job report's "lfw_all_pairs" section
+  // (eval::LfwAllPairsResultToJson plus the forward).
+  nlohmann::json section = {{"benchmark", "lfw-all-pairs"},
+                            {"all_pairs", {{"tar_at_far", Metrics(0, 0, 0.94)["tar_at_far"]}}},
+                            {"forward", "integer (onednn)"}};
+  auto summary = SummaryFromAllPairsReport(section);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->protocol(), "lfw-all-pairs");
+  EXPECT_EQ(summary->inference(), "integer-onednn");
+  EXPECT_DOUBLE_EQ(summary->accuracy(), 0);
+  ASSERT_EQ(summary->operating_points_size(), 1);  // 1e-6 was not measurable.
+  EXPECT_FLOAT_EQ(summary->operating_points(0).threshold(), 0.94f);
+  EXPECT_DOUBLE_EQ(summary->operating_points(0).true_accept_rate(), 0.95);
+
+  section["forward"] = "fake-quant";
+  EXPECT_EQ(SummaryFromAllPairsReport(section)->inference(), kFakeQuantInference);
+  section.erase("forward");
+  EXPECT_EQ(SummaryFromAllPairsReport(section).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EvaluationSummaryTest, ThresholdsComeFromEveryPairOfTheServingForwardFirst) {
+  quantface::v1::Model model;
+  auto add = [&](const std::string& protocol, const std::string& inference) {
+    quantface::v1::EvaluationSummary* e = model.add_evaluations();
+    e->set_protocol(protocol);
+    e->set_inference(inference);
+    return e;
+  };
+  EXPECT_EQ(ThresholdEvaluation(model, true), nullptr);
+  const auto* integer = add("lfw", "integer-onednn");
+  const auto* fake = add("lfw", "fake-quant");
+  EXPECT_EQ(ThresholdEvaluation(model, true), integer);  // No every-pair evaluation yet.
+  const auto* every_pair = add("lfw-all-pairs", "integer-onednn");
+  EXPECT_EQ(ThresholdEvaluation(model, true), every_pair);
+  // Served by the simulation: every pair was scored on the integer forward,
+  // so View 2's fake-quant thresholds are the ones that describe it.
+  EXPECT_EQ(ThresholdEvaluation(model, false), fake);
+}
+
 TEST(EvaluationSummaryTest, MalformedReportsAreInvalidArgument) {
   EXPECT_EQ(SummaryFromMetrics({{"accuracy", 3}}, "lfw").status().code(),
             absl::StatusCode::kInvalidArgument);
