@@ -148,6 +148,22 @@ class JobOutputsTest : public ::testing::Test {
     EXPECT_TRUE(ended.output_model().empty());
   }
 
+  // Runs a tiny job (TinyJobConfig(2)) evaluated on `protocol` to success;
+  // `done` gets the job and `model` the model it stored. Call it under
+  // ASSERT_NO_FATAL_FAILURE.
+  void RunEvaluatedJob(const std::string& protocol, v1::Job* done, v1::Model* model) {
+    v1::JobConfig config = testing::TinyJobConfig(2);
+    config.set_evaluation_protocol(protocol);
+    v1::Job job;
+    const grpc::Status submitted = Submit(config, &job);
+    ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+    *done = WaitUntilEnded(job.name());
+    ASSERT_EQ(done->state(), v1::Job::STATE_SUCCEEDED) << done->error_message();
+    v1::GetModelRequest get;
+    get.set_name(done->output_model());
+    ASSERT_TRUE(models_->GetModel(Context().get(), get, model).ok());
+  }
+
   grpc::Status Upload(const std::string& id, const std::string& bytes, v1::ModelFormat format,
                       bool declared_synthetic, v1::Model* model) {
     auto context = Context();
@@ -617,18 +633,9 @@ TEST_F(JobOutputsTest, AllPairsEvaluationGivesTheStudentItsThresholds) {
   const std::string lfw =
       MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-all-" + std::to_string(::getpid()));
   Start({"--lfw-dir=" + lfw, "--lfw-all-pairs-max-people=40"});
-  v1::JobConfig config = testing::TinyJobConfig(2);
-  config.set_evaluation_protocol("lfw-all-pairs");
-  v1::Job job;
-  const grpc::Status submitted = Submit(config, &job);
-  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
-  const v1::Job done = WaitUntilEnded(job.name());
-  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
-
-  v1::GetModelRequest get;
-  get.set_name(done.output_model());
+  v1::Job done;
   v1::Model model;
-  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  ASSERT_NO_FATAL_FAILURE(RunEvaluatedJob("lfw-all-pairs", &done, &model));
   ASSERT_EQ(model.evaluations_size(), 3);
   EXPECT_EQ(model.evaluations(0).protocol(), "lfw");
   EXPECT_EQ(model.evaluations(1).protocol(), "lfw");
@@ -663,18 +670,9 @@ TEST_F(JobOutputsTest, FinishedJobStoresRocPlotAndLogWithItsModel) {
   const std::string lfw =
       MakeTinyLfw(::testing::TempDir() + "/tiny-lfw-" + std::to_string(::getpid()));
   Start({"--lfw-dir=" + lfw});
-  v1::JobConfig config = testing::TinyJobConfig(2);
-  config.set_evaluation_protocol("lfw");
-  v1::Job job;
-  const grpc::Status submitted = Submit(config, &job);
-  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
-  const v1::Job done = WaitUntilEnded(job.name());
-  ASSERT_EQ(done.state(), v1::Job::STATE_SUCCEEDED) << done.error_message();
-
-  v1::GetModelRequest get;
-  get.set_name(done.output_model());
+  v1::Job done;
   v1::Model model;
-  ASSERT_TRUE(models_->GetModel(Context().get(), get, &model).ok());
+  ASSERT_NO_FATAL_FAILURE(RunEvaluatedJob("lfw", &done, &model));
   // Two evaluations: the student as served (packed, integer kernels; w8a8
   // with the default weight scheme has symmetric weights and runs on
   // oneDNN) first, then the fake-quant simulation the job trained.

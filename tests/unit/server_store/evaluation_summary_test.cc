@@ -21,6 +21,15 @@ nlohmann::json Metrics(double accuracy, double std, double threshold) {
              {"measurable", false}}}}};
 }
 
+const quantface::v1::EvaluationSummary* AddEvaluation(quantface::v1::Model& model,
+                                                      const std::string& protocol,
+                                                      const std::string& inference) {
+  quantface::v1::EvaluationSummary* e = model.add_evaluations();
+  e->set_protocol(protocol);
+  e->set_inference(inference);
+  return e;
+}
+
 TEST(EvaluationSummaryTest, BenchReportKeepsMeasurablePointsOnly) {
   const nlohmann::json report = {{"metrics", Metrics(0.99, 0.004, 0.93)}};
   auto summary = SummaryFromMetrics(report, "lfw");
@@ -52,10 +61,7 @@ TEST(EvaluationSummaryTest, StudentReportHasTeacherDropAndCrossModel) {
 TEST(EvaluationSummaryTest, ServedEvaluationFollowsTheServingForward) {
   quantface::v1::Model model;
   auto add = [&](const std::string& protocol, const std::string& inference) {
-    quantface::v1::EvaluationSummary* e = model.add_evaluations();
-    e->set_protocol(protocol);
-    e->set_inference(inference);
-    return e;
+    return AddEvaluation(model, protocol, inference);
   };
   EXPECT_EQ(ServedEvaluation(model, "lfw", true), nullptr);
   const auto* other_protocol = add("cfp", "integer-onednn");
@@ -95,10 +101,7 @@ TEST(EvaluationSummaryTest, AllPairsReportHasOperatingPointsAndItsForward) {
 TEST(EvaluationSummaryTest, ThresholdsComeFromEveryPairOfTheServingForwardFirst) {
   quantface::v1::Model model;
   auto add = [&](const std::string& protocol, const std::string& inference) {
-    quantface::v1::EvaluationSummary* e = model.add_evaluations();
-    e->set_protocol(protocol);
-    e->set_inference(inference);
-    return e;
+    return AddEvaluation(model, protocol, inference);
   };
   EXPECT_EQ(ThresholdEvaluation(model, true), nullptr);
   const auto* integer = add("lfw", "integer-onednn");
