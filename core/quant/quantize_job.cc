@@ -435,6 +435,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
                                                              *result.hooks, all_pairs_options));
       report["lfw_all_pairs"] = eval::LfwAllPairsResultToJson(all_pairs.result);
       report["lfw_all_pairs"]["forward"] = all_pairs.forward;
+      report["lfw_all_pairs"]["engine"] = all_pairs.engine;
       result.lfw_all_pairs = std::move(all_pairs);
     }
   }

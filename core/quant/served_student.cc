@@ -15,7 +15,8 @@ absl::StatusOr<ServedStudent> LoadServedStudent(const std::string& path, bool in
   if (integer) {
     absl::StatusOr<std::unique_ptr<Int8Model>> int8 = Int8Model::Create(*packed);
     if (int8.ok()) {
-      student.forward = "integer (" + (*int8)->engine() + ")";
+      student.engine = (*int8)->engine();
+      student.forward = "integer (" + student.engine + ")";
       student.backbone = std::make_shared<Int8Backbone>(*std::move(int8), packed->model->spec());
       return student;
     }

@@ -21,7 +21,8 @@ namespace qf::quant {
 
 struct ServedStudent {
   std::shared_ptr<nn::Backbone> backbone;  // Eval mode, CPU.
-  std::string forward;          // "integer (onednn)", "integer (qnnpack)" or "fake-quant".
+  std::string forward;  // For people: "integer (onednn)", "integer (qnnpack)" or "fake-quant".
+  std::string engine;   // The integer forward's quantized engine ("onednn"); empty: fake quant.
   std::string fallback_reason;  // Why not integer, when it was asked and refused.
 };
 

@@ -31,6 +31,7 @@ absl::StatusOr<StudentAllPairsReport> EvaluateServedStudentOnLfwAllPairs(
       report.result,
       eval::RunLfwAllPairs(dataset, match::MakeFileEmbedFn(embedder, decoder), options));
   report.forward = served.forward;
+  report.engine = served.engine;
   return report;
 }
 

@@ -30,6 +30,7 @@ namespace qf::quant {
 struct StudentAllPairsReport {
   eval::LfwAllPairsResult result;
   std::string forward;  // "integer (onednn)", "integer (qnnpack)" or "fake-quant".
+  std::string engine;   // "onednn" or "qnnpack" on the integer forward; empty: fake quant.
 };
 
 absl::StatusOr<StudentAllPairsReport> EvaluateServedStudentOnLfwAllPairs(

@@ -57,16 +57,10 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromAllPairsReport(
       point->set_threshold(entry.at("threshold").get<float>());
       point->set_true_accept_rate(entry.at("tar").get<double>());
     }
-    // "integer (onednn)" as the evaluation prints it -> "integer-onednn".
-    const std::string forward = all_pairs_section.at("forward").get<std::string>();
-    const std::string integer = "integer (";
-    if (absl::StartsWith(forward, integer) && absl::EndsWith(forward, ")")) {
-      summary.set_inference(
-          absl::StrCat(kIntegerInferencePrefix,
-                       forward.substr(integer.size(), forward.size() - integer.size() - 1)));
-    } else {
-      summary.set_inference(forward);
-    }
+    // The engine of the integer forward, empty for the fake-quant one.
+    const std::string engine = all_pairs_section.at("engine").get<std::string>();
+    summary.set_inference(engine.empty() ? std::string(kFakeQuantInference)
+                                         : absl::StrCat(kIntegerInferencePrefix, engine));
     return summary;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("malformed all-pairs evaluation: ", e.what()));

@@ -9,8 +9,9 @@
 // teacher's accuracy, the drop in points and the cross-model accuracy.
 // SummaryFromAllPairsReport() reads the "lfw_all_pairs" section (every pair
 // of LFW images on the student as served, core/quant/student_all_pairs_eval.h):
-// protocol "lfw-all-pairs", its operating points and forward, no accuracy
-// (every pair has no folds to choose thresholds on).
+// protocol "lfw-all-pairs", its operating points and its forward's engine
+// ("engine": "onednn", or empty for fake quant), no accuracy (every pair has
+// no folds to choose thresholds on).
 // Malformed documents are INVALID_ARGUMENT. ServedEvaluation() picks, among
 // a model's evaluations, the one whose numbers describe how it is served;
 // ThresholdEvaluation() the one whose thresholds Match uses.

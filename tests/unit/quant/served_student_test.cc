@@ -47,8 +47,10 @@ TEST(ServedStudentTest, IntegerWhenAskedElseTheFakeQuantSimulation) {
   ASSERT_TRUE(simulated.ok()) << simulated.status();
   ASSERT_TRUE(packed.ok()) << packed.status();
   EXPECT_EQ(integer->forward, "integer (onednn)");
+  EXPECT_EQ(integer->engine, "onednn");
   EXPECT_TRUE(integer->fallback_reason.empty());
   EXPECT_EQ(simulated->forward, "fake-quant");
+  EXPECT_TRUE(simulated->engine.empty());
 
   torch::NoGradGuard no_grad;
   torch::manual_seed(9);

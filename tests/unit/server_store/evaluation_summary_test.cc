@@ -79,10 +79,11 @@ TEST(EvaluationSummaryTest, ServedEvaluationFollowsTheServingForward) {
 
 TEST(EvaluationSummaryTest, AllPairsReportHasOperatingPointsAndItsForward) {
   // The shape of the job report's "lfw_all_pairs" section
-  // (eval::LfwAllPairsResultToJson plus the forward).
+  // (eval::LfwAllPairsResultToJson plus the forward and its engine).
   nlohmann::json section = {{"benchmark", "lfw-all-pairs"},
                             {"all_pairs", {{"tar_at_far", Metrics(0, 0, 0.94)["tar_at_far"]}}},
-                            {"forward", "integer (onednn)"}};
+                            {"forward", "integer (onednn)"},
+                            {"engine", "onednn"}};
   auto summary = SummaryFromAllPairsReport(section);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->protocol(), "lfw-all-pairs");
@@ -93,8 +94,9 @@ TEST(EvaluationSummaryTest, AllPairsReportHasOperatingPointsAndItsForward) {
   EXPECT_DOUBLE_EQ(summary->operating_points(0).true_accept_rate(), 0.95);
 
   section["forward"] = "fake-quant";
+  section["engine"] = "";
   EXPECT_EQ(SummaryFromAllPairsReport(section)->inference(), kFakeQuantInference);
-  section.erase("forward");
+  section.erase("engine");
   EXPECT_EQ(SummaryFromAllPairsReport(section).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
