@@ -37,6 +37,7 @@ struct AllPairsArgs {
   int batch = 32;
   std::vector<double> far_targets = {1e-2, 1e-3, 1e-4, 1e-5};
   std::vector<double> thresholds;
+  int top_impostors = 0;
   std::string report;
 };
 
@@ -82,6 +83,7 @@ int RunAllPairs(const AllPairsArgs& args) {
   options.batch_size = args.batch;
   options.far_targets = args.far_targets;
   options.thresholds = args.thresholds;
+  options.top_impostors = args.top_impostors;
   const auto start = std::chrono::steady_clock::now();
   options.progress = [&](std::size_t done, std::size_t total) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
@@ -156,6 +158,10 @@ void AddAllPairsCommand(CLI::App& app, int& exit_status) {
       ->add_option("--threshold", args->thresholds,
                    "Also report TAR and FAR at these thresholds, comma-separated")
       ->delimiter(',');
+  command
+      ->add_option("--top-impostors", args->top_impostors,
+                   "Also list the N highest-scoring impostor pairs")
+      ->check(CLI::Range(0, 100000));
   command->add_option("--report", args->report, "Also write a JSON report");
   command->callback([args, &exit_status, teacher, model] {
     if (teacher->count() == 0 && model->count() == 0) {

@@ -46,7 +46,8 @@ struct LfwOptions {
   int max_people = 0;
   std::vector<double> far_targets = {1e-2, 1e-3, 1e-4, 1e-5};
   std::vector<double> thresholds;
-  bool all_pairs_option_given = false;  // Any of the four above, on the command line.
+  int top_impostors = 0;
+  bool all_pairs_option_given = false;  // Any of the five above, on the command line.
 };
 
 // The model's name in tables and reports: the built-in's, or the student's file.
@@ -90,6 +91,7 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
   options.max_people = o.max_people;
   options.far_targets = o.far_targets;
   options.thresholds = o.thresholds;
+  options.top_impostors = o.top_impostors;
   options.batch_size = o.batch_size;
   options.flip = o.flip;
   const auto start = std::chrono::steady_clock::now();
@@ -196,8 +198,8 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
   if (all_pairs && !o.roc.empty()) return context.Fail("--roc applies to --protocol view2 only");
   if (!all_pairs && o.all_pairs_option_given) {
     return context.Fail(
-        "--max-images-per-person, --max-people, --far and --threshold apply to --protocol "
-        "all-pairs only");
+        "--max-images-per-person, --max-people, --far, --threshold and --top-impostors apply to "
+        "--protocol all-pairs only");
   }
 
   auto dataset = eval::LoadLfwDataset(
@@ -294,9 +296,13 @@ void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status) {
   lfw->add_option("--threshold", o->thresholds,
                   "all-pairs: also report TAR and FAR at these thresholds, comma-separated")
       ->delimiter(',');
+  lfw->add_option("--top-impostors", o->top_impostors,
+                  "all-pairs: also list the N highest-scoring impostor pairs")
+      ->check(CLI::Range(0, 100000));
   lfw->callback([&context, &exit_status, o, lfw] {
     o->all_pairs_option_given = lfw->count("--max-images-per-person") + lfw->count("--max-people") +
-                                    lfw->count("--far") + lfw->count("--threshold") >
+                                    lfw->count("--far") + lfw->count("--threshold") +
+                                    lfw->count("--top-impostors") >
                                 0;
     exit_status = RunLfw(context, *o);
   });

@@ -5,12 +5,15 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <queue>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/eval/roc.h"
+#include "core/util/status_macros.h"
 
 namespace qf::eval {
 namespace {
@@ -31,23 +34,89 @@ double SampleSd(const std::vector<double>& values) {
   return std::sqrt(squares / static_cast<double>(values.size() - 1));
 }
 
+// Rows L2-normalized in float64, then float32 (the precision of the
+// embeddings the server stores); InvalidArgumentError for non-finite values
+// or a row of norm zero.
+absl::StatusOr<torch::Tensor> UnitRows(const torch::Tensor& embeddings) {
+  torch::Tensor rows = embeddings.detach().to(torch::kCPU, torch::kFloat64);
+  if (!torch::isfinite(rows).all().item<bool>()) {
+    return absl::InvalidArgumentError("all pairs: non-finite embedding values");
+  }
+  const torch::Tensor norms = rows.norm(2, 1);
+  const torch::Tensor zero = (norms == 0).nonzero();
+  if (zero.size(0) > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("all pairs: row ", zero[0][0].item<std::int64_t>(), " has norm zero"));
+  }
+  return (rows / norms.unsqueeze(1)).to(torch::kFloat32).contiguous();
+}
+
+absl::Status CheckShapes(const torch::Tensor& embeddings, absl::Span<const int> identity,
+                         std::size_t groups) {
+  if (!embeddings.defined() || embeddings.dim() != 2 || embeddings.size(0) < 2 ||
+      embeddings.size(1) < 1) {
+    return absl::InvalidArgumentError("all pairs: embeddings must be N x D with N >= 2");
+  }
+  const std::int64_t n = embeddings.size(0);
+  if (static_cast<std::int64_t>(identity.size()) != n || static_cast<std::int64_t>(groups) != n) {
+    return absl::InvalidArgumentError(absl::StrCat("all pairs: ", n, " rows but ", identity.size(),
+                                                   " identities and ", groups, " groups"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<ScoredRowPair>> TopDifferentPairs(const torch::Tensor& embeddings,
+                                                             absl::Span<const int> identity,
+                                                             int count) {
+  QF_RETURN_IF_ERROR(CheckShapes(embeddings, identity, identity.size()));
+  if (count < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("all pairs: top ", count, " pairs"));
+  }
+  QF_ASSIGN_OR_RETURN(const torch::Tensor rows, UnitRows(embeddings));
+  const std::int64_t n = rows.size(0);
+  // Ordered by score descending, then row order: the heap's top is the pair
+  // to drop first.
+  const auto before = [](const ScoredRowPair& a, const ScoredRowPair& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return std::tie(a.first, a.second) < std::tie(b.first, b.second);
+  };
+  std::priority_queue<ScoredRowPair, std::vector<ScoredRowPair>, decltype(before)> kept(before);
+  constexpr std::int64_t kBlock = 256;
+  for (std::int64_t first = 0; first < n; first += kBlock) {
+    const std::int64_t last = std::min(n, first + kBlock);
+    const torch::Tensor scores = rows.slice(0, first, last).matmul(rows.t()).contiguous();
+    const auto s = scores.accessor<float, 2>();
+    for (std::int64_t i = first; i < last; ++i) {
+      for (std::int64_t j = i + 1; j < n; ++j) {
+        if (identity[i] == identity[j]) continue;
+        const ScoredRowPair pair{s[i - first][j], i, j};
+        if (static_cast<int>(kept.size()) < count) {
+          kept.push(pair);
+        } else if (before(pair, kept.top())) {
+          kept.pop();
+          kept.push(pair);
+        }
+      }
+    }
+  }
+  std::vector<ScoredRowPair> top;
+  while (!kept.empty()) {
+    top.push_back(kept.top());
+    kept.pop();
+  }
+  std::reverse(top.begin(), top.end());
+  return top;
+}
 
 absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
                                                absl::Span<const int> identity,
                                                absl::Span<const int> group,
                                                absl::Span<const double> far_targets,
                                                absl::Span<const double> thresholds) {
-  if (!embeddings.defined() || embeddings.dim() != 2 || embeddings.size(0) < 2 ||
-      embeddings.size(1) < 1) {
-    return absl::InvalidArgumentError("all pairs: embeddings must be N x D with N >= 2");
-  }
+  QF_RETURN_IF_ERROR(CheckShapes(embeddings, identity, group.size()));
   const std::int64_t n = embeddings.size(0);
-  if (static_cast<std::int64_t>(identity.size()) != n ||
-      static_cast<std::int64_t>(group.size()) != n) {
-    return absl::InvalidArgumentError(absl::StrCat("all pairs: ", n, " rows but ", identity.size(),
-                                                   " identities and ", group.size(), " groups"));
-  }
   for (const double target : far_targets) {
     if (!(target > 0 && target <= 1)) {
       return absl::InvalidArgumentError(
@@ -60,17 +129,7 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
           absl::StrCat("all pairs: threshold ", threshold, " is not a finite number"));
     }
   }
-  torch::Tensor rows = embeddings.detach().to(torch::kCPU, torch::kFloat64);
-  if (!torch::isfinite(rows).all().item<bool>()) {
-    return absl::InvalidArgumentError("all pairs: non-finite embedding values");
-  }
-  const torch::Tensor norms = rows.norm(2, 1);
-  const torch::Tensor zero = (norms == 0).nonzero();
-  if (zero.size(0) > 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("all pairs: row ", zero[0][0].item<std::int64_t>(), " has norm zero"));
-  }
-  rows = (rows / norms.unsqueeze(1)).to(torch::kFloat32).contiguous();
+  QF_ASSIGN_OR_RETURN(const torch::Tensor rows, UnitRows(embeddings));
 
   AllPairsTar result;
   result.num_images = n;

@@ -76,6 +76,22 @@ struct AllPairsTar {
   std::vector<AllPairsRatesAtThreshold> at_threshold;  // In the order of the thresholds.
 };
 
+// One pair of rows and its score, as ComputeAllPairsTar scores it.
+struct ScoredRowPair {
+  double score = 0;
+  std::int64_t first = 0;  // Row indices, first < second.
+  std::int64_t second = 0;
+};
+
+// The `count` highest-scoring different pairs (identity[i] != identity[j]),
+// highest first, ties in row order: the impostor pairs that set the
+// thresholds at the lowest FARs (a diagnostic of what an operating point
+// rests on). InvalidArgumentError as ComputeAllPairsTar for bad embeddings
+// or identities, and for count < 1.
+absl::StatusOr<std::vector<ScoredRowPair>> TopDifferentPairs(const torch::Tensor& embeddings,
+                                                             absl::Span<const int> identity,
+                                                             int count);
+
 absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
                                                absl::Span<const int> identity,
                                                absl::Span<const int> group,

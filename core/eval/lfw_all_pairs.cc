@@ -71,6 +71,15 @@ absl::StatusOr<LfwAllPairsResult> RunLfwAllPairs(const LfwDataset& dataset, cons
   LfwAllPairsResult result;
   QF_ASSIGN_OR_RETURN(result.tar, ComputeAllPairsTar(embeddings, identity, group,
                                                      options.far_targets, options.thresholds));
+  if (options.top_impostors > 0) {
+    QF_ASSIGN_OR_RETURN(const std::vector<ScoredRowPair> top,
+                        TopDifferentPairs(embeddings, identity, options.top_impostors));
+    for (const ScoredRowPair& pair : top) {
+      result.top_impostors.push_back({pair.score,
+                                      selection.images[static_cast<std::size_t>(pair.first)].key,
+                                      selection.images[static_cast<std::size_t>(pair.second)].key});
+    }
+  }
   result.skipped_images = selection.skipped;
   result.embedding_dim = embeddings.size(1);
   result.max_images_per_person = options.max_images_per_person;

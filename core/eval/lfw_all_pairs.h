@@ -43,6 +43,9 @@ struct LfwAllPairsOptions {
   bool flip = false;
   std::function<void(std::size_t done, std::size_t total)> progress;
   std::function<bool()> should_stop{};  // Polled per batch (EmbedItemsOptions).
+  // Also list the N highest-scoring impostor pairs (TopDifferentPairs): what
+  // the thresholds at the lowest FARs rest on. 0: none.
+  int top_impostors = 0;
 };
 
 struct LfwAllPairsImage {
@@ -59,8 +62,15 @@ struct LfwAllPairsSelection {
 absl::StatusOr<LfwAllPairsSelection> SelectLfwAllPairsImages(const LfwDataset& dataset,
                                                              const LfwAllPairsOptions& options);
 
+struct LfwImpostorPair {
+  double score = 0;
+  std::string first;  // LfwImageKey, e.g. "NAME/NAME_0001.jpg".
+  std::string second;
+};
+
 struct LfwAllPairsResult {
   AllPairsTar tar;
+  std::vector<LfwImpostorPair> top_impostors;  // Highest first (options.top_impostors).
   std::int64_t skipped_images = 0;
   std::int64_t embedding_dim = 0;
   int max_images_per_person = 0;

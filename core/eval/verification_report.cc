@@ -210,6 +210,13 @@ nlohmann::json LfwAllPairsResultToJson(const LfwAllPairsResult& result) {
   json["skipped_images"] = result.skipped_images;
   json["embedding_dim"] = result.embedding_dim;
   json["all_pairs"] = AllPairsTarToJson(result.tar);
+  if (!result.top_impostors.empty()) {
+    json["top_impostors"] = nlohmann::json::array();
+    for (const LfwImpostorPair& pair : result.top_impostors) {
+      json["top_impostors"].push_back(
+          {{"score", pair.score}, {"first", pair.first}, {"second", pair.second}});
+    }
+  }
   return json;
 }
 
@@ -230,6 +237,12 @@ std::string FormatLfwAllPairsResult(const LfwAllPairsResult& result, const std::
     }
   }
   absl::StrAppend(&out, "\n");
+  if (!result.top_impostors.empty()) {
+    absl::StrAppend(&out, "highest-scoring impostor pairs:\n");
+    for (const LfwImpostorPair& pair : result.top_impostors) {
+      absl::StrAppend(&out, Format("  %.4f  ", pair.score), pair.first, "  ", pair.second, "\n");
+    }
+  }
   return out;
 }
 

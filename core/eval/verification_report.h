@@ -55,14 +55,15 @@ nlohmann::json AllPairsTarToJson(const AllPairsTar& result);
 // `quantface bench lfw --protocol all-pairs` and `quant_bench all-pairs`
 // write (each adds the model and timing):
 //   {"benchmark": kLfwAllPairsBenchmark, "max_images_per_person",
-//    "skipped_images", "embedding_dim", "all_pairs": AllPairsTarToJson}
+//    "skipped_images", "embedding_dim", "all_pairs": AllPairsTarToJson,
+//    "top_impostors": [{"score", "first", "second"}]}   (when asked for)
 // match::OperatingPoints reads its thresholds, so the server can serve it.
 nlohmann::json LfwAllPairsResultToJson(const LfwAllPairsResult& result);
 
 // What both all-pairs tools print: a line on the protocol (images, people,
 // skipped images, pairs, folds), FormatAllPairsTable with one row named
-// `name`, FormatRatesAtThresholds, and the threshold of each measurable FAR
-// target.
+// `name`, FormatRatesAtThresholds, the threshold of each measurable FAR
+// target, and the highest-scoring impostor pairs when they were asked for.
 std::string FormatLfwAllPairsResult(const LfwAllPairsResult& result, const std::string& name);
 
 // One line per AllPairsTar::at_threshold entry:

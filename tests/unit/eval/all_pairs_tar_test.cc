@@ -1,5 +1,6 @@
 #include "core/eval/all_pairs_tar.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -185,6 +186,46 @@ TEST(AllPairsTarTest, AgreesWithTheRocOverEveryPair) {
   // A TAR that the structure makes neither 0 nor 1, so the check has teeth.
   EXPECT_GT(result->tar_at_far[2].tar, 0.05);
   EXPECT_LT(result->tar_at_far[2].tar, 0.95);
+}
+
+TEST(AllPairsTarTest, TopDifferentPairsAreTheHighestImpostorScores) {
+  // FourImages' different pairs: A2-B2 (rows 1, 3) 0.6, then three at 0.
+  const auto top = TopDifferentPairs(FourImages(), kFourIdentities, 2);
+  ASSERT_TRUE(top.ok()) << top.status();
+  ASSERT_EQ(top->size(), 2u);
+  EXPECT_NEAR((*top)[0].score, 0.6, 1e-6);
+  EXPECT_EQ((*top)[0].first, 1);
+  EXPECT_EQ((*top)[0].second, 3);
+  EXPECT_NEAR((*top)[1].score, 0.0, 1e-6);
+  EXPECT_EQ((*top)[1].first, 0);  // A1-B1, the first of the ties at 0.
+  EXPECT_EQ((*top)[1].second, 2);
+  const auto all = TopDifferentPairs(FourImages(), kFourIdentities, 10);  // More than there are.
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 4u);
+
+  // On random embeddings: the same as sorting every different pair.
+  const Clustered set = ClusteredEmbeddings(/*seed=*/5, /*people=*/10, /*images=*/3, /*dim=*/5,
+                                            /*noise=*/0.8, /*groups=*/2);
+  const torch::Tensor unit = set.embeddings / set.embeddings.norm(2, 1, /*keepdim=*/true);
+  const torch::Tensor scores = unit.matmul(unit.t());
+  std::vector<double> different;
+  const int n = static_cast<int>(set.identity.size());
+  for (int i = 0; i < n; ++i) {
+    for (int j = i + 1; j < n; ++j) {
+      if (set.identity[i] != set.identity[j]) different.push_back(scores[i][j].item<double>());
+    }
+  }
+  std::sort(different.rbegin(), different.rend());
+  const auto top7 = TopDifferentPairs(set.embeddings, set.identity, 7);
+  ASSERT_TRUE(top7.ok());
+  ASSERT_EQ(top7->size(), 7u);
+  for (std::size_t k = 0; k < 7; ++k) {
+    EXPECT_NEAR((*top7)[k].score, different[k], 1e-5) << k;
+    EXPECT_NE(set.identity[static_cast<std::size_t>((*top7)[k].first)],
+              set.identity[static_cast<std::size_t>((*top7)[k].second)]);
+  }
+  EXPECT_EQ(TopDifferentPairs(FourImages(), kFourIdentities, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AllPairsTarTest, RefusesBadInput) {

@@ -108,6 +108,7 @@ TEST(LfwAllPairsTest, ReportsRatesAtGivenThresholdsInItsJsonAndText) {
   LfwAllPairsOptions options = Options(10);
   options.far_targets = {0.1, 1e-2};  // 32 different pairs: 1e-2 is not measurable.
   options.thresholds = {0.5, -0.5};
+  options.top_impostors = 1;
   const auto result = RunLfwAllPairs(TinyDataset(), embed, options);
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_EQ(result->tar.at_threshold.size(), 2u);
@@ -128,6 +129,14 @@ TEST(LfwAllPairsTest, ReportsRatesAtGivenThresholdsInItsJsonAndText) {
               HasSubstr("at threshold 0.5000: TAR 100.00 %, FAR 0.00e+00 (0 of 32 "
                         "different pairs)\nat threshold -0.5000: TAR 100.00 %, FAR 1.00e+00"));
   EXPECT_THAT(text, HasSubstr("thresholds (same iff score >= threshold):  FAR 1e-1: 1.0000\n"));
+  // Every different pair scores 0 here: the first in row order is Ann's
+  // first image with Bob's.
+  ASSERT_EQ(result->top_impostors.size(), 1u);
+  EXPECT_EQ(result->top_impostors[0].first, "Ann/Ann_0001.jpg");
+  EXPECT_EQ(result->top_impostors[0].second, "Bob/Bob_0001.jpg");
+  EXPECT_EQ(report["top_impostors"][0]["second"], "Bob/Bob_0001.jpg");
+  EXPECT_THAT(text, HasSubstr("highest-scoring impostor pairs:\n  0.0000  Ann/Ann_0001.jpg  "
+                              "Bob/Bob_0001.jpg\n"));
 }
 
 // A cancelled job stops between batches, not after every image.
