@@ -51,6 +51,24 @@ absl::StatusOr<torch::Tensor> UnitRows(const torch::Tensor& embeddings) {
   return (rows / norms.unsqueeze(1)).to(torch::kFloat32).contiguous();
 }
 
+// Calls visit(i, j, score) for every pair i < j of `rows` (unit rows,
+// float32), in row order. Scores are computed a block of rows at a time:
+// the full N x N matrix would need 8 bytes per different pair where
+// ComputeAllPairsTar keeps 4.
+template <typename Visit>
+void ForEachPair(const torch::Tensor& rows, Visit&& visit) {
+  const std::int64_t n = rows.size(0);
+  constexpr std::int64_t kBlock = 256;
+  for (std::int64_t first = 0; first < n; first += kBlock) {
+    const std::int64_t last = std::min(n, first + kBlock);
+    const torch::Tensor scores = rows.slice(0, first, last).matmul(rows.t()).contiguous();
+    const auto s = scores.accessor<float, 2>();
+    for (std::int64_t i = first; i < last; ++i) {
+      for (std::int64_t j = i + 1; j < n; ++j) visit(i, j, s[i - first][j]);
+    }
+  }
+}
+
 absl::Status CheckShapes(const torch::Tensor& embeddings, absl::Span<const int> identity,
                          std::size_t groups) {
   if (!embeddings.defined() || embeddings.dim() != 2 || embeddings.size(0) < 2 ||
@@ -75,7 +93,6 @@ absl::StatusOr<std::vector<ScoredRowPair>> TopDifferentPairs(const torch::Tensor
     return absl::InvalidArgumentError(absl::StrCat("all pairs: top ", count, " pairs"));
   }
   QF_ASSIGN_OR_RETURN(const torch::Tensor rows, UnitRows(embeddings));
-  const std::int64_t n = rows.size(0);
   // Ordered by score descending, then row order: the heap's top is the pair
   // to drop first.
   const auto before = [](const ScoredRowPair& a, const ScoredRowPair& b) {
@@ -83,24 +100,16 @@ absl::StatusOr<std::vector<ScoredRowPair>> TopDifferentPairs(const torch::Tensor
     return std::tie(a.first, a.second) < std::tie(b.first, b.second);
   };
   std::priority_queue<ScoredRowPair, std::vector<ScoredRowPair>, decltype(before)> kept(before);
-  constexpr std::int64_t kBlock = 256;
-  for (std::int64_t first = 0; first < n; first += kBlock) {
-    const std::int64_t last = std::min(n, first + kBlock);
-    const torch::Tensor scores = rows.slice(0, first, last).matmul(rows.t()).contiguous();
-    const auto s = scores.accessor<float, 2>();
-    for (std::int64_t i = first; i < last; ++i) {
-      for (std::int64_t j = i + 1; j < n; ++j) {
-        if (identity[i] == identity[j]) continue;
-        const ScoredRowPair pair{s[i - first][j], i, j};
-        if (static_cast<int>(kept.size()) < count) {
-          kept.push(pair);
-        } else if (before(pair, kept.top())) {
-          kept.pop();
-          kept.push(pair);
-        }
-      }
+  ForEachPair(rows, [&](std::int64_t i, std::int64_t j, float score) {
+    if (identity[i] == identity[j]) return;
+    const ScoredRowPair pair{score, i, j};
+    if (static_cast<int>(kept.size()) < count) {
+      kept.push(pair);
+    } else if (before(pair, kept.top())) {
+      kept.pop();
+      kept.push(pair);
     }
-  }
+  });
   std::vector<ScoredRowPair> top;
   while (!kept.empty()) {
     top.push_back(kept.top());
@@ -152,28 +161,17 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
                                                    " different pairs; both are needed"));
   }
 
-  // Scores, a block of rows at a time: the full N x N matrix would need
-  // 8 bytes per different pair instead of 4.
   std::vector<SamePair> same;
   same.reserve(static_cast<std::size_t>(result.num_same));
   std::vector<float> different;
   different.reserve(static_cast<std::size_t>(result.num_different));
-  constexpr std::int64_t kBlock = 256;
-  for (std::int64_t first = 0; first < n; first += kBlock) {
-    const std::int64_t last = std::min(n, first + kBlock);
-    const torch::Tensor scores = rows.slice(0, first, last).matmul(rows.t()).contiguous();
-    const auto s = scores.accessor<float, 2>();
-    for (std::int64_t i = first; i < last; ++i) {
-      for (std::int64_t j = i + 1; j < n; ++j) {
-        const float score = s[i - first][j];
-        if (identity[i] == identity[j]) {
-          same.push_back({score, group[i]});
-        } else {
-          different.push_back(score);
-        }
-      }
+  ForEachPair(rows, [&](std::int64_t i, std::int64_t j, float score) {
+    if (identity[i] == identity[j]) {
+      same.push_back({score, group[i]});
+    } else {
+      different.push_back(score);
     }
-  }
+  });
 
   // Over every score (the partial sort below only reorders them).
   for (const double threshold : thresholds) {
