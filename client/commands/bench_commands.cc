@@ -8,11 +8,15 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_format.h"
 #include "client/commands/commands.h"
 #include "core/detect/dlib_face_detector.h"
 #include "core/eval/lfw_all_pairs.h"
@@ -47,7 +51,8 @@ struct LfwOptions {
   std::vector<double> far_targets = {1e-2, 1e-3, 1e-4, 1e-5};
   std::vector<double> thresholds;
   int top_impostors = 0;
-  bool all_pairs_option_given = false;  // Any of the five above, on the command line.
+  std::string teacher;                  // With model_file: a built-in to compare the student with.
+  bool all_pairs_option_given = false;  // Any of the six above, on the command line.
 };
 
 // The model's name in tables and reports: the built-in's, or the student's file.
@@ -82,9 +87,12 @@ bool WriteReport(const std::string& path, const nlohmann::json& report) {
 
 // Every pair of LFW images (core/eval/lfw_all_pairs.h): thresholds at low
 // FARs that View 2's 3,000 impostor pairs cannot measure.
+// With a teacher embedder (--teacher), the teacher's rates on the same pairs
+// and the rates across the two models join the student's.
 int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
                      const eval::LfwDataset& dataset, const match::FaceEmbedder& embedder,
-                     const std::string& forward, int threads) {
+                     const match::FaceEmbedder* teacher_embedder, const std::string& forward,
+                     int threads) {
   const image::Decoder decoder;
   eval::LfwAllPairsOptions options;
   options.max_images_per_person = o.max_images_per_person;
@@ -96,7 +104,17 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
   options.flip = o.flip;
   const auto start = std::chrono::steady_clock::now();
   options.progress = ProgressLine(start);
-  auto result = eval::RunLfwAllPairs(dataset, match::MakeFileEmbedFn(embedder, decoder), options);
+  const eval::EmbedFn embed = match::MakeFileEmbedFn(embedder, decoder);
+  absl::StatusOr<eval::LfwAllPairsComparison> comparison;
+  absl::StatusOr<eval::LfwAllPairsResult> result;
+  if (teacher_embedder != nullptr) {
+    comparison = eval::CompareLfwAllPairs(
+        dataset, embed, match::MakeFileEmbedFn(*teacher_embedder, decoder), options);
+    result = comparison.ok() ? absl::StatusOr<eval::LfwAllPairsResult>(comparison->model)
+                             : comparison.status();
+  } else {
+    result = eval::RunLfwAllPairs(dataset, embed, options);
+  }
   std::cerr << "\n";
   if (!result.ok()) {
     return context.Fail(std::string(result.status().message()),
@@ -105,6 +123,16 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
   nlohmann::json report = eval::LfwAllPairsResultToJson(*result);
+  std::vector<std::pair<std::string, const eval::AllPairsTar*>> more_rows;
+  if (teacher_embedder != nullptr) {
+    // The keys of a job's every-pair report (student_all_pairs_eval.h).
+    report["teacher"] = eval::LfwAllPairsResultToJson(comparison->reference);
+    report["teacher"]["model"] = o.teacher;
+    report["cross_teacher_student"] = eval::LfwAllPairsResultToJson(comparison->cross);
+    report["mean_teacher_student_cosine"] = comparison->mean_cosine;
+    more_rows = {{"teacher " + o.teacher, &comparison->reference.tar},
+                 {"cross (teacher vs student)", &comparison->cross.tar}};
+  }
   report["model"] = ModelName(o);
   report["forward"] = forward;
   report["flip"] = o.flip;
@@ -119,7 +147,10 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
     return kExitOk;
   }
   std::cout << eval::FormatLfwAllPairsResult(
-      *result, ModelName(o) + ", " + forward + (o.flip ? ", flip" : ""));
+      *result, ModelName(o) + ", " + forward + (o.flip ? ", flip" : ""), more_rows);
+  if (teacher_embedder != nullptr) {
+    std::cout << absl::StrFormat("mean teacher-student cosine: %.4f\n", comparison->mean_cosine);
+  }
   std::cout << result->tar.num_images << " images in " << elapsed.count() << " s with " << threads
             << " threads\nreport: " << report_path << "\n";
   return kExitOk;
@@ -198,8 +229,8 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
   if (all_pairs && !o.roc.empty()) return context.Fail("--roc applies to --protocol view2 only");
   if (!all_pairs && o.all_pairs_option_given) {
     return context.Fail(
-        "--max-images-per-person, --max-people, --far, --threshold and --top-impostors apply to "
-        "--protocol all-pairs only");
+        "--max-images-per-person, --max-people, --far, --threshold, --top-impostors and --teacher "
+        "apply to --protocol all-pairs only");
   }
 
   auto dataset = eval::LoadLfwDataset(
@@ -238,8 +269,17 @@ int RunLfw(const CliContext& context, const LfwOptions& o) {
   const match::FaceEmbedder embedder(
       backbone, detector,
       {.max_batch_size = o.batch_size, .face_choice = match::FaceChoice::kMostCentral});
-  return all_pairs ? BenchLfwAllPairs(context, o, *dataset, embedder, forward, threads)
-                   : BenchLfwView2(context, o, *dataset, embedder, forward, threads);
+  if (!all_pairs) return BenchLfwView2(context, o, *dataset, embedder, forward, threads);
+  std::optional<match::FaceEmbedder> teacher_embedder;
+  if (!o.teacher.empty()) {
+    auto teacher = nn::LoadBuiltinModel(o.teacher, o.asset_dir);
+    if (!teacher.ok()) return context.Fail(std::string(teacher.status().message()), kExitRpcError);
+    teacher_embedder.emplace(*std::move(teacher), nullptr,
+                             match::EmbedderOptions{.max_batch_size = o.batch_size});
+  }
+  return BenchLfwAllPairs(context, o, *dataset, embedder,
+                          teacher_embedder.has_value() ? &*teacher_embedder : nullptr, forward,
+                          threads);
 }
 
 }  // namespace
@@ -299,10 +339,15 @@ void AddBenchCommands(CLI::App& app, CliContext& context, int& exit_status) {
   lfw->add_option("--top-impostors", o->top_impostors,
                   "all-pairs: also list the N highest-scoring impostor pairs")
       ->check(CLI::Range(0, 100000));
+  lfw->add_option("--teacher", o->teacher,
+                  "all-pairs with --model-file: also score this built-in model (the student's "
+                  "teacher) on the same pairs, and the pairs across the two (the teacher's "
+                  "embedding of the earlier image against the student's of the later one)")
+      ->needs(model_file);
   lfw->callback([&context, &exit_status, o, lfw] {
     o->all_pairs_option_given = lfw->count("--max-images-per-person") + lfw->count("--max-people") +
                                     lfw->count("--far") + lfw->count("--threshold") +
-                                    lfw->count("--top-impostors") >
+                                    lfw->count("--top-impostors") + lfw->count("--teacher") >
                                 0;
     exit_status = RunLfw(context, *o);
   });

@@ -32,6 +32,15 @@ std::string StateName(v1::Job::State state) {
   return name.rfind("STATE_", 0) == 0 ? name.substr(6) : name;
 }
 
+// The TAR of the point at `far` among `points`, "-" when there is none.
+std::string TarAt(const google::protobuf::RepeatedPtrField<v1::OperatingPoint>& points,
+                  double far) {
+  for (const v1::OperatingPoint& p : points) {
+    if (p.false_accept_rate() == far) return absl::StrFormat("%.4f", p.true_accept_rate());
+  }
+  return "-";
+}
+
 }  // namespace
 
 std::string ProgressLine(const v1::Job& job) {
@@ -82,10 +91,20 @@ std::string ReportTable(const v1::Model& model) {
                                       100 * e.teacher_accuracy(), e.accuracy_drop_points(),
                                       100 * e.cross_model_accuracy()));
     }
-    absl::StrAppend(&out, "\n  FAR        threshold  TAR\n");
+    // The teacher's and the cross-model TAR at the same FAR, where measured.
+    const bool compared = !e.teacher_operating_points().empty();
+    absl::StrAppend(&out, "\n  FAR        threshold  TAR",
+                    compared ? "     teacher TAR  cross-model TAR" : "", "\n");
     for (const v1::OperatingPoint& p : e.operating_points()) {
-      absl::StrAppend(&out, absl::StrFormat("  %-9g  %-9.4f  %.4f\n", p.false_accept_rate(),
+      absl::StrAppend(&out, absl::StrFormat("  %-9g  %-9.4f  %.4f", p.false_accept_rate(),
                                             p.threshold(), p.true_accept_rate()));
+      if (compared) {
+        absl::StrAppend(
+            &out, absl::StrFormat("  %-11s  %s",
+                                  TarAt(e.teacher_operating_points(), p.false_accept_rate()),
+                                  TarAt(e.cross_model_operating_points(), p.false_accept_rate())));
+      }
+      absl::StrAppend(&out, "\n");
     }
   }
   if (model.evaluations().empty()) absl::StrAppend(&out, "  (not evaluated)\n");

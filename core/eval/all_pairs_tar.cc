@@ -51,17 +51,18 @@ absl::StatusOr<torch::Tensor> UnitRows(const torch::Tensor& embeddings) {
   return (rows / norms.unsqueeze(1)).to(torch::kFloat32).contiguous();
 }
 
-// Calls visit(i, j, score) for every pair i < j of `rows` (unit rows,
-// float32), in row order. Scores are computed a block of rows at a time:
-// the full N x N matrix would need 8 bytes per different pair where
-// ComputeAllPairsTar keeps 4.
+// Calls visit(i, j, score) for every pair i < j, in row order, with the
+// score of row i of `enrolled` against row j of `probes` (unit rows,
+// float32, the same shape; the same tensor for one model). Scores are
+// computed a block of rows at a time: the full N x N matrix would need 8
+// bytes per different pair where ComputeAllPairsTar keeps 4.
 template <typename Visit>
-void ForEachPair(const torch::Tensor& rows, Visit&& visit) {
-  const std::int64_t n = rows.size(0);
+void ForEachPair(const torch::Tensor& enrolled, const torch::Tensor& probes, Visit&& visit) {
+  const std::int64_t n = enrolled.size(0);
   constexpr std::int64_t kBlock = 256;
   for (std::int64_t first = 0; first < n; first += kBlock) {
     const std::int64_t last = std::min(n, first + kBlock);
-    const torch::Tensor scores = rows.slice(0, first, last).matmul(rows.t()).contiguous();
+    const torch::Tensor scores = enrolled.slice(0, first, last).matmul(probes.t()).contiguous();
     const auto s = scores.accessor<float, 2>();
     for (std::int64_t i = first; i < last; ++i) {
       for (std::int64_t j = i + 1; j < n; ++j) visit(i, j, s[i - first][j]);
@@ -100,7 +101,7 @@ absl::StatusOr<std::vector<ScoredRowPair>> TopDifferentPairs(const torch::Tensor
     return std::tie(a.first, a.second) < std::tie(b.first, b.second);
   };
   std::priority_queue<ScoredRowPair, std::vector<ScoredRowPair>, decltype(before)> kept(before);
-  ForEachPair(rows, [&](std::int64_t i, std::int64_t j, float score) {
+  ForEachPair(rows, rows, [&](std::int64_t i, std::int64_t j, float score) {
     if (identity[i] == identity[j]) return;
     const ScoredRowPair pair{score, i, j};
     if (static_cast<int>(kept.size()) < count) {
@@ -124,8 +125,23 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
                                                absl::Span<const int> group,
                                                absl::Span<const double> far_targets,
                                                absl::Span<const double> thresholds) {
-  QF_RETURN_IF_ERROR(CheckShapes(embeddings, identity, group.size()));
-  const std::int64_t n = embeddings.size(0);
+  return ComputeCrossModelAllPairsTar(embeddings, embeddings, identity, group, far_targets,
+                                      thresholds);
+}
+
+absl::StatusOr<AllPairsTar> ComputeCrossModelAllPairsTar(const torch::Tensor& enrolled,
+                                                         const torch::Tensor& probes,
+                                                         absl::Span<const int> identity,
+                                                         absl::Span<const int> group,
+                                                         absl::Span<const double> far_targets,
+                                                         absl::Span<const double> thresholds) {
+  QF_RETURN_IF_ERROR(CheckShapes(enrolled, identity, group.size()));
+  const bool one_model = probes.is_same(enrolled);
+  if (!one_model && (!probes.defined() || probes.sizes() != enrolled.sizes())) {
+    return absl::InvalidArgumentError(
+        "all pairs: the probe embeddings must have the enrolled embeddings' shape (N x D)");
+  }
+  const std::int64_t n = enrolled.size(0);
   for (const double target : far_targets) {
     if (!(target > 0 && target <= 1)) {
       return absl::InvalidArgumentError(
@@ -138,7 +154,11 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
           absl::StrCat("all pairs: threshold ", threshold, " is not a finite number"));
     }
   }
-  QF_ASSIGN_OR_RETURN(const torch::Tensor rows, UnitRows(embeddings));
+  QF_ASSIGN_OR_RETURN(const torch::Tensor enrolled_rows, UnitRows(enrolled));
+  torch::Tensor probe_rows = enrolled_rows;
+  if (!one_model) {
+    QF_ASSIGN_OR_RETURN(probe_rows, UnitRows(probes));
+  }
 
   AllPairsTar result;
   result.num_images = n;
@@ -165,7 +185,7 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
   same.reserve(static_cast<std::size_t>(result.num_same));
   std::vector<float> different;
   different.reserve(static_cast<std::size_t>(result.num_different));
-  ForEachPair(rows, [&](std::int64_t i, std::int64_t j, float score) {
+  ForEachPair(enrolled_rows, probe_rows, [&](std::int64_t i, std::int64_t j, float score) {
     if (identity[i] == identity[j]) {
       same.push_back({score, group[i]});
     } else {

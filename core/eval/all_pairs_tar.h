@@ -24,13 +24,21 @@
 // point, or a client's explicit one): the share of same and of different
 // pairs scoring at or above it.
 //
+// Across two models (ComputeCrossModelAllPairsTar): the same images embedded
+// by two models, e.g. a quantized student and its teacher. Pair {i, j},
+// i < j, is scored by the cosine of row i of `enrolled` (the model that
+// built a gallery) and row j of `probes` (the model that answers queries);
+// everything else is as above. It measures whether a gallery enrolled with
+// one model keeps working when another serves the probes.
+//
 // Cost: N^2 / 2 dot products and 4 bytes per different pair (about 220 MB
 // for 10,500 images); the same pairs are few and kept as doubles.
 //
 // Contract: InvalidArgumentError for embeddings that are not N x D with
 // N >= 2, identity or group vectors of another length, a row of norm zero or
 // a non-finite value, one identity in two groups, no same or no different
-// pair, a FAR target outside (0, 1], or a non-finite threshold.
+// pair, a FAR target outside (0, 1], a non-finite threshold, or (across two
+// models) probe embeddings of another shape than the enrolled ones.
 #ifndef QUANTFACE_CORE_EVAL_ALL_PAIRS_TAR_H_
 #define QUANTFACE_CORE_EVAL_ALL_PAIRS_TAR_H_
 
@@ -97,6 +105,13 @@ absl::StatusOr<AllPairsTar> ComputeAllPairsTar(const torch::Tensor& embeddings,
                                                absl::Span<const int> group,
                                                absl::Span<const double> far_targets,
                                                absl::Span<const double> thresholds = {});
+
+absl::StatusOr<AllPairsTar> ComputeCrossModelAllPairsTar(const torch::Tensor& enrolled,
+                                                         const torch::Tensor& probes,
+                                                         absl::Span<const int> identity,
+                                                         absl::Span<const int> group,
+                                                         absl::Span<const double> far_targets,
+                                                         absl::Span<const double> thresholds = {});
 
 }  // namespace qf::eval
 

@@ -76,8 +76,49 @@ struct LfwAllPairsResult {
   int max_images_per_person = 0;
 };
 
+// Selects, embeds with `embed` and scores: PrepareLfwAllPairs, EmbedItems,
+// ScoreLfwAllPairs.
 absl::StatusOr<LfwAllPairsResult> RunLfwAllPairs(const LfwDataset& dataset, const EmbedFn& embed,
                                                  const LfwAllPairsOptions& options = {});
+
+// Two models on the same images: `model` (e.g. a quantized student) and
+// `reference` (e.g. its full-precision teacher), each scored alone, and the
+// pairs scored across them with the reference enrolling the earlier image
+// and the model probing with the later one (a gallery built with the
+// reference, searched with the model). The model is embedded first;
+// options.progress counts the images of both passes; top impostors are
+// listed for the model only.
+struct LfwAllPairsComparison {
+  LfwAllPairsResult model;
+  LfwAllPairsResult reference;
+  LfwAllPairsResult cross;
+  double mean_cosine = 0;  // Between the two models' embeddings of the same image.
+};
+
+absl::StatusOr<LfwAllPairsComparison> CompareLfwAllPairs(const LfwDataset& dataset,
+                                                         const EmbedFn& model,
+                                                         const EmbedFn& reference,
+                                                         const LfwAllPairsOptions& options = {});
+
+// The steps of RunLfwAllPairs and CompareLfwAllPairs.
+struct LfwAllPairsTrials {
+  LfwAllPairsSelection selection;
+  std::vector<EmbedItem> items;  // Per selected image: dataset.ImagePath() and landmarks.
+  std::vector<int> identity;     // Per image, by name.
+  std::vector<int> group;        // Per image: the person's fold.
+};
+
+absl::StatusOr<LfwAllPairsTrials> PrepareLfwAllPairs(const LfwDataset& dataset,
+                                                     const LfwAllPairsOptions& options);
+
+// Scores `embeddings` (one row per trials.items, as EmbedItems returns them).
+// With `probes` defined: across two models (ComputeCrossModelAllPairsTar),
+// `embeddings` enrolling and `probes` probing; options.top_impostors is then
+// ignored (the list names one model's impostors).
+absl::StatusOr<LfwAllPairsResult> ScoreLfwAllPairs(const LfwAllPairsTrials& trials,
+                                                   const torch::Tensor& embeddings,
+                                                   const LfwAllPairsOptions& options,
+                                                   const torch::Tensor& probes = {});
 
 }  // namespace qf::eval
 

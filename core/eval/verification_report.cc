@@ -220,7 +220,9 @@ nlohmann::json LfwAllPairsResultToJson(const LfwAllPairsResult& result) {
   return json;
 }
 
-std::string FormatLfwAllPairsResult(const LfwAllPairsResult& result, const std::string& name) {
+std::string FormatLfwAllPairsResult(
+    const LfwAllPairsResult& result, const std::string& name,
+    const std::vector<std::pair<std::string, const AllPairsTar*>>& more_rows) {
   const AllPairsTar& tar = result.tar;
   std::string out =
       absl::StrCat("LFW all pairs: ", tar.num_images, " images of ", tar.num_identities,
@@ -228,7 +230,9 @@ std::string FormatLfwAllPairsResult(const LfwAllPairsResult& result, const std::
                    result.skipped_images, " skipped, no landmarks), ", tar.num_same, " same and ",
                    tar.num_different, " different pairs; TAR +- its standard error over the ",
                    tar.groups.size(), " person-disjoint folds\n");
-  absl::StrAppend(&out, FormatAllPairsTable({{name, &tar}}), FormatRatesAtThresholds(tar),
+  std::vector<std::pair<std::string, const AllPairsTar*>> rows = {{name, &tar}};
+  rows.insert(rows.end(), more_rows.begin(), more_rows.end());
+  absl::StrAppend(&out, FormatAllPairsTable(rows), FormatRatesAtThresholds(tar),
                   "thresholds (same iff score >= threshold):");
   for (const AllPairsTarAtFar& point : tar.tar_at_far) {
     if (point.measurable) {

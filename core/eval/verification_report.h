@@ -64,7 +64,11 @@ nlohmann::json LfwAllPairsResultToJson(const LfwAllPairsResult& result);
 // skipped images, pairs, folds), FormatAllPairsTable with one row named
 // `name`, FormatRatesAtThresholds, the threshold of each measurable FAR
 // target, and the highest-scoring impostor pairs when they were asked for.
-std::string FormatLfwAllPairsResult(const LfwAllPairsResult& result, const std::string& name);
+// `more_rows` (e.g. the teacher's and the cross-model rates on the same
+// pairs) join the table under `name`'s row.
+std::string FormatLfwAllPairsResult(
+    const LfwAllPairsResult& result, const std::string& name,
+    const std::vector<std::pair<std::string, const AllPairsTar*>>& more_rows = {});
 
 // One line per AllPairsTar::at_threshold entry:
 //   "at threshold 0.6000: TAR 97.12 %, FAR 2.31e-03 (127003 of 54979320 different pairs)"

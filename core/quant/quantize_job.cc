@@ -395,7 +395,8 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     if (config.lfw_all_pairs) {
       QF_ASSIGN_OR_RETURN(const eval::LfwAllPairsSelection selection,
                           eval::SelectLfwAllPairsImages(dataset, all_pairs_options));
-      all_pairs_images = static_cast<int64_t>(selection.images.size());
+      // The student's images, then the teacher's (cached ones count too).
+      all_pairs_images = 2 * static_cast<int64_t>(selection.images.size());
     }
     int64_t view2_images = 0;
     StudentLfwOptions lfw_options;
@@ -430,12 +431,16 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
         report_progress({"lfw", passes * view2_images + static_cast<int64_t>(done),
                          passes * view2_images + static_cast<int64_t>(total), 0, 0});
       };
-      QF_ASSIGN_OR_RETURN(StudentAllPairsReport all_pairs,
-                          EvaluateServedStudentOnLfwAllPairs(dataset, *result.student,
-                                                             *result.hooks, all_pairs_options));
-      report["lfw_all_pairs"] = eval::LfwAllPairsResultToJson(all_pairs.result);
-      report["lfw_all_pairs"]["forward"] = all_pairs.forward;
-      report["lfw_all_pairs"]["engine"] = all_pairs.engine;
+      // The teacher's rows of every pair join View 2's in the same cache.
+      const TeacherAllPairsInput teacher{result.teacher, &teacher_rows};
+      const size_t cached_rows = teacher_rows.size();
+      QF_ASSIGN_OR_RETURN(
+          StudentAllPairsReport all_pairs,
+          EvaluateServedStudentOnLfwAllPairs(dataset, *result.student, *result.hooks,
+                                             all_pairs_options, &teacher));
+      if (!teacher_cache.empty() && teacher_rows.size() > cached_rows)
+        SaveEmbeddingCache(teacher_cache, teacher_rows);
+      report["lfw_all_pairs"] = StudentAllPairsReportToJson(all_pairs);
       result.lfw_all_pairs = std::move(all_pairs);
     }
   }

@@ -86,7 +86,9 @@ struct QuantizeJobConfig {
   bool lfw_flip = false;
   // With lfw_dir: also score every pair of LFW images on the student as
   // served (student_all_pairs_eval.h), whose thresholds reach FARs down to
-  // 1e-6; report["lfw_all_pairs"]. Needs the folder's people.txt.
+  // 1e-6, next to the teacher's and across the two models (the teacher's
+  // rows are cached with View 2's); report["lfw_all_pairs"]. Needs the
+  // folder's people.txt.
   bool lfw_all_pairs = false;
   int lfw_all_pairs_max_people = 0;  // The first N people of people.txt; 0: all.
   int threads = 0;
@@ -115,7 +117,8 @@ struct QuantizeJobResult {
   // With config.lfw_dir, when the architecture has an integer forward: the
   // student as served (packed, integer kernels); see integer_lfw_eval.h.
   std::optional<IntegerLfwReport> lfw_integer;
-  // With config.lfw_all_pairs: every pair on the student as served.
+  // With config.lfw_all_pairs: every pair on the student as served, on the
+  // teacher and across them.
   std::optional<StudentAllPairsReport> lfw_all_pairs;
   nlohmann::json report;
 };

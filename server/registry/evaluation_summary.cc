@@ -8,6 +8,23 @@ namespace qf::server {
 
 namespace v1 = ::quantface::v1;
 
+namespace {
+
+// The measurable entries of a "tar_at_far" array (View 2's metrics and every
+// pair's "all_pairs" share the form); json exceptions for malformed ones.
+void AddOperatingPoints(const nlohmann::json& tar_at_far,
+                        google::protobuf::RepeatedPtrField<v1::OperatingPoint>* points) {
+  for (const auto& entry : tar_at_far) {
+    if (!entry.value("measurable", false)) continue;
+    v1::OperatingPoint* point = points->Add();
+    point->set_false_accept_rate(entry.at("far_target").get<double>());
+    point->set_threshold(entry.at("threshold").get<float>());
+    point->set_true_accept_rate(entry.at("tar").get<double>());
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<v1::EvaluationSummary> SummaryFromMetrics(const nlohmann::json& report,
                                                          const std::string& protocol) {
   try {
@@ -16,13 +33,7 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromMetrics(const nlohmann::json& r
     summary.set_protocol(protocol);
     summary.set_accuracy(metrics.at("accuracy").at("mean").get<double>());
     summary.set_accuracy_std(metrics.at("accuracy").value("std", 0.0));
-    for (const auto& entry : metrics.at("tar_at_far")) {
-      if (!entry.value("measurable", false)) continue;
-      v1::OperatingPoint* point = summary.add_operating_points();
-      point->set_false_accept_rate(entry.at("far_target").get<double>());
-      point->set_threshold(entry.at("threshold").get<float>());
-      point->set_true_accept_rate(entry.at("tar").get<double>());
-    }
+    AddOperatingPoints(metrics.at("tar_at_far"), summary.mutable_operating_points());
     return summary;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("malformed evaluation report: ", e.what()));
@@ -39,6 +50,10 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromStudentReport(const nlohmann::j
     summary->set_accuracy_drop_points(100.0 * (teacher - summary->accuracy()));
     summary->set_cross_model_accuracy(
         lfw_section.at("cross_teacher_student").at("accuracy").at("mean").get<double>());
+    AddOperatingPoints(lfw_section.at("teacher").at("tar_at_far"),
+                       summary->mutable_teacher_operating_points());
+    AddOperatingPoints(lfw_section.at("cross_teacher_student").at("tar_at_far"),
+                       summary->mutable_cross_model_operating_points());
     return summary;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("malformed student evaluation: ", e.what()));
@@ -50,12 +65,15 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromAllPairsReport(
   try {
     v1::EvaluationSummary summary;
     summary.set_protocol(eval::kLfwAllPairsBenchmark);
-    for (const auto& entry : all_pairs_section.at("all_pairs").at("tar_at_far")) {
-      if (!entry.value("measurable", false)) continue;
-      v1::OperatingPoint* point = summary.add_operating_points();
-      point->set_false_accept_rate(entry.at("far_target").get<double>());
-      point->set_threshold(entry.at("threshold").get<float>());
-      point->set_true_accept_rate(entry.at("tar").get<double>());
+    AddOperatingPoints(all_pairs_section.at("all_pairs").at("tar_at_far"),
+                       summary.mutable_operating_points());
+    // Reports written before jobs scored the teacher on every pair lack both.
+    if (all_pairs_section.contains("teacher")) {
+      AddOperatingPoints(all_pairs_section.at("teacher").at("all_pairs").at("tar_at_far"),
+                         summary.mutable_teacher_operating_points());
+      AddOperatingPoints(
+          all_pairs_section.at("cross_teacher_student").at("all_pairs").at("tar_at_far"),
+          summary.mutable_cross_model_operating_points());
     }
     // The engine of the integer forward, empty for the fake-quant one.
     const std::string engine = all_pairs_section.at("engine").get<std::string>();

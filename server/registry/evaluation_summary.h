@@ -6,12 +6,14 @@
 // writes): accuracy mean/std and every measurable TAR@FAR point.
 // SummaryFromStudentReport() reads the "lfw" section of a quantization job's
 // report (core/quant/lfw_student_eval.h): the student's metrics plus the
-// teacher's accuracy, the drop in points and the cross-model accuracy.
+// teacher's accuracy, the drop in points and the cross-model accuracy, and
+// the teacher's and the cross-model operating points.
 // SummaryFromAllPairsReport() reads the "lfw_all_pairs" section (every pair
 // of LFW images on the student as served, core/quant/student_all_pairs_eval.h):
 // protocol "lfw-all-pairs", its operating points and its forward's engine
-// ("engine": "onednn", or empty for fake quant), no accuracy (every pair has
-// no folds to choose thresholds on).
+// ("engine": "onednn", or empty for fake quant), the teacher's and the
+// cross-model operating points when the section has them, no accuracy
+// (every pair has no folds to choose thresholds on).
 // Malformed documents are INVALID_ARGUMENT. ServedEvaluation() picks, among
 // a model's evaluations, the one whose numbers describe how it is served;
 // ThresholdEvaluation() the one whose thresholds Match uses.

@@ -214,6 +214,32 @@ TEST_F(CliTest, BenchLfwScoresAPackedStudentAsServed) {
   std::ifstream in(dir + "/r.json");
   const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
   EXPECT_EQ(report.value("forward", ""), "fake-quant") << report.dump();
+
+  // Next to its teacher, and across the two models, on the same pairs.
+  std::vector<std::string> compared = bench;
+  compared.insert(compared.end(), {"--teacher", "dlib-resnet", "--asset-dir", QF_ASSET_DIR});
+  result = Cli(compared);
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("\nteacher dlib-resnet  "), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("\ncross (teacher vs student)  "), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("mean teacher-student cosine: 0.99"), std::string::npos) << result.out;
+  std::ifstream compared_in(dir + "/r.json");
+  const nlohmann::json compared_report = nlohmann::json::parse(compared_in, nullptr, false);
+  ASSERT_TRUE(compared_report.contains("cross_teacher_student")) << compared_report.dump();
+  EXPECT_EQ(compared_report["teacher"]["model"], "dlib-resnet");
+  // The student's and the teacher's thresholds are their own.
+  EXPECT_EQ(compared_report["teacher"]["all_pairs"]["pairs"],
+            compared_report["all_pairs"]["pairs"]);
+  EXPECT_NE(compared_report["teacher"]["all_pairs"]["tar_at_far"][0]["threshold"],
+            compared_report["all_pairs"]["tar_at_far"][0]["threshold"]);
+  result = Cli({"bench", "lfw", "--data", lfw, "--teacher", "dlib-resnet"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("--model-file"), std::string::npos) << result.err;
+  result =
+      Cli({"bench", "lfw", "--data", lfw, "--model-file", student, "--teacher", "dlib-resnet"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("apply to --protocol all-pairs only"), std::string::npos) << result.err;
+
   result = Cli({"bench", "lfw", "--data", lfw, "--model", "faceres", "--model-file", student});
   std::filesystem::remove_all(dir);
   EXPECT_EQ(result.exit_status, 2);

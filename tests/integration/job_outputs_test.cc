@@ -646,6 +646,20 @@ TEST_F(JobOutputsTest, AllPairsEvaluationGivesTheStudentItsThresholds) {
   // 70 images of 40 people: 2,329 different pairs measure 1e-2 and 1e-3.
   ASSERT_EQ(all_pairs.operating_points_size(), 2);
   EXPECT_DOUBLE_EQ(all_pairs.operating_points(1).false_accept_rate(), 1e-3);
+  // The teacher's points and the cross-model ones, on the same pairs.
+  ASSERT_EQ(all_pairs.teacher_operating_points_size(), 2);
+  ASSERT_EQ(all_pairs.cross_model_operating_points_size(), 2);
+  for (int k = 0; k < 2; ++k) {
+    EXPECT_DOUBLE_EQ(all_pairs.teacher_operating_points(k).false_accept_rate(),
+                     all_pairs.operating_points(k).false_accept_rate());
+    EXPECT_DOUBLE_EQ(all_pairs.cross_model_operating_points(k).false_accept_rate(),
+                     all_pairs.operating_points(k).false_accept_rate());
+    // A w8a8 student of the same teacher: far above chance on the same pairs.
+    EXPECT_GT(all_pairs.teacher_operating_points(k).true_accept_rate(), 0.5) << k;
+    EXPECT_GT(all_pairs.cross_model_operating_points(k).true_accept_rate(), 0.5) << k;
+  }
+  EXPECT_EQ(model.evaluations(0).teacher_operating_points_size(),
+            model.evaluations(0).operating_points_size());
 
   const auto verification = v1::VerificationService::NewStub(channel_);
   v1::MatchRequest request;
@@ -661,7 +675,8 @@ TEST_F(JobOutputsTest, AllPairsEvaluationGivesTheStudentItsThresholds) {
   const testing::CommandResult watched = testing::RunCommand(
       {QF_CLI_BINARY, "--server", server_->grpc_target(), "job", "watch", done.name()});
   ASSERT_EQ(watched.exit_status, 0) << watched.err;
-  EXPECT_NE(watched.out.find("lfw-all-pairs (integer-onednn)\n  FAR        threshold  TAR\n"),
+  EXPECT_NE(watched.out.find("lfw-all-pairs (integer-onednn)\n  FAR        threshold  TAR     "
+                             "teacher TAR  cross-model TAR\n  0.01       "),
             std::string::npos)
       << watched.out;
 }

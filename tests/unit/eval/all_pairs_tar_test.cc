@@ -188,6 +188,63 @@ TEST(AllPairsTarTest, AgreesWithTheRocOverEveryPair) {
   EXPECT_LT(result->tar_at_far[2].tar, 0.95);
 }
 
+// Across two models: pair {i, j}, i < j, scores row i of the enrolling
+// model against row j of the probing one, and the rest is ComputeAllPairsTar.
+TEST(AllPairsTarTest, CrossModelScoresTheEnrolledRowAgainstTheLaterProbeRow) {
+  const Clustered set = ClusteredEmbeddings(/*seed=*/11, /*people=*/12, /*images=*/4, /*dim=*/6,
+                                            /*noise=*/0.9, /*groups=*/3);
+  torch::manual_seed(3);
+  // A second model: the same images, each embedding moved a little.
+  const torch::Tensor probes =
+      set.embeddings + 0.3 * torch::randn(set.embeddings.sizes(), torch::kFloat64);
+  const std::vector<double> targets = {0.1, 0.02, 0.005};
+  const auto result =
+      ComputeCrossModelAllPairsTar(set.embeddings, probes, set.identity, set.group, targets);
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  const torch::Tensor enrolled_unit = set.embeddings / set.embeddings.norm(2, 1, true);
+  const torch::Tensor probe_unit = probes / probes.norm(2, 1, true);
+  const torch::Tensor scores = enrolled_unit.matmul(probe_unit.t());  // [enrolled, probe].
+  std::vector<ScoredPair> pairs;
+  std::vector<ScoredPair> reversed;  // Probe first: must give other numbers.
+  const int n = static_cast<int>(set.identity.size());
+  for (int i = 0; i < n; ++i) {
+    for (int j = i + 1; j < n; ++j) {
+      const bool same = set.identity[i] == set.identity[j];
+      pairs.push_back({scores[i][j].item<double>(), same, set.group[i]});
+      reversed.push_back({scores[j][i].item<double>(), same, set.group[i]});
+    }
+  }
+  const auto roc = ComputeRoc(pairs);
+  const auto reversed_roc = ComputeRoc(reversed);
+  ASSERT_TRUE(roc.ok() && reversed_roc.ok());
+  bool differs_from_reversed = false;
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    const TarAtFar expected = ComputeTarAtFar(*roc, targets[t]);
+    EXPECT_DOUBLE_EQ(result->tar_at_far[t].tar, expected.tar) << targets[t];
+    EXPECT_NEAR(result->tar_at_far[t].threshold, expected.threshold, 1e-5) << targets[t];
+    const TarAtFar other = ComputeTarAtFar(*reversed_roc, targets[t]);
+    differs_from_reversed |= std::abs(other.threshold - expected.threshold) > 1e-4;
+  }
+  EXPECT_TRUE(differs_from_reversed);
+
+  // One model given twice is ComputeAllPairsTar.
+  const auto one = ComputeCrossModelAllPairsTar(set.embeddings, set.embeddings.clone(),
+                                                set.identity, set.group, targets);
+  const auto plain = ComputeAllPairsTar(set.embeddings, set.identity, set.group, targets);
+  ASSERT_TRUE(one.ok() && plain.ok());
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    EXPECT_DOUBLE_EQ(one->tar_at_far[t].tar, plain->tar_at_far[t].tar);
+    EXPECT_DOUBLE_EQ(one->tar_at_far[t].threshold, plain->tar_at_far[t].threshold);
+  }
+
+  const auto wrong = ComputeCrossModelAllPairsTar(FourImages(), FourImages().slice(1, 0, 2),
+                                                  kFourIdentities, kFourGroups, targets);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(wrong.status().message()), HasSubstr("enrolled embeddings' shape"));
+}
+
 TEST(AllPairsTarTest, TopDifferentPairsAreTheHighestImpostorScores) {
   // FourImages' different pairs: A2-B2 (rows 1, 3) 0.6, then three at 0.
   const auto top = TopDifferentPairs(FourImages(), kFourIdentities, 2);

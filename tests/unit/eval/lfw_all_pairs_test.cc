@@ -139,6 +139,51 @@ TEST(LfwAllPairsTest, ReportsRatesAtGivenThresholdsInItsJsonAndText) {
                               "Bob/Bob_0001.jpg\n"));
 }
 
+// Two models' embeddings of the same images, scored across them: the
+// enrolling model's row of the earlier image against the probing model's
+// row of the later one.
+TEST(LfwAllPairsTest, ScoresAcrossTwoModelsWithTheEarlierImageEnrolled) {
+  LfwAllPairsOptions options = Options(10);
+  options.far_targets = {0.1};
+  options.thresholds = {0.5};
+  options.top_impostors = 3;  // Ignored across models.
+  const auto trials = PrepareLfwAllPairs(TinyDataset(), options);
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->items.size(), 13u);  // Ann 1-2, Bob 1, Cid 1-10.
+  EXPECT_EQ(trials->items[2].image_path, "/lfw/images/Bob/Bob_0001.jpg");
+  EXPECT_EQ(trials->identity, (std::vector<int>{0, 0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}));
+  EXPECT_EQ(trials->group[12], 2);
+  // The enrolling model: one axis per person. The probing one puts Cid on
+  // Ann's axis.
+  torch::Tensor enrolled = torch::zeros({13, 3}, torch::kFloat64);
+  torch::Tensor probes = torch::zeros({13, 3}, torch::kFloat64);
+  for (int64_t i = 0; i < 13; ++i) {
+    const int person = trials->identity[static_cast<std::size_t>(i)];
+    enrolled[i][person] = 1.0;
+    probes[i][person == 2 ? 0 : person] = 1.0;
+  }
+  const auto cross = ScoreLfwAllPairs(*trials, enrolled, options, probes);
+  ASSERT_TRUE(cross.ok()) << cross.status();
+  // Ann (earlier) enrolled vs Cid probing: 20 different pairs at 1; Cid's
+  // own 45 pairs at 0; Ann's one pair at 1.
+  ASSERT_EQ(cross->tar.at_threshold.size(), 1u);
+  EXPECT_EQ(cross->tar.at_threshold[0].false_accepts, 20);
+  EXPECT_EQ(cross->tar.at_threshold[0].true_accepts, 1);
+  EXPECT_TRUE(cross->top_impostors.empty());
+  const auto one_model = ScoreLfwAllPairs(*trials, enrolled, options);
+  ASSERT_TRUE(one_model.ok());
+  EXPECT_EQ(one_model->tar.at_threshold[0].true_accepts, 46);
+  EXPECT_EQ(one_model->tar.at_threshold[0].false_accepts, 0);
+  EXPECT_EQ(one_model->top_impostors.size(), 3u);
+
+  const std::string text = FormatLfwAllPairsResult(
+      *one_model, "student",
+      {{"teacher", &one_model->tar}, {"cross (teacher vs student)", &cross->tar}});
+  EXPECT_THAT(text, HasSubstr("\nstudent "));
+  EXPECT_THAT(text, HasSubstr("\nteacher "));
+  EXPECT_THAT(text, HasSubstr("\ncross (teacher vs student) "));
+}
+
 // A cancelled job stops between batches, not after every image.
 TEST(LfwAllPairsTest, StopsBetweenBatchesWhenAsked) {
   int batches = 0;

@@ -54,6 +54,11 @@ TEST(EvaluationSummaryTest, StudentReportHasTeacherDropAndCrossModel) {
   EXPECT_NEAR(summary->accuracy_drop_points(), 2.67, 1e-9);
   EXPECT_DOUBLE_EQ(summary->cross_model_accuracy(), 0.896);
   EXPECT_FLOAT_EQ(summary->operating_points(0).threshold(), 0.9f);
+  // The teacher's and the cross-model points, measurable ones only.
+  ASSERT_EQ(summary->teacher_operating_points_size(), 1);
+  EXPECT_FLOAT_EQ(summary->teacher_operating_points(0).threshold(), 0.92f);
+  ASSERT_EQ(summary->cross_model_operating_points_size(), 1);
+  EXPECT_FLOAT_EQ(summary->cross_model_operating_points(0).threshold(), 0.8f);
 }
 
 // A quantized model carries the integer forward's evaluation and the
@@ -92,6 +97,24 @@ TEST(EvaluationSummaryTest, AllPairsReportHasOperatingPointsAndItsForward) {
   ASSERT_EQ(summary->operating_points_size(), 1);  // 1e-6 was not measurable.
   EXPECT_FLOAT_EQ(summary->operating_points(0).threshold(), 0.94f);
   EXPECT_DOUBLE_EQ(summary->operating_points(0).true_accept_rate(), 0.95);
+
+  // Written before jobs scored the teacher on every pair: no teacher points.
+  EXPECT_EQ(summary->teacher_operating_points_size(), 0);
+  EXPECT_EQ(summary->cross_model_operating_points_size(), 0);
+
+  section["teacher"] = {{"all_pairs", {{"tar_at_far", Metrics(0, 0, 0.95)["tar_at_far"]}}}};
+  section["cross_teacher_student"] = {
+      {"all_pairs", {{"tar_at_far", Metrics(0, 0, 0.93)["tar_at_far"]}}}};
+  summary = SummaryFromAllPairsReport(section);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_EQ(summary->teacher_operating_points_size(), 1);
+  EXPECT_FLOAT_EQ(summary->teacher_operating_points(0).threshold(), 0.95f);
+  ASSERT_EQ(summary->cross_model_operating_points_size(), 1);
+  EXPECT_FLOAT_EQ(summary->cross_model_operating_points(0).threshold(), 0.93f);
+  EXPECT_FLOAT_EQ(summary->operating_points(0).threshold(), 0.94f);  // Still the student's.
+  section.erase("cross_teacher_student");  // A teacher without the cross-model pairs.
+  EXPECT_EQ(SummaryFromAllPairsReport(section).status().code(), absl::StatusCode::kInvalidArgument);
+  section.erase("teacher");
 
   section["forward"] = "fake-quant";
   section["engine"] = "";
