@@ -1,9 +1,9 @@
 #include "core/quant/student_all_pairs_eval.h"
 
+#include <unordered_map>
 #include <utility>
-#include <vector>
 
-#include "absl/strings/str_cat.h"
+#include "core/eval/cached_embed_fn.h"
 #include "core/eval/verification_report.h"
 #include "core/image/decoder.h"
 #include "core/match/face_embedder.h"
@@ -14,38 +14,6 @@
 #include "core/util/status_macros.h"
 
 namespace qf::quant {
-namespace {
-
-// `embed` behind a cache of rows by image path: only the items missing from
-// `rows` are embedded (and added); `embedded` counts them.
-eval::EmbedFn CachedEmbedFn(eval::EmbedFn embed,
-                            std::unordered_map<std::string, torch::Tensor>& rows,
-                            std::int64_t& embedded) {
-  return [embed = std::move(embed), &rows, &embedded](absl::Span<const eval::EmbedItem> items,
-                                                      bool flip) -> absl::StatusOr<torch::Tensor> {
-    std::vector<eval::EmbedItem> missing;
-    for (const eval::EmbedItem& item : items) {
-      if (rows.count(item.image_path) == 0) missing.push_back(item);
-    }
-    if (!missing.empty()) {
-      QF_ASSIGN_OR_RETURN(const torch::Tensor fresh, embed(missing, flip));
-      if (fresh.dim() != 2 || fresh.size(0) != static_cast<std::int64_t>(missing.size())) {
-        return absl::InternalError("teacher embeddings: one row per image expected");
-      }
-      for (std::size_t i = 0; i < missing.size(); ++i) {
-        rows[missing[i].image_path] = fresh[static_cast<std::int64_t>(i)].to(torch::kFloat32);
-      }
-      embedded += static_cast<std::int64_t>(missing.size());
-    }
-    std::vector<torch::Tensor> batch;
-    batch.reserve(items.size());
-    for (const eval::EmbedItem& item : items) batch.push_back(rows.at(item.image_path));
-    return torch::stack(batch);
-  };
-}
-
-}  // namespace
-
 absl::StatusOr<StudentAllPairsReport> EvaluateServedStudentOnLfwAllPairs(
     const eval::LfwDataset& dataset, nn::Backbone& student, const FakeQuantHooks& hooks,
     const eval::LfwAllPairsOptions& options, const TeacherAllPairsInput* teacher) {
@@ -72,9 +40,9 @@ absl::StatusOr<StudentAllPairsReport> EvaluateServedStudentOnLfwAllPairs(
                                              {.max_batch_size = options.batch_size});
   std::unordered_map<std::string, torch::Tensor> own_rows;
   const eval::EmbedFn embed_teacher =
-      CachedEmbedFn(match::MakeFileEmbedFn(teacher_embedder, decoder),
-                    teacher->cached_rows != nullptr ? *teacher->cached_rows : own_rows,
-                    report.teacher_images_embedded);
+      eval::CachedEmbedFn(match::MakeFileEmbedFn(teacher_embedder, decoder),
+                          teacher->cached_rows != nullptr ? *teacher->cached_rows : own_rows,
+                          report.teacher_images_embedded);
   QF_ASSIGN_OR_RETURN(eval::LfwAllPairsComparison comparison,
                       eval::CompareLfwAllPairs(dataset, embed_student, embed_teacher, options));
   report.result = std::move(comparison.model);
