@@ -16,7 +16,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "absl/strings/str_format.h"
 #include "client/commands/commands.h"
 #include "core/detect/dlib_face_detector.h"
 #include "core/eval/lfw_all_pairs.h"
@@ -123,15 +122,10 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
   nlohmann::json report = eval::LfwAllPairsResultToJson(*result);
-  std::vector<std::pair<std::string, const eval::AllPairsTar*>> more_rows;
   if (teacher_embedder != nullptr) {
     // The keys of a job's every-pair report (student_all_pairs_eval.h).
-    report["teacher"] = eval::LfwAllPairsResultToJson(comparison->reference);
+    report.update(eval::LfwAllPairsComparisonToJson(*comparison));
     report["teacher"]["model"] = o.teacher;
-    report["cross_teacher_student"] = eval::LfwAllPairsResultToJson(comparison->cross);
-    report["mean_teacher_student_cosine"] = comparison->mean_cosine;
-    more_rows = {{"teacher " + o.teacher, &comparison->reference.tar},
-                 {"cross (teacher vs student)", &comparison->cross.tar}};
   }
   report["model"] = ModelName(o);
   report["forward"] = forward;
@@ -146,11 +140,10 @@ int BenchLfwAllPairs(const CliContext& context, const LfwOptions& o,
     std::cout << report.dump() << "\n";
     return kExitOk;
   }
-  std::cout << eval::FormatLfwAllPairsResult(
-      *result, ModelName(o) + ", " + forward + (o.flip ? ", flip" : ""), more_rows);
-  if (teacher_embedder != nullptr) {
-    std::cout << absl::StrFormat("mean teacher-student cosine: %.4f\n", comparison->mean_cosine);
-  }
+  const std::string name = ModelName(o) + ", " + forward + (o.flip ? ", flip" : "");
+  std::cout << (teacher_embedder != nullptr
+                    ? eval::FormatLfwAllPairsComparison(*comparison, name, "teacher " + o.teacher)
+                    : eval::FormatLfwAllPairsResult(*result, name));
   std::cout << result->tar.num_images << " images in " << elapsed.count() << " s with " << threads
             << " threads\nreport: " << report_path << "\n";
   return kExitOk;

@@ -202,18 +202,13 @@ int RunQuantize(QuantizeFlags flags) {
     }
     if (result->lfw_all_pairs.has_value()) {
       const quant::StudentAllPairsReport& all_pairs = *result->lfw_all_pairs;
-      std::vector<std::pair<std::string, const eval::AllPairsTar*>> more_rows;
-      if (all_pairs.teacher.has_value()) {
-        more_rows = {{"teacher", &all_pairs.teacher->tar},
-                     {"cross (teacher vs student)", &all_pairs.cross->tar}};
-      }
-      std::cout << eval::FormatLfwAllPairsResult(
-          all_pairs.result, "student " + flags.bits + " " + all_pairs.forward, more_rows);
-      if (all_pairs.teacher.has_value()) {
-        std::cout << absl::StrFormat(
-            "mean teacher-student cosine over every pair's images: %.4f (teacher embedded %d "
-            "images, the rest cached)\n",
-            all_pairs.mean_teacher_student_cosine, all_pairs.teacher_images_embedded);
+      const std::string name = "student " + flags.bits + " " + all_pairs.forward;
+      if (all_pairs.with_teacher.has_value()) {
+        std::cout << eval::FormatLfwAllPairsComparison(*all_pairs.with_teacher, name, "teacher")
+                  << absl::StrFormat("(the teacher embedded %d of the images, the rest cached)\n",
+                                     all_pairs.teacher_images_embedded);
+      } else {
+        std::cout << eval::FormatLfwAllPairsResult(all_pairs.result, name);
       }
     }
   }

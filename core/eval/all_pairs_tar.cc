@@ -86,6 +86,38 @@ absl::Status CheckShapes(const torch::Tensor& embeddings, absl::Span<const int> 
 
 }  // namespace
 
+absl::StatusOr<std::vector<PairedTarDifference>> PairedTarDifferences(
+    const AllPairsTar& model, const AllPairsTar& reference) {
+  if (model.groups != reference.groups || model.group_same != reference.group_same ||
+      model.tar_at_far.size() != reference.tar_at_far.size()) {
+    return absl::InvalidArgumentError(
+        "all pairs: the two results were not scored on the same pairs and FAR targets");
+  }
+  std::vector<PairedTarDifference> differences;
+  for (std::size_t t = 0; t < model.tar_at_far.size(); ++t) {
+    const AllPairsTarAtFar& a = model.tar_at_far[t];
+    const AllPairsTarAtFar& b = reference.tar_at_far[t];
+    if (a.far_target != b.far_target) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("all pairs: FAR target ", a.far_target, " against ", b.far_target));
+    }
+    PairedTarDifference difference;
+    difference.far_target = a.far_target;
+    difference.difference = a.tar - b.tar;
+    difference.measurable = a.measurable && b.measurable;
+    std::vector<double> per_group;
+    for (std::size_t g = 0; g < a.group_tar.size() && g < b.group_tar.size(); ++g) {
+      per_group.push_back(a.group_tar[g] - b.group_tar[g]);
+    }
+    if (!per_group.empty()) {
+      difference.standard_error =
+          SampleSd(per_group) / std::sqrt(static_cast<double>(per_group.size()));
+    }
+    differences.push_back(difference);
+  }
+  return differences;
+}
+
 absl::StatusOr<std::vector<ScoredRowPair>> TopDifferentPairs(const torch::Tensor& embeddings,
                                                              absl::Span<const int> identity,
                                                              int count) {

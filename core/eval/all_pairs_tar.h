@@ -84,6 +84,24 @@ struct AllPairsTar {
   std::vector<AllPairsRatesAtThreshold> at_threshold;  // In the order of the thresholds.
 };
 
+// The TAR of one model minus another's at one FAR target, both scored on
+// the same images (each at its own threshold), with the difference's
+// standard error over the groups: the sample standard deviation of the
+// per-group differences over sqrt(groups). Paired, because the people
+// that make a group hard make it hard for both models, so the difference
+// is known far better than either TAR alone.
+struct PairedTarDifference {
+  double far_target = 0;
+  double difference = 0;  // model.tar - reference.tar.
+  double standard_error = 0;
+  bool measurable = false;  // Both points measurable.
+};
+
+// One entry per FAR target of `model`. InvalidArgumentError when the two
+// were not scored on the same groups or FAR targets.
+absl::StatusOr<std::vector<PairedTarDifference>> PairedTarDifferences(const AllPairsTar& model,
+                                                                      const AllPairsTar& reference);
+
 // One pair of rows and its score, as ComputeAllPairsTar scores it.
 struct ScoredRowPair {
   double score = 0;

@@ -250,6 +250,56 @@ std::string FormatLfwAllPairsResult(
   return out;
 }
 
+std::string FormatPairedTarDifferences(const std::string& name, const AllPairsTar& model,
+                                       const AllPairsTar& reference) {
+  const auto differences = PairedTarDifferences(model, reference);
+  if (!differences.ok()) return "";
+  std::string out = name + ", paired over the folds (points):";
+  for (const PairedTarDifference& d : *differences) {
+    absl::StrAppend(&out, "  TAR@", FarName(d.far_target), " ",
+                    d.measurable
+                        ? Format("%+.2f +- %.2f", 100 * d.difference, 100 * d.standard_error)
+                        : std::string("n/a"));
+  }
+  return out + "\n";
+}
+
+nlohmann::json PairedTarDifferencesToJson(const AllPairsTar& model, const AllPairsTar& reference) {
+  const auto differences = PairedTarDifferences(model, reference);
+  if (!differences.ok()) return nullptr;
+  nlohmann::json json = nlohmann::json::array();
+  for (const PairedTarDifference& d : *differences) {
+    json.push_back({{"far_target", d.far_target},
+                    {"difference", d.difference},
+                    {"standard_error", d.standard_error},
+                    {"measurable", d.measurable}});
+  }
+  return json;
+}
+
+nlohmann::json LfwAllPairsComparisonToJson(const LfwAllPairsComparison& comparison) {
+  return {{"teacher", LfwAllPairsResultToJson(comparison.reference)},
+          {"cross_teacher_student", LfwAllPairsResultToJson(comparison.cross)},
+          {"mean_teacher_student_cosine", comparison.mean_cosine},
+          {"student_minus_teacher",
+           PairedTarDifferencesToJson(comparison.model.tar, comparison.reference.tar)},
+          {"cross_minus_teacher",
+           PairedTarDifferencesToJson(comparison.cross.tar, comparison.reference.tar)}};
+}
+
+std::string FormatLfwAllPairsComparison(const LfwAllPairsComparison& comparison,
+                                        const std::string& model_name,
+                                        const std::string& teacher_name) {
+  return absl::StrCat(
+      FormatLfwAllPairsResult(comparison.model, model_name,
+                              {{teacher_name, &comparison.reference.tar},
+                               {"cross (teacher vs student)", &comparison.cross.tar}}),
+      FormatPairedTarDifferences("student - teacher", comparison.model.tar,
+                                 comparison.reference.tar),
+      FormatPairedTarDifferences("cross - teacher", comparison.cross.tar, comparison.reference.tar),
+      Format("mean teacher-student cosine: %.4f\n", comparison.mean_cosine));
+}
+
 std::string FormatRatesAtThresholds(const AllPairsTar& result) {
   std::string out;
   for (const AllPairsRatesAtThreshold& rates : result.at_threshold) {

@@ -70,6 +70,31 @@ std::string FormatLfwAllPairsResult(
     const LfwAllPairsResult& result, const std::string& name,
     const std::vector<std::pair<std::string, const AllPairsTar*>>& more_rows = {});
 
+// A model next to its teacher on every pair (CompareLfwAllPairs, the
+// reference being the teacher), as the job's report and `bench lfw
+// --teacher` keep it, to merge into LfwAllPairsResultToJson(model):
+//   {"teacher": LfwAllPairsResultToJson, "cross_teacher_student": (same),
+//    "mean_teacher_student_cosine", "student_minus_teacher": and
+//    "cross_minus_teacher": PairedTarDifferencesToJson}
+nlohmann::json LfwAllPairsComparisonToJson(const LfwAllPairsComparison& comparison);
+
+// FormatLfwAllPairsResult of the model with the teacher's and the cross
+// rows, then the paired differences from the teacher and the mean cosine.
+std::string FormatLfwAllPairsComparison(const LfwAllPairsComparison& comparison,
+                                        const std::string& model_name,
+                                        const std::string& teacher_name);
+
+// One line of PairedTarDifferences(model, reference), e.g.
+//   "student - teacher, paired over the folds:  TAR@1e-2 -1.80 +- 0.21  TAR@1e-3 ..."
+// in points; "n/a" where a point is not measurable. Empty when the two were
+// not scored on the same pairs.
+std::string FormatPairedTarDifferences(const std::string& name, const AllPairsTar& model,
+                                       const AllPairsTar& reference);
+
+// [{"far_target", "difference", "standard_error", "measurable"}], or null
+// when the two were not scored on the same pairs.
+nlohmann::json PairedTarDifferencesToJson(const AllPairsTar& model, const AllPairsTar& reference);
+
 // One line per AllPairsTar::at_threshold entry:
 //   "at threshold 0.6000: TAR 97.12 %, FAR 2.31e-03 (127003 of 54979320 different pairs)"
 // Empty when no threshold was given.

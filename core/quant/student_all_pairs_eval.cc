@@ -43,12 +43,9 @@ absl::StatusOr<StudentAllPairsReport> EvaluateServedStudentOnLfwAllPairs(
       eval::CachedEmbedFn(match::MakeFileEmbedFn(teacher_embedder, decoder),
                           teacher->cached_rows != nullptr ? *teacher->cached_rows : own_rows,
                           report.teacher_images_embedded);
-  QF_ASSIGN_OR_RETURN(eval::LfwAllPairsComparison comparison,
+  QF_ASSIGN_OR_RETURN(report.with_teacher,
                       eval::CompareLfwAllPairs(dataset, embed_student, embed_teacher, options));
-  report.result = std::move(comparison.model);
-  report.teacher = std::move(comparison.reference);
-  report.cross = std::move(comparison.cross);
-  report.mean_teacher_student_cosine = comparison.mean_cosine;
+  report.result = report.with_teacher->model;
   return report;
 }
 
@@ -56,10 +53,8 @@ nlohmann::json StudentAllPairsReportToJson(const StudentAllPairsReport& report) 
   nlohmann::json json = eval::LfwAllPairsResultToJson(report.result);
   json["forward"] = report.forward;
   json["engine"] = report.engine;
-  if (report.teacher.has_value()) {
-    json["teacher"] = eval::LfwAllPairsResultToJson(*report.teacher);
-    json["cross_teacher_student"] = eval::LfwAllPairsResultToJson(*report.cross);
-    json["mean_teacher_student_cosine"] = report.mean_teacher_student_cosine;
+  if (report.with_teacher.has_value()) {
+    json.update(eval::LfwAllPairsComparisonToJson(*report.with_teacher));
     json["teacher_images_embedded"] = report.teacher_images_embedded;
   }
   return json;

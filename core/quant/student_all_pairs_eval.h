@@ -56,11 +56,9 @@ struct StudentAllPairsReport {
   eval::LfwAllPairsResult result;  // The student.
   std::string forward;             // "integer (onednn)", "integer (qnnpack)" or "fake-quant".
   std::string engine;  // "onednn" or "qnnpack" on the integer forward; empty: fake quant.
-  // With a teacher: the teacher alone, and the teacher enrolling with the
-  // student probing.
-  std::optional<eval::LfwAllPairsResult> teacher;
-  std::optional<eval::LfwAllPairsResult> cross;
-  double mean_teacher_student_cosine = 0;    // Over the same images.
+  // With a teacher: the student (again), the teacher alone, and the teacher
+  // enrolling with the student probing.
+  std::optional<eval::LfwAllPairsComparison> with_teacher;
   std::int64_t teacher_images_embedded = 0;  // The teacher's rows not found in the cache.
 };
 
@@ -71,9 +69,8 @@ absl::StatusOr<StudentAllPairsReport> EvaluateServedStudentOnLfwAllPairs(
     const eval::LfwAllPairsOptions& options = {}, const TeacherAllPairsInput* teacher = nullptr);
 
 // The report's "lfw_all_pairs" section: the student's LfwAllPairsResultToJson
-// plus "forward" and "engine", and with a teacher "teacher" and
-// "cross_teacher_student" (the same form), "mean_teacher_student_cosine" and
-// "teacher_images_embedded".
+// plus "forward" and "engine", and with a teacher LfwAllPairsComparisonToJson
+// (verification_report.h) and "teacher_images_embedded".
 nlohmann::json StudentAllPairsReportToJson(const StudentAllPairsReport& report);
 
 }  // namespace qf::quant

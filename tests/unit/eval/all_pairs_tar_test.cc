@@ -245,6 +245,37 @@ TEST(AllPairsTarTest, CrossModelScoresTheEnrolledRowAgainstTheLaterProbeRow) {
   EXPECT_THAT(std::string(wrong.status().message()), HasSubstr("enrolled embeddings' shape"));
 }
 
+TEST(AllPairsTarTest, PairedDifferencesComeFromThePerGroupDifferences) {
+  AllPairsTar model;
+  model.groups = {1, 2, 3};
+  model.group_same = {10, 10, 10};
+  AllPairsTarAtFar point;
+  point.far_target = 1e-3;
+  point.measurable = true;
+  point.tar = 0.80;
+  point.group_tar = {0.90, 0.80, 0.70};
+  model.tar_at_far = {point};
+  AllPairsTar reference = model;
+  reference.tar_at_far[0].tar = 0.85;
+  reference.tar_at_far[0].group_tar = {0.95, 0.90, 0.70};
+
+  const auto differences = PairedTarDifferences(model, reference);
+  ASSERT_TRUE(differences.ok()) << differences.status();
+  ASSERT_EQ(differences->size(), 1u);
+  const PairedTarDifference& d = (*differences)[0];
+  EXPECT_DOUBLE_EQ(d.far_target, 1e-3);
+  EXPECT_NEAR(d.difference, -0.05, 1e-12);
+  // Per-group differences -0.05, -0.10, 0: sd 0.05, over sqrt(3).
+  EXPECT_NEAR(d.standard_error, 0.05 / std::sqrt(3.0), 1e-12);
+  EXPECT_TRUE(d.measurable);
+
+  reference.tar_at_far[0].measurable = false;
+  EXPECT_FALSE((*PairedTarDifferences(model, reference))[0].measurable);
+  reference.groups = {1, 2, 4};  // Other people: not paired.
+  EXPECT_EQ(PairedTarDifferences(model, reference).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AllPairsTarTest, TopDifferentPairsAreTheHighestImpostorScores) {
   // FourImages' different pairs: A2-B2 (rows 1, 3) 0.6, then three at 0.
   const auto top = TopDifferentPairs(FourImages(), kFourIdentities, 2);

@@ -175,13 +175,53 @@ TEST(LfwAllPairsTest, ScoresAcrossTwoModelsWithTheEarlierImageEnrolled) {
   EXPECT_EQ(one_model->tar.at_threshold[0].true_accepts, 46);
   EXPECT_EQ(one_model->tar.at_threshold[0].false_accepts, 0);
   EXPECT_EQ(one_model->top_impostors.size(), 3u);
+}
 
-  const std::string text = FormatLfwAllPairsResult(
-      *one_model, "student",
-      {{"teacher", &one_model->tar}, {"cross (teacher vs student)", &cross->tar}});
+// The same through CompareLfwAllPairs, which embeds with both models: the
+// student first, then the teacher, with progress over both passes.
+TEST(LfwAllPairsTest, ComparesAStudentWithItsTeacherOnTheSameImages) {
+  const auto one_axis_per_person = [](bool cid_on_ann) {
+    return [cid_on_ann](absl::Span<const EmbedItem> items, bool) -> absl::StatusOr<torch::Tensor> {
+      torch::Tensor rows = torch::zeros({static_cast<int64_t>(items.size()), 3});
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        const char person = items[i].image_path[std::string("/lfw/images/").size()];
+        rows[static_cast<int64_t>(i)][cid_on_ann && person == 'C' ? 0 : person - 'A'] = 1.0;
+      }
+      return rows;
+    };
+  };
+  LfwAllPairsOptions options = Options(10);
+  options.far_targets = {0.1};
+  options.thresholds = {0.5};
+  options.batch_size = 8;
+  std::vector<std::size_t> progress;
+  options.progress = [&](std::size_t done, std::size_t total) {
+    EXPECT_EQ(total, 26u);
+    progress.push_back(done);
+  };
+  const auto comparison = CompareLfwAllPairs(TinyDataset(), one_axis_per_person(true),
+                                             one_axis_per_person(false), options);
+  ASSERT_TRUE(comparison.ok()) << comparison.status();
+  EXPECT_EQ(progress, (std::vector<std::size_t>{8, 13, 21, 26}));
+  // The student puts Cid on Ann's axis: 20 Ann-Cid impostors at 1.
+  EXPECT_EQ(comparison->model.tar.at_threshold[0].false_accepts, 20);
+  EXPECT_EQ(comparison->reference.tar.at_threshold[0].false_accepts, 0);
+  EXPECT_EQ(comparison->reference.tar.at_threshold[0].true_accepts, 46);
+  // Across: the teacher enrolls Ann (earlier), the student probes with Cid.
+  EXPECT_EQ(comparison->cross.tar.at_threshold[0].false_accepts, 20);
+  EXPECT_EQ(comparison->cross.tar.at_threshold[0].true_accepts, 1);
+  EXPECT_NEAR(comparison->mean_cosine, 3.0 / 13.0, 1e-12);  // Ann's 2 and Bob's 1 agree.
+
+  const nlohmann::json json = LfwAllPairsComparisonToJson(*comparison);
+  EXPECT_EQ(json["cross_teacher_student"]["all_pairs"]["at_threshold"][0]["tar"], 1.0 / 46);
+  EXPECT_EQ(json["student_minus_teacher"][0]["far_target"], 0.1);
+  const std::string text = FormatLfwAllPairsComparison(*comparison, "student", "teacher");
   EXPECT_THAT(text, HasSubstr("\nstudent "));
   EXPECT_THAT(text, HasSubstr("\nteacher "));
   EXPECT_THAT(text, HasSubstr("\ncross (teacher vs student) "));
+  EXPECT_THAT(text, HasSubstr("\nstudent - teacher, paired over the folds (points):  TAR@1e-1 "));
+  EXPECT_THAT(text, HasSubstr("\ncross - teacher, paired over the folds (points):  TAR@1e-1 "));
+  EXPECT_THAT(text, HasSubstr("mean teacher-student cosine: 0.2308\n"));
 }
 
 // A cancelled job stops between batches, not after every image.
