@@ -19,6 +19,11 @@ absl::StatusOr<OperatingPoints> OperatingPoints::FromReport(const nlohmann::json
     if (report.is_object() && report.contains("benchmark")) {
       protocol = report["benchmark"].get<std::string>();
     }
+    if (report.is_object() && report.value("flip", false)) {
+      return absl::FailedPreconditionError(
+          "the evaluation report was measured on mirror-averaged embeddings (--flip); Match "
+          "compares plain embeddings, whose thresholds differ: evaluate again without --flip");
+    }
     const char* section = protocol == eval::kLfwAllPairsBenchmark ? "all_pairs" : "metrics";
     const nlohmann::json& metrics =
         report.is_object() && report.contains(section) ? report[section] : report;

@@ -7,7 +7,9 @@
 // pairs has no honest threshold). The protocol is the report's "benchmark"
 // when it names one, else the caller's. Every pair of LFW images measures
 // thresholds at FARs View 2's 3,000 impostor pairs cannot (1e-4, 1e-5) and
-// rests the one at 1e-3 on 55,000 impostor pairs instead of 3.
+// rests the one at 1e-3 on 55,000 impostor pairs instead of 3. A report
+// measured on mirror-averaged embeddings ("flip": true) is
+// FAILED_PRECONDITION: Match compares plain embeddings.
 // ForFar() returns the point for exactly that target, or FAILED_PRECONDITION
 // naming the targets that were measured: a threshold is never invented.
 #ifndef QUANTFACE_CORE_MATCH_OPERATING_POINTS_H_

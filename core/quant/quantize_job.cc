@@ -414,6 +414,9 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     if (!teacher_cache.empty() && !had_teacher) SaveEmbeddingCache(teacher_cache, teacher_rows);
     report["lfw"] = StudentLfwReportToJson(lfw);
     report["lfw"]["teacher_embeddings_cached"] = had_teacher;
+    // Thresholds of mirror-averaged embeddings are not Match's (the
+    // registry keeps such evaluations out of Match).
+    report["lfw"]["flip"] = config.lfw_flip;
     result.lfw = lfw;
     if (integer_pass) {
       ++pass;
@@ -423,6 +426,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
                                                       *result.hooks, lfw_options));
       report["lfw_integer"] = StudentLfwReportToJson(integer.lfw);
       report["lfw_integer"]["engine"] = integer.engine;
+      report["lfw_integer"]["flip"] = config.lfw_flip;
       result.lfw_integer = std::move(integer);
     }
     if (config.lfw_all_pairs) {
@@ -441,6 +445,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
       if (!teacher_cache.empty() && teacher_rows.size() > cached_rows)
         SaveEmbeddingCache(teacher_cache, teacher_rows);
       report["lfw_all_pairs"] = StudentAllPairsReportToJson(all_pairs);
+      report["lfw_all_pairs"]["flip"] = config.lfw_flip;
       result.lfw_all_pairs = std::move(all_pairs);
     }
   }

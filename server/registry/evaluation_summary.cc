@@ -34,6 +34,7 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromMetrics(const nlohmann::json& r
     summary.set_accuracy(metrics.at("accuracy").at("mean").get<double>());
     summary.set_accuracy_std(metrics.at("accuracy").value("std", 0.0));
     AddOperatingPoints(metrics.at("tar_at_far"), summary.mutable_operating_points());
+    summary.set_flip_average(report.value("flip", false));
     return summary;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("malformed evaluation report: ", e.what()));
@@ -50,6 +51,7 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromStudentReport(const nlohmann::j
     summary->set_accuracy_drop_points(100.0 * (teacher - summary->accuracy()));
     summary->set_cross_model_accuracy(
         lfw_section.at("cross_teacher_student").at("accuracy").at("mean").get<double>());
+    summary->set_flip_average(lfw_section.value("flip", false));
     AddOperatingPoints(lfw_section.at("teacher").at("tar_at_far"),
                        summary->mutable_teacher_operating_points());
     AddOperatingPoints(lfw_section.at("cross_teacher_student").at("tar_at_far"),
@@ -67,6 +69,7 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromAllPairsReport(
     summary.set_protocol(eval::kLfwAllPairsBenchmark);
     AddOperatingPoints(all_pairs_section.at("all_pairs").at("tar_at_far"),
                        summary.mutable_operating_points());
+    summary.set_flip_average(all_pairs_section.value("flip", false));
     // Reports written before jobs scored the teacher on every pair lack both.
     if (all_pairs_section.contains("teacher")) {
       AddOperatingPoints(all_pairs_section.at("teacher").at("all_pairs").at("tar_at_far"),
@@ -89,7 +92,7 @@ const v1::EvaluationSummary* ServedEvaluation(const v1::Model& model, const std:
                                               bool integer_served) {
   const v1::EvaluationSummary* first = nullptr;
   for (const v1::EvaluationSummary& summary : model.evaluations()) {
-    if (summary.protocol() != protocol) continue;
+    if (summary.protocol() != protocol || summary.flip_average()) continue;
     if (absl::StartsWith(summary.inference(), kIntegerInferencePrefix) == integer_served)
       return &summary;
     if (first == nullptr) first = &summary;
@@ -99,7 +102,7 @@ const v1::EvaluationSummary* ServedEvaluation(const v1::Model& model, const std:
 
 const v1::EvaluationSummary* ThresholdEvaluation(const v1::Model& model, bool integer_served) {
   for (const v1::EvaluationSummary& summary : model.evaluations()) {
-    if (summary.protocol() == eval::kLfwAllPairsBenchmark &&
+    if (summary.protocol() == eval::kLfwAllPairsBenchmark && !summary.flip_average() &&
         absl::StartsWith(summary.inference(), kIntegerInferencePrefix) == integer_served) {
       return &summary;
     }

@@ -14,9 +14,11 @@
 // ("engine": "onednn", or empty for fake quant), the teacher's and the
 // cross-model operating points when the section has them, no accuracy
 // (every pair has no folds to choose thresholds on).
+// Each sets flip_average from the document's "flip" (absent: false).
 // Malformed documents are INVALID_ARGUMENT. ServedEvaluation() picks, among
 // a model's evaluations, the one whose numbers describe how it is served;
-// ThresholdEvaluation() the one whose thresholds Match uses.
+// ThresholdEvaluation() the one whose thresholds Match uses. Neither picks a
+// flip_average evaluation: Match does not average mirrored embeddings.
 #ifndef QUANTFACE_SERVER_REGISTRY_EVALUATION_SUMMARY_H_
 #define QUANTFACE_SERVER_REGISTRY_EVALUATION_SUMMARY_H_
 

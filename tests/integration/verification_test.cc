@@ -151,6 +151,30 @@ TEST_F(VerificationTest, ThresholdComesFromTheEvaluationReport) {
   EXPECT_EQ(response.is_match(), response.score() >= 0.4321f);
 }
 
+// A report of mirror-averaged embeddings (`bench lfw --flip`) has thresholds
+// for another score than Match's: a FAR is refused, an explicit threshold
+// still works.
+TEST_F(VerificationTest, AMirrorAveragedReportGivesNoThreshold) {
+  const std::string dir = server_->data_dir() + "/evaluations";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/dlib-resnet.json") << R"({"flip": true, "metrics": {"tar_at_far": [
+      {"far_target": 0.001, "far": 0.001, "tar": 0.97, "threshold": 0.4321, "measurable": true}
+  ]}})";
+  v1::MatchRequest request;
+  *request.mutable_probe() = PachecoA();
+  *request.mutable_reference_face() = PachecoB();
+  request.mutable_decision()->set_false_accept_rate(1e-3);
+  v1::MatchResponse response;
+  grpc::Status status = stub_->Match(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("mirror-averaged"), std::string::npos)
+      << status.error_message();
+  request.mutable_decision()->set_threshold(0.5f);
+  status = stub_->Match(Context().get(), request, &response);
+  std::filesystem::remove(dir + "/dlib-resnet.json");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
 // An operator's report from every pair of LFW images (first 40 people, as
 // `quantface bench lfw --protocol all-pairs` writes it) serves Match's
 // threshold for a FAR; its protocol names itself when a FAR is missing.

@@ -39,6 +39,19 @@ TEST(OperatingPointsTest, UnmeasurableTargetsAreNotOffered) {
       << point.status().message();
 }
 
+// `bench lfw --flip` reports mirror-averaged embeddings; Match compares
+// plain ones, so their thresholds are not Match's.
+TEST(OperatingPointsTest, MirrorAveragedReportsAreRefused) {
+  nlohmann::json report = Report();
+  report["flip"] = false;
+  EXPECT_TRUE(OperatingPoints::FromReport(report, "lfw").ok());
+  report["flip"] = true;
+  const auto refused = OperatingPoints::FromReport(report, "lfw");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("without --flip"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST(OperatingPointsTest, MalformedReportsAreRejected) {
   EXPECT_FALSE(OperatingPoints::FromReport(nlohmann::json::object(), "lfw").ok());
   auto bad = nlohmann::json::parse(R"({"tar_at_far": [{"measurable": true, "far": 1}]})");

@@ -139,6 +139,33 @@ TEST(EvaluationSummaryTest, ThresholdsComeFromEveryPairOfTheServingForwardFirst)
   EXPECT_EQ(ThresholdEvaluation(model, false), fake);
 }
 
+// Evaluations of mirror-averaged embeddings are kept for their accuracy but
+// never give Match its thresholds.
+TEST(EvaluationSummaryTest, MirrorAveragedEvaluationsGiveNoThresholds) {
+  nlohmann::json lfw = {{"teacher", Metrics(0.99, 0.004, 0.92)},
+                        {"student", Metrics(0.98, 0.01, 0.9)},
+                        {"cross_teacher_student", Metrics(0.985, 0.02, 0.8)}};
+  EXPECT_FALSE(SummaryFromStudentReport(lfw, "lfw")->flip_average());
+  lfw["flip"] = true;
+  EXPECT_TRUE(SummaryFromStudentReport(lfw, "lfw")->flip_average());
+  nlohmann::json bench = {{"metrics", Metrics(0.99, 0.004, 0.93)}, {"flip", true}};
+  EXPECT_TRUE(SummaryFromMetrics(bench, "lfw")->flip_average());
+  nlohmann::json all_pairs = {{"all_pairs", {{"tar_at_far", Metrics(0, 0, 0.94)["tar_at_far"]}}},
+                              {"engine", "onednn"},
+                              {"flip", true}};
+  EXPECT_TRUE(SummaryFromAllPairsReport(all_pairs)->flip_average());
+
+  quantface::v1::Model model;
+  AddEvaluation(model, "lfw-all-pairs", "integer-onednn");
+  model.mutable_evaluations(0)->set_flip_average(true);
+  AddEvaluation(model, "lfw", "integer-onednn");
+  model.mutable_evaluations(1)->set_flip_average(true);
+  EXPECT_EQ(ThresholdEvaluation(model, true), nullptr);
+  EXPECT_EQ(ServedEvaluation(model, "lfw", true), nullptr);
+  const auto* plain = AddEvaluation(model, "lfw", "fake-quant");
+  EXPECT_EQ(ThresholdEvaluation(model, true), plain);  // The only plain one.
+}
+
 TEST(EvaluationSummaryTest, MalformedReportsAreInvalidArgument) {
   EXPECT_EQ(SummaryFromMetrics({{"accuracy", 3}}, "lfw").status().code(),
             absl::StatusCode::kInvalidArgument);
