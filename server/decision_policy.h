@@ -3,6 +3,8 @@
 // model's evaluation measured for the requested false-accept rate (default
 // 1e-3). Never a built-in constant: without an evaluation report a FAR-based
 // request is FAILED_PRECONDITION (ModelHub names the command that makes one).
+// With `flip_average` the threshold comes from an evaluation of
+// mirror-averaged embeddings, whose scores are not plain embeddings'.
 #ifndef QUANTFACE_SERVER_DECISION_POLICY_H_
 #define QUANTFACE_SERVER_DECISION_POLICY_H_
 
@@ -21,7 +23,8 @@ struct Decision {
 inline constexpr double kDefaultFalseAcceptRate = 1e-3;
 
 absl::StatusOr<Decision> ResolveDecision(const quantface::v1::DecisionPolicy& policy,
-                                         const ModelHub& models, const std::string& model_id);
+                                         const ModelHub& models, const std::string& model_id,
+                                         bool flip_average = false);
 
 }  // namespace qf::server
 

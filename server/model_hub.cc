@@ -161,8 +161,10 @@ absl::StatusOr<std::shared_ptr<nn::Backbone>> ModelHub::LoadRegistryModel(const 
   return student->backbone;
 }
 
-absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::string& id) const {
-  const std::string path = evaluations_dir_ + "/" + id + ".json";
+absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::string& id,
+                                                                    bool flip_average) const {
+  const std::string path = evaluations_dir_ + (flip_average ? "/flip/" : "/") + id + ".json";
+  const std::string flip_option = flip_average ? " --flip" : "";
   if (registry_ != nullptr) {
     auto model = registry_->Get(ResourceName(id));
     if (!model.ok()) return model.status();
@@ -173,12 +175,12 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
       // --report <path>`).
       std::error_code ignored;
       if (std::filesystem::exists(path, ignored)) {
-        return match::OperatingPoints::FromReportFile(path, "lfw");
+        return match::OperatingPoints::FromReportFile(path, "lfw", flip_average);
       }
       // Else thresholds from the job's evaluation of the forward that serves
       // the model (the integer one when the engine is on and the job measured
       // it), every pair's when the job scored them.
-      const v1::EvaluationSummary* chosen = ThresholdEvaluation(*model, int8_engine_);
+      const v1::EvaluationSummary* chosen = ThresholdEvaluation(*model, int8_engine_, flip_average);
       if (chosen != nullptr) {
         const v1::EvaluationSummary& summary = *chosen;
         std::vector<match::OperatingPoint> points;
@@ -193,22 +195,24 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
         return match::OperatingPoints(summary.protocol(), std::move(points));
       }
       return absl::FailedPreconditionError(absl::StrCat(
-          "model models/", id,
-          " has no evaluation, so no threshold per false-accept rate; send an explicit "
-          "threshold, quantize with evaluation_protocol lfw or lfw-all-pairs, or evaluate its "
-          "file: "
-          "quantface bench lfw --data <lfw> --protocol all-pairs --model-file <file.qfp> "
-          "--report ",
-          path));
+          "model models/", id, " has no evaluation",
+          flip_average ? " of mirror-averaged embeddings" : "",
+          ", so no threshold per false-accept rate; send an explicit threshold, ",
+          // Jobs evaluate plain embeddings only.
+          flip_average ? "" : "quantize with evaluation_protocol lfw or lfw-all-pairs, ",
+          "or evaluate its file: "
+          "quantface bench lfw --data <lfw> --protocol all-pairs --model-file <file.qfp>",
+          flip_option, " --report ", path));
     }
   }
-  auto points = match::OperatingPoints::FromReportFile(path, "lfw");
+  auto points = match::OperatingPoints::FromReportFile(path, "lfw", flip_average);
   if (points.status().code() == absl::StatusCode::kNotFound) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "model models/", id,
-        " has no evaluation, so no threshold per false-accept rate; send an "
+        "model models/", id, " has no evaluation",
+        flip_average ? " of mirror-averaged embeddings" : "",
+        ", so no threshold per false-accept rate; send an "
         "explicit threshold, or evaluate it: quantface bench lfw --data <lfw> --model ",
-        id, " --report ", path));
+        id, flip_option, " --report ", path));
   }
   return points;
 }

@@ -67,7 +67,12 @@ class ModelHub {
   void SetBatching(MicroBatchOptions options,
                    prometheus::Family<prometheus::Histogram>* batch_sizes);
 
-  absl::StatusOr<match::OperatingPoints> OperatingPointsFor(const std::string& id) const;
+  // The thresholds per FAR of `id`, from an operator's report
+  // (<data_dir>/evaluations/<id>.json, or evaluations/flip/<id>.json for
+  // mirror-averaged embeddings) or, for a registry student, its job's
+  // evaluation of the same kind.
+  absl::StatusOr<match::OperatingPoints> OperatingPointsFor(const std::string& id,
+                                                            bool flip_average = false) const;
 
   static std::string ResourceName(const std::string& id) { return "models/" + id; }
 

@@ -104,6 +104,9 @@ void AddVerificationCommands(CLI::App& app, CliContext& context, int& exit_statu
   auto* match = app.add_subcommand("match", "1:1 verification of two faces (Match)");
   match->add_option("faces", match_options->faces, face_help)->expected(2)->required();
   match->add_option("--model", match_options->model, "Model (default: the server's default)");
+  match->add_flag("--flip", match_options->flip,
+                  "Average each face with its mirror; a --far threshold then comes from an "
+                  "evaluation of mirror-averaged embeddings");
   AddDecisionOptions(*match, match_options->decision);
   match->callback([&context, &exit_status, match_options] {
     v1::MatchRequest request;
@@ -112,6 +115,7 @@ void AddVerificationCommands(CLI::App& app, CliContext& context, int& exit_statu
     if (!ParseFaces(context, match_options->faces, faces, exit_status)) return;
     *request.mutable_probe() = faces[0];
     *request.mutable_reference_face() = faces[1];
+    request.set_flip_average(match_options->flip);
     FillDecision(match_options->decision, *request.mutable_decision());
     auto stub = v1::VerificationService::NewStub(context.Channel());
     exit_status = CallAndPrint(context, *stub, &v1::VerificationService::Stub::Match, request);

@@ -10,7 +10,8 @@
 namespace qf::match {
 
 absl::StatusOr<OperatingPoints> OperatingPoints::FromReport(const nlohmann::json& report,
-                                                            std::string protocol) {
+                                                            std::string protocol,
+                                                            bool flip_average) {
   std::vector<OperatingPoint> points;
   try {
     // A report names its protocol under "benchmark" ("lfw" for View 2,
@@ -19,10 +20,15 @@ absl::StatusOr<OperatingPoints> OperatingPoints::FromReport(const nlohmann::json
     if (report.is_object() && report.contains("benchmark")) {
       protocol = report["benchmark"].get<std::string>();
     }
-    if (report.is_object() && report.value("flip", false)) {
+    const bool report_flip = report.is_object() && report.value("flip", false);
+    if (report_flip != flip_average) {
       return absl::FailedPreconditionError(
-          "the evaluation report was measured on mirror-averaged embeddings (--flip); Match "
-          "compares plain embeddings, whose thresholds differ: evaluate again without --flip");
+          report_flip ? "the evaluation report was measured on mirror-averaged embeddings "
+                        "(--flip); these scores are of plain embeddings, whose thresholds "
+                        "differ: evaluate again without --flip"
+                      : "the evaluation report was measured on plain embeddings; these scores are "
+                        "of mirror-averaged ones (flip_average), whose thresholds differ: "
+                        "evaluate again with --flip");
     }
     const char* section = protocol == eval::kLfwAllPairsBenchmark ? "all_pairs" : "metrics";
     const nlohmann::json& metrics =
@@ -47,14 +53,15 @@ absl::StatusOr<OperatingPoints> OperatingPoints::FromReport(const nlohmann::json
 }
 
 absl::StatusOr<OperatingPoints> OperatingPoints::FromReportFile(const std::string& path,
-                                                                std::string protocol) {
+                                                                std::string protocol,
+                                                                bool flip_average) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("no evaluation report at ", path));
   const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
   if (report.is_discarded()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
   }
-  auto points = FromReport(report, std::move(protocol));
+  auto points = FromReport(report, std::move(protocol), flip_average);
   if (!points.ok()) {
     return absl::Status(points.status().code(),
                         absl::StrCat(path, ": ", points.status().message()));

@@ -8,8 +8,9 @@
 // when it names one, else the caller's. Every pair of LFW images measures
 // thresholds at FARs View 2's 3,000 impostor pairs cannot (1e-4, 1e-5) and
 // rests the one at 1e-3 on 55,000 impostor pairs instead of 3. A report
-// measured on mirror-averaged embeddings ("flip": true) is
-// FAILED_PRECONDITION: Match compares plain embeddings.
+// whose embeddings were mirror-averaged ("flip": true) or not, other than
+// `flip_average` asks, is FAILED_PRECONDITION: the two kinds of score have
+// different thresholds.
 // ForFar() returns the point for exactly that target, or FAILED_PRECONDITION
 // naming the targets that were measured: a threshold is never invented.
 #ifndef QUANTFACE_CORE_MATCH_OPERATING_POINTS_H_
@@ -42,9 +43,11 @@ class OperatingPoints {
   // report (LfwAllPairsResultToJson(), `quantface bench lfw --protocol
   // all-pairs`).
   static absl::StatusOr<OperatingPoints> FromReport(const nlohmann::json& report,
-                                                    std::string protocol);
+                                                    std::string protocol,
+                                                    bool flip_average = false);
   static absl::StatusOr<OperatingPoints> FromReportFile(const std::string& path,
-                                                        std::string protocol);
+                                                        std::string protocol,
+                                                        bool flip_average = false);
 
   absl::StatusOr<OperatingPoint> ForFar(double far_target) const;
 

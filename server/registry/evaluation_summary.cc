@@ -89,10 +89,10 @@ absl::StatusOr<v1::EvaluationSummary> SummaryFromAllPairsReport(
 }
 
 const v1::EvaluationSummary* ServedEvaluation(const v1::Model& model, const std::string& protocol,
-                                              bool integer_served) {
+                                              bool integer_served, bool flip_average) {
   const v1::EvaluationSummary* first = nullptr;
   for (const v1::EvaluationSummary& summary : model.evaluations()) {
-    if (summary.protocol() != protocol || summary.flip_average()) continue;
+    if (summary.protocol() != protocol || summary.flip_average() != flip_average) continue;
     if (absl::StartsWith(summary.inference(), kIntegerInferencePrefix) == integer_served)
       return &summary;
     if (first == nullptr) first = &summary;
@@ -100,14 +100,16 @@ const v1::EvaluationSummary* ServedEvaluation(const v1::Model& model, const std:
   return first;
 }
 
-const v1::EvaluationSummary* ThresholdEvaluation(const v1::Model& model, bool integer_served) {
+const v1::EvaluationSummary* ThresholdEvaluation(const v1::Model& model, bool integer_served,
+                                                 bool flip_average) {
   for (const v1::EvaluationSummary& summary : model.evaluations()) {
-    if (summary.protocol() == eval::kLfwAllPairsBenchmark && !summary.flip_average() &&
+    if (summary.protocol() == eval::kLfwAllPairsBenchmark &&
+        summary.flip_average() == flip_average &&
         absl::StartsWith(summary.inference(), kIntegerInferencePrefix) == integer_served) {
       return &summary;
     }
   }
-  return ServedEvaluation(model, eval::kLfwView2Protocol, integer_served);
+  return ServedEvaluation(model, eval::kLfwView2Protocol, integer_served, flip_average);
 }
 
 }  // namespace qf::server

@@ -17,8 +17,9 @@
 // Each sets flip_average from the document's "flip" (absent: false).
 // Malformed documents are INVALID_ARGUMENT. ServedEvaluation() picks, among
 // a model's evaluations, the one whose numbers describe how it is served;
-// ThresholdEvaluation() the one whose thresholds Match uses. Neither picks a
-// flip_average evaluation: Match does not average mirrored embeddings.
+// ThresholdEvaluation() the one whose thresholds Match uses. Both pick only
+// evaluations whose flip_average is the one asked for: mirror-averaged
+// embeddings score differently from plain ones.
 #ifndef QUANTFACE_SERVER_REGISTRY_EVALUATION_SUMMARY_H_
 #define QUANTFACE_SERVER_REGISTRY_EVALUATION_SUMMARY_H_
 
@@ -51,14 +52,16 @@ inline constexpr char kFakeQuantInference[] = "fake-quant";
 // evaluation on `protocol`; null when there is none.
 const quantface::v1::EvaluationSummary* ServedEvaluation(const quantface::v1::Model& model,
                                                          const std::string& protocol,
-                                                         bool integer_served);
+                                                         bool integer_served,
+                                                         bool flip_average = false);
 
 // Every pair's evaluation ("lfw-all-pairs") when one was measured on the
 // forward serving `model` (its thresholds rest on tens of thousands of
 // impostor pairs and go down to FAR 1e-6); else ServedEvaluation(model,
 // "lfw", integer_served). Null when there is neither.
 const quantface::v1::EvaluationSummary* ThresholdEvaluation(const quantface::v1::Model& model,
-                                                            bool integer_served);
+                                                            bool integer_served,
+                                                            bool flip_average = false);
 
 }  // namespace qf::server
 

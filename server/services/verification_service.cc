@@ -135,11 +135,12 @@ absl::Status VerificationService::MatchOne(const v1::MatchRequest& request,
   }
   QF_ASSIGN_OR_RETURN(const std::string id, models_.Resolve(request.model()));
   // Decide how before the expensive part, so a bad policy costs nothing.
-  QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(request.decision(), models_, id));
+  QF_ASSIGN_OR_RETURN(const Decision decision,
+                      ResolveDecision(request.decision(), models_, id, request.flip_average()));
   QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(id));
   const std::string model = ModelHub::ResourceName(id);
   const auto results = EmbedFaces({&request.probe(), &request.reference_face()}, served, model,
-                                  decoder_, /*flip=*/false, control);
+                                  decoder_, request.flip_average(), control);
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].status.ok()) {
       return absl::Status(
@@ -156,6 +157,11 @@ absl::Status VerificationService::MatchOne(const v1::MatchRequest& request,
 absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
                                                 v1::MatchResponse& response,
                                                 const CallControl& control) {
+  if (request.flip_average()) {
+    return absl::InvalidArgumentError(
+        "flip_average applies to reference_face only: enrolled templates are plain embeddings, "
+        "and a mirror-averaged probe against them has no measured threshold");
+  }
   const v1::IdentityReference& reference = request.reference_identity();
   QF_ASSIGN_OR_RETURN(const std::string gallery_id,
                       ParseGalleryName(reference.gallery(), "reference_identity.gallery"));

@@ -4,6 +4,8 @@
 // Match and Identify decide at the threshold that the model's evaluation
 // measured for the requested false-accept rate (default 1e-3), or at the
 // client's explicit threshold; never a constant (server/decision_policy.h).
+// Match with flip_average embeds both faces mirror-averaged and takes a
+// FAR's threshold from an evaluation measured that way.
 // Match against an enrolled identity scores the probe against each of the
 // identity's templates and keeps the best. Identify embeds the probe with the
 // gallery's model, returns the top-k identities (best template per identity)

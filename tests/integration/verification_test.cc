@@ -152,27 +152,56 @@ TEST_F(VerificationTest, ThresholdComesFromTheEvaluationReport) {
 }
 
 // A report of mirror-averaged embeddings (`bench lfw --flip`) has thresholds
-// for another score than Match's: a FAR is refused, an explicit threshold
-// still works.
-TEST_F(VerificationTest, AMirrorAveragedReportGivesNoThreshold) {
+// for another score than a plain Match's: it serves only Match calls with
+// flip_average, from its own place, and those embed both faces mirrored.
+TEST_F(VerificationTest, MirrorAveragedMatchesTakeMirrorAveragedThresholds) {
   const std::string dir = server_->data_dir() + "/evaluations";
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/dlib-resnet.json") << R"({"flip": true, "metrics": {"tar_at_far": [
+  std::filesystem::create_directories(dir + "/flip");
+  const std::string report = R"({"flip": true, "metrics": {"tar_at_far": [
       {"far_target": 0.001, "far": 0.001, "tar": 0.97, "threshold": 0.4321, "measurable": true}
   ]}})";
   v1::MatchRequest request;
   *request.mutable_probe() = PachecoA();
   *request.mutable_reference_face() = PachecoB();
   request.mutable_decision()->set_false_accept_rate(1e-3);
-  v1::MatchResponse response;
-  grpc::Status status = stub_->Match(Context().get(), request, &response);
+  request.set_flip_average(true);
+  v1::MatchResponse flipped;
+  grpc::Status status = stub_->Match(Context().get(), request, &flipped);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);  // No report yet.
+  EXPECT_NE(status.error_message().find("--flip --report " + dir + "/flip/dlib-resnet.json"),
+            std::string::npos)
+      << status.error_message();
+
+  std::ofstream(dir + "/flip/dlib-resnet.json") << report;
+  std::ofstream(dir + "/dlib-resnet.json") << report;  // In the plain place by mistake.
+  status = stub_->Match(Context().get(), request, &flipped);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FLOAT_EQ(flipped.threshold(), 0.4321f);
+
+  request.set_flip_average(false);
+  v1::MatchResponse plain;
+  status = stub_->Match(Context().get(), request, &plain);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(status.error_message().find("mirror-averaged"), std::string::npos)
       << status.error_message();
   request.mutable_decision()->set_threshold(0.5f);
-  status = stub_->Match(Context().get(), request, &response);
+  status = stub_->Match(Context().get(), request, &plain);
   std::filesystem::remove(dir + "/dlib-resnet.json");
-  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::filesystem::remove(dir + "/flip/dlib-resnet.json");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NE(plain.score(), flipped.score());  // The mirror changed the embeddings.
+  EXPECT_NEAR(plain.score(), flipped.score(), 0.05);
+
+  // Enrolled templates are plain embeddings.
+  v1::MatchRequest against_identity;
+  *against_identity.mutable_probe() = PachecoA();
+  against_identity.mutable_reference_identity()->set_gallery("galleries/none");
+  against_identity.mutable_reference_identity()->set_identity_id("x");
+  against_identity.set_flip_average(true);
+  status = stub_->Match(Context().get(), against_identity, &plain);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("reference_face only"), std::string::npos)
+      << status.error_message();
 }
 
 // An operator's report from every pair of LFW images (first 40 people, as

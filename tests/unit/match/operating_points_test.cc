@@ -39,17 +39,24 @@ TEST(OperatingPointsTest, UnmeasurableTargetsAreNotOffered) {
       << point.status().message();
 }
 
-// `bench lfw --flip` reports mirror-averaged embeddings; Match compares
-// plain ones, so their thresholds are not Match's.
-TEST(OperatingPointsTest, MirrorAveragedReportsAreRefused) {
+// `bench lfw --flip` reports mirror-averaged embeddings, whose scores have
+// other thresholds than plain embeddings': each kind serves only its own.
+TEST(OperatingPointsTest, MirrorAveragedReportsServeOnlyMirrorAveragedScores) {
   nlohmann::json report = Report();
   report["flip"] = false;
   EXPECT_TRUE(OperatingPoints::FromReport(report, "lfw").ok());
+  auto refused = OperatingPoints::FromReport(report, "lfw", /*flip_average=*/true);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("again with --flip"), std::string::npos)
+      << refused.status().message();
   report["flip"] = true;
-  const auto refused = OperatingPoints::FromReport(report, "lfw");
+  refused = OperatingPoints::FromReport(report, "lfw");
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("without --flip"), std::string::npos)
       << refused.status().message();
+  const auto flipped = OperatingPoints::FromReport(report, "lfw", /*flip_average=*/true);
+  ASSERT_TRUE(flipped.ok()) << flipped.status();
+  EXPECT_FLOAT_EQ(flipped->ForFar(1e-3)->threshold, 0.52f);
 }
 
 TEST(OperatingPointsTest, MalformedReportsAreRejected) {

@@ -139,9 +139,9 @@ TEST(EvaluationSummaryTest, ThresholdsComeFromEveryPairOfTheServingForwardFirst)
   EXPECT_EQ(ThresholdEvaluation(model, false), fake);
 }
 
-// Evaluations of mirror-averaged embeddings are kept for their accuracy but
-// never give Match its thresholds.
-TEST(EvaluationSummaryTest, MirrorAveragedEvaluationsGiveNoThresholds) {
+// Evaluations of mirror-averaged embeddings give thresholds only to Match
+// calls that average mirrored embeddings too.
+TEST(EvaluationSummaryTest, MirrorAveragedEvaluationsServeOnlyMirrorAveragedMatches) {
   nlohmann::json lfw = {{"teacher", Metrics(0.99, 0.004, 0.92)},
                         {"student", Metrics(0.98, 0.01, 0.9)},
                         {"cross_teacher_student", Metrics(0.985, 0.02, 0.8)}};
@@ -164,6 +164,8 @@ TEST(EvaluationSummaryTest, MirrorAveragedEvaluationsGiveNoThresholds) {
   EXPECT_EQ(ServedEvaluation(model, "lfw", true), nullptr);
   const auto* plain = AddEvaluation(model, "lfw", "fake-quant");
   EXPECT_EQ(ThresholdEvaluation(model, true), plain);  // The only plain one.
+  EXPECT_EQ(ThresholdEvaluation(model, true, /*flip_average=*/true), &model.evaluations(0));
+  EXPECT_EQ(ServedEvaluation(model, "lfw", true, /*flip_average=*/true), &model.evaluations(1));
 }
 
 TEST(EvaluationSummaryTest, MalformedReportsAreInvalidArgument) {
