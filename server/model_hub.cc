@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,23 @@
 #include "server/registry/evaluation_summary.h"
 
 namespace qf::server {
+namespace {
+
+std::vector<match::OperatingPoint> PointsFrom(
+    const google::protobuf::RepeatedPtrField<v1::OperatingPoint>& stored) {
+  std::vector<match::OperatingPoint> points;
+  for (const v1::OperatingPoint& p : stored) {
+    match::OperatingPoint point;
+    point.far_target = p.false_accept_rate();
+    point.far = p.false_accept_rate();  // The registry keeps the target only.
+    point.tar = p.true_accept_rate();
+    point.threshold = p.threshold();
+    points.push_back(point);
+  }
+  return points;
+}
+
+}  // namespace
 
 ModelHub::ModelHub(std::string asset_dir, std::string evaluations_dir, std::string default_model,
                    std::shared_ptr<const detect::FaceDetector> detector)
@@ -182,17 +200,7 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
       // it), every pair's when the job scored them.
       const v1::EvaluationSummary* chosen = ThresholdEvaluation(*model, int8_engine_, flip_average);
       if (chosen != nullptr) {
-        const v1::EvaluationSummary& summary = *chosen;
-        std::vector<match::OperatingPoint> points;
-        for (const v1::OperatingPoint& p : summary.operating_points()) {
-          match::OperatingPoint point;
-          point.far_target = p.false_accept_rate();
-          point.far = p.false_accept_rate();  // The registry keeps the target only.
-          point.tar = p.true_accept_rate();
-          point.threshold = p.threshold();
-          points.push_back(point);
-        }
-        return match::OperatingPoints(summary.protocol(), std::move(points));
+        return match::OperatingPoints(chosen->protocol(), PointsFrom(chosen->operating_points()));
       }
       return absl::FailedPreconditionError(absl::StrCat(
           "model models/", id, " has no evaluation",
@@ -215,6 +223,58 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
         id, flip_option, " --report ", path));
   }
   return points;
+}
+
+absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
+    const std::string& probe_id, const std::string& template_id) const {
+  const std::string unrelated = absl::StrCat("templates of models/", template_id,
+                                             " cannot be compared with probes of models/", probe_id,
+                                             ": neither was distilled from the other");
+  if (registry_ == nullptr) return absl::FailedPreconditionError(unrelated);
+  auto probe = registry_->Get(ResourceName(probe_id));
+  if (!probe.ok()) return probe.status();
+  auto enrolled = registry_->Get(ResourceName(template_id));
+  if (!enrolled.ok()) return enrolled.status();
+  const v1::Model* student = nullptr;
+  if (probe->teacher_model() == ResourceName(template_id)) student = &*probe;
+  if (enrolled->teacher_model() == ResourceName(probe_id)) student = &*enrolled;
+  if (student == nullptr) return absl::FailedPreconditionError(unrelated);
+  const std::string student_id = student->name().substr(std::string("models/").size());
+  const std::string path = evaluations_dir_ + "/" + student_id + ".json";
+  const std::string command = absl::StrCat(
+      "quantface bench lfw --data <lfw> --protocol all-pairs --model-file <file.qfp> --teacher ",
+      student->teacher_model().substr(std::string("models/").size()), " --report ", path);
+  std::error_code ignored;
+  if (std::filesystem::exists(path, ignored)) {
+    // The operator's report serves the student's own thresholds, so it must
+    // serve these too: one evaluation for both kinds of score in a gallery.
+    std::ifstream in(path);
+    nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+    if (!report.is_object() || !report.contains("cross_teacher_student")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " has no pairs scored across models/", student_id,
+          " and its teacher, so no threshold for teacher templates against student probes: ",
+          command));
+    }
+    nlohmann::json cross = report["cross_teacher_student"];
+    cross["flip"] = report.value("flip", false);
+    auto points = match::OperatingPoints::FromReport(cross, "lfw");
+    if (!points.ok()) {
+      return absl::Status(points.status().code(),
+                          absl::StrCat(path, ": ", points.status().message()));
+    }
+    return points;
+  }
+  const v1::EvaluationSummary* chosen = ThresholdEvaluation(*student, int8_engine_);
+  if (chosen == nullptr || chosen->cross_model_operating_points().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "models/", student_id,
+        " has no evaluation of pairs scored across it and its teacher, so no threshold for "
+        "teacher templates against student probes; send an explicit threshold, or evaluate: ",
+        command));
+  }
+  return match::OperatingPoints(chosen->protocol(),
+                                PointsFrom(chosen->cross_model_operating_points()));
 }
 
 }  // namespace qf::server

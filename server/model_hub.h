@@ -74,6 +74,18 @@ class ModelHub {
   absl::StatusOr<match::OperatingPoints> OperatingPointsFor(const std::string& id,
                                                             bool flip_average = false) const;
 
+  // The thresholds per FAR for scores between a probe embedded by `probe_id`
+  // and a template embedded by `template_id`, when one of the two is a
+  // registry student distilled from the other: the student's evaluation of
+  // pairs scored across it and its teacher (from the same sources as
+  // OperatingPointsFor: the operator's report's "cross_teacher_student"
+  // section, else the registry evaluation serving the student's
+  // thresholds). A cross score has the same distribution whichever side
+  // the teacher embedded, so one set serves both ways. FAILED_PRECONDITION
+  // when neither was distilled from the other or nothing measured it.
+  absl::StatusOr<match::OperatingPoints> CrossOperatingPointsFor(
+      const std::string& probe_id, const std::string& template_id) const;
+
   static std::string ResourceName(const std::string& id) { return "models/" + id; }
 
   // From now on models come from `registry` (which outlives the hub).

@@ -63,6 +63,7 @@ struct Options {
   bool flip = false;
   DecisionOptions decision;
   std::string gallery;
+  std::string identity;
   int top_k = 0;
   std::vector<std::string> filters;
   std::string pairs_file;
@@ -101,20 +102,42 @@ void AddVerificationCommands(CLI::App& app, CliContext& context, int& exit_statu
   });
 
   auto match_options = std::make_shared<Options>();
-  auto* match = app.add_subcommand("match", "1:1 verification of two faces (Match)");
-  match->add_option("faces", match_options->faces, face_help)->expected(2)->required();
+  auto* match = app.add_subcommand(
+      "match", "1:1 verification of two faces, or of one against an enrolled identity (Match)");
+  match->add_option("faces", match_options->faces, face_help)->expected(1, 2)->required();
   match->add_option("--model", match_options->model, "Model (default: the server's default)");
+  match->add_option("--gallery", match_options->gallery, "With --identity: its gallery");
+  match->add_option("--identity", match_options->identity,
+                    "Match the one face against this identity's templates in --gallery");
   match->add_flag("--flip", match_options->flip,
                   "Average each face with its mirror; a --far threshold then comes from an "
                   "evaluation of mirror-averaged embeddings");
   AddDecisionOptions(*match, match_options->decision);
   match->callback([&context, &exit_status, match_options] {
+    const bool against_identity = !match_options->identity.empty();
+    const size_t wanted = against_identity ? 1 : 2;
+    if (match_options->faces.size() != wanted) {
+      exit_status =
+          context.Fail(against_identity ? "--identity takes one face, the probe"
+                                        : "match takes two faces (or one and --identity)");
+      return;
+    }
+    if (against_identity == match_options->gallery.empty()) {
+      exit_status = context.Fail("--gallery and --identity go together");
+      return;
+    }
     v1::MatchRequest request;
     request.set_model(ResourceName("models", match_options->model));
     google::protobuf::RepeatedPtrField<v1::FaceInput> faces;
     if (!ParseFaces(context, match_options->faces, faces, exit_status)) return;
     *request.mutable_probe() = faces[0];
-    *request.mutable_reference_face() = faces[1];
+    if (against_identity) {
+      v1::IdentityReference& reference = *request.mutable_reference_identity();
+      reference.set_gallery(ResourceName("galleries", match_options->gallery));
+      reference.set_identity_id(match_options->identity);
+    } else {
+      *request.mutable_reference_face() = faces[1];
+    }
     request.set_flip_average(match_options->flip);
     FillDecision(match_options->decision, *request.mutable_decision());
     auto stub = v1::VerificationService::NewStub(context.Channel());

@@ -34,19 +34,29 @@ absl::StatusOr<std::shared_ptr<GalleryIndex>> Galleries::Build(const GalleryReco
     identities.emplace(identity.identity_key, std::move(identity));
   }));
   // Templates come grouped by identity only by accident of insertion order;
-  // collect per identity, then add in identity batches.
-  std::map<int64_t, std::pair<std::vector<int64_t>, std::vector<std::vector<float>>>> templates;
+  // collect per identity and embedding model, then add in those batches.
+  struct Batch {
+    std::vector<int64_t> ids;
+    std::vector<std::vector<float>> rows;
+  };
+  std::map<int64_t, std::map<std::string, Batch>> templates;
   QF_RETURN_IF_ERROR(store_->ForEachTemplate(gallery.gallery_id, [&](TemplateRecord record) {
-    auto& [ids, rows] = templates[record.identity_key];
-    ids.push_back(record.template_id);
-    rows.push_back(std::move(record.embedding));
+    Batch& batch = templates[record.identity_key][record.model];
+    batch.ids.push_back(record.template_id);
+    batch.rows.push_back(std::move(record.embedding));
   }));
   int64_t count = 0;
   for (auto& [key, identity] : identities) {
-    auto& [ids, rows] = templates[key];
-    identity.template_count = static_cast<int32_t>(ids.size());
-    count += static_cast<int64_t>(ids.size());
-    QF_RETURN_IF_ERROR(index->Put(identity, ids, rows));
+    const auto& by_model = templates[key];
+    identity.template_count = 0;
+    for (const auto& [model, batch] : by_model) {
+      identity.template_count += static_cast<int32_t>(batch.ids.size());
+    }
+    count += identity.template_count;
+    if (by_model.empty()) QF_RETURN_IF_ERROR(index->Put(identity, gallery.model, {}, {}));
+    for (const auto& [model, batch] : by_model) {
+      QF_RETURN_IF_ERROR(index->Put(identity, model, batch.ids, batch.rows));
+    }
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   std::unique_lock lock(map_mutex_);
@@ -111,7 +121,8 @@ absl::StatusOr<std::vector<EnrollResult>> Galleries::Enroll(const std::string& g
   std::shared_ptr<GalleryIndex> index = Find(gallery_id);
   if (index == nullptr) return absl::InternalError("gallery index missing for " + gallery_id);
   for (const EnrollResult& result : results) {
-    QF_RETURN_IF_ERROR(index->Put(result.identity, result.template_ids, result.normalized));
+    QF_RETURN_IF_ERROR(
+        index->Put(result.identity, result.model, result.template_ids, result.normalized));
   }
   return results;
 }

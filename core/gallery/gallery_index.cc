@@ -1,6 +1,7 @@
 #include "core/gallery/gallery_index.h"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -21,7 +22,7 @@ bool HasAll(const Metadata& metadata, const Metadata& filter) {
 GalleryIndex::GalleryIndex(GalleryRecord gallery, std::unique_ptr<SearchIndex> index)
     : gallery_(std::move(gallery)), index_kind_(index->kind()), index_(std::move(index)) {}
 
-absl::Status GalleryIndex::Put(const IdentityRecord& identity,
+absl::Status GalleryIndex::Put(const IdentityRecord& identity, const std::string& model,
                                const std::vector<int64_t>& template_ids,
                                const std::vector<std::vector<float>>& templates) {
   if (template_ids.size() != templates.size()) {
@@ -32,10 +33,17 @@ absl::Status GalleryIndex::Put(const IdentityRecord& identity,
   for (const auto& row : templates) rows.insert(rows.end(), row.begin(), row.end());
   std::unique_lock lock(mutex_);
   if (absl::Status status = index_->Add(template_ids, rows); !status.ok()) return status;
+  auto known = std::find(models_.begin(), models_.end(), model);
+  const int model_code = static_cast<int>(known - models_.begin());
+  if (known == models_.end()) {
+    models_.push_back(model);
+    model_template_counts_.push_back(0);
+  }
   IdentityEntry& entry = identities_[identity.identity_key];
   entry.record = identity;
   entry.template_ids.insert(entry.template_ids.end(), template_ids.begin(), template_ids.end());
-  for (int64_t id : template_ids) template_owner_[id] = identity.identity_key;
+  for (int64_t id : template_ids) templates_[id] = {identity.identity_key, model_code};
+  model_template_counts_[model_code] += static_cast<int64_t>(template_ids.size());
   return absl::OkStatus();
 }
 
@@ -44,12 +52,18 @@ void GalleryIndex::Remove(int64_t identity_key) {
   auto it = identities_.find(identity_key);
   if (it == identities_.end()) return;
   index_->Remove(it->second.template_ids);
-  for (int64_t id : it->second.template_ids) template_owner_.erase(id);
+  for (int64_t id : it->second.template_ids) {
+    auto entry = templates_.find(id);
+    if (entry == templates_.end()) continue;
+    --model_template_counts_[entry->second.model];
+    templates_.erase(entry);
+  }
   identities_.erase(it);
 }
 
 absl::StatusOr<std::vector<std::vector<Candidate>>> GalleryIndex::Identify(
-    const std::vector<std::vector<float>>& probes, int k, const Metadata& filter) const {
+    const std::vector<std::vector<float>>& probes, int k, const Metadata& filter,
+    const ThresholdByModel& thresholds) const {
   if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("top_k must be positive, got ", k));
   for (const auto& probe : probes) {
     if (static_cast<int>(probe.size()) != gallery_.dimension) {
@@ -59,15 +73,33 @@ absl::StatusOr<std::vector<std::vector<Candidate>>> GalleryIndex::Identify(
     }
   }
   std::shared_lock lock(mutex_);
+  // The threshold of each model code, and the lowest one of any template:
+  // a template not yet seen scores at most the last one seen, so its margin
+  // is at most that score minus the lowest threshold.
+  std::vector<float> threshold_of(models_.size(), 0.0f);
+  float lowest_threshold = std::numeric_limits<float>::infinity();
+  for (size_t m = 0; m < models_.size(); ++m) {
+    if (model_template_counts_[m] == 0) continue;
+    if (!thresholds.empty()) {
+      auto given = thresholds.find(models_[m]);
+      if (given == thresholds.end()) {
+        return absl::FailedPreconditionError(absl::StrCat("no threshold for the templates of ",
+                                                          models_[m], " in gallery galleries/",
+                                                          gallery_.gallery_id));
+      }
+      threshold_of[m] = given->second;
+    }
+    lowest_threshold = std::min(lowest_threshold, threshold_of[m]);
+  }
   IdFilter accept;
   if (!filter.empty()) {
     accept = [this, &filter](int64_t template_id) {
-      auto owner = template_owner_.find(template_id);
-      if (owner == template_owner_.end()) return false;
-      return HasAll(identities_.at(owner->second).record.metadata, filter);
+      auto entry = templates_.find(template_id);
+      if (entry == templates_.end()) return false;
+      return HasAll(identities_.at(entry->second.identity_key).record.metadata, filter);
     };
   }
-  const int64_t total = static_cast<int64_t>(template_owner_.size());
+  const int64_t total = static_cast<int64_t>(templates_.size());
   std::vector<std::vector<Candidate>> results(probes.size());
   for (size_t p = 0; p < probes.size(); ++p) {
     if (total == 0) continue;
@@ -77,20 +109,41 @@ absl::StatusOr<std::vector<std::vector<Candidate>>> GalleryIndex::Identify(
     while (true) {
       auto hits = index_->Search(probes[p], static_cast<int>(asked), accept);
       if (!hits.ok()) return hits.status();
-      std::vector<Candidate>& candidates = results[p];
-      candidates.clear();
-      std::unordered_map<int64_t, size_t> seen;
+      std::vector<Candidate> candidates;
+      std::unordered_map<int64_t, size_t> seen;  // identity_key -> candidate
       for (const SearchHit& hit : (*hits)[0]) {
-        auto owner = template_owner_.find(hit.id);
-        if (owner == template_owner_.end()) continue;
-        if (seen.count(owner->second) > 0) continue;  // hits are best first
-        if (static_cast<int>(candidates.size()) == k) break;
-        const IdentityRecord& record = identities_.at(owner->second).record;
-        seen[owner->second] = candidates.size();
-        candidates.push_back({record.identity_id, record.display_name, record.metadata, hit.score});
+        auto entry = templates_.find(hit.id);
+        if (entry == templates_.end()) continue;
+        const float threshold = threshold_of[entry->second.model];
+        auto [at, inserted] = seen.emplace(entry->second.identity_key, candidates.size());
+        if (!inserted) {
+          Candidate& known = candidates[at->second];
+          if (hit.score - threshold <= known.score - known.threshold) continue;
+          known.score = hit.score;
+          known.threshold = threshold;
+          known.template_model = models_[entry->second.model];
+          continue;
+        }
+        const IdentityRecord& record = identities_.at(entry->second.identity_key).record;
+        candidates.push_back({record.identity_id, record.display_name, record.metadata, hit.score,
+                              threshold, models_[entry->second.model]});
       }
+      std::stable_sort(candidates.begin(), candidates.end(),
+                       [](const Candidate& a, const Candidate& b) {
+                         return a.score - a.threshold > b.score - b.threshold;
+                       });
       const bool exhausted = static_cast<int64_t>((*hits)[0].size()) < asked || asked >= total;
-      if (static_cast<int>(candidates.size()) >= k || exhausted) break;
+      // Settled: the k-th margin is at least any unseen template's. With one
+      // threshold for all, that holds as soon as k identities were seen.
+      const float unseen_bound = (*hits)[0].empty() ? -std::numeric_limits<float>::infinity()
+                                                    : (*hits)[0].back().score - lowest_threshold;
+      const bool settled = static_cast<int>(candidates.size()) >= k &&
+                           candidates[k - 1].score - candidates[k - 1].threshold >= unseen_bound;
+      if (settled || exhausted) {
+        if (static_cast<int>(candidates.size()) > k) candidates.resize(k);
+        results[p] = std::move(candidates);
+        break;
+      }
       asked = std::min<int64_t>(total, asked * 4);
     }
   }
@@ -104,7 +157,16 @@ int64_t GalleryIndex::identity_count() const {
 
 int64_t GalleryIndex::template_count() const {
   std::shared_lock lock(mutex_);
-  return static_cast<int64_t>(template_owner_.size());
+  return static_cast<int64_t>(templates_.size());
+}
+
+std::map<std::string, int64_t> GalleryIndex::template_models() const {
+  std::shared_lock lock(mutex_);
+  std::map<std::string, int64_t> counts;
+  for (size_t m = 0; m < models_.size(); ++m) {
+    if (model_template_counts_[m] > 0) counts[models_[m]] = model_template_counts_[m];
+  }
+  return counts;
 }
 
 }  // namespace qf::gallery

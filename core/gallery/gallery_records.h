@@ -35,6 +35,9 @@ struct TemplateRecord {
   int64_t template_id = 0;  // store-wide unique, stable: the search index id
   int64_t identity_key = 0;
   std::vector<float> embedding;
+  // Resource name of the model that embedded it: the gallery's model when it
+  // was enrolled, which a switched gallery no longer is.
+  std::string model;
 };
 
 }  // namespace qf::gallery

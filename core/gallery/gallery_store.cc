@@ -33,11 +33,30 @@ CREATE TABLE IF NOT EXISTS templates (
   template_id    INTEGER PRIMARY KEY,
   identity_key   INTEGER NOT NULL REFERENCES identities(identity_key) ON DELETE CASCADE,
   gallery_id     TEXT NOT NULL,
-  embedding      BLOB NOT NULL
+  embedding      BLOB NOT NULL,
+  model          TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS templates_by_identity ON templates(identity_key);
 CREATE INDEX IF NOT EXISTS templates_by_gallery ON templates(gallery_id);
 )sql";
+
+// Databases from before templates recorded their model lack the column (the
+// CREATE TABLE IF NOT EXISTS above keeps their old table): add it, filled
+// with each gallery's current model, the only record those databases have.
+absl::Status AddTemplateModelColumn(sqlite3* db) {
+  QF_ASSIGN_OR_RETURN(auto columns, SqliteStatement::Prepare(db, "PRAGMA table_info(templates)"));
+  while (true) {
+    QF_ASSIGN_OR_RETURN(const bool row, columns.Step());
+    if (!row) break;
+    if (columns.Text(1) == "model") return absl::OkStatus();
+  }
+  return SqliteExec(db,
+                    "BEGIN IMMEDIATE;"
+                    "ALTER TABLE templates ADD COLUMN model TEXT NOT NULL DEFAULT '';"
+                    "UPDATE templates SET model = (SELECT g.model FROM galleries g "
+                    "WHERE g.gallery_id = templates.gallery_id);"
+                    "COMMIT;");
+}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -178,6 +197,7 @@ absl::StatusOr<std::unique_ptr<GalleryStore>> GalleryStore::Open(const std::stri
   QF_RETURN_IF_ERROR(SqliteExec(db, "PRAGMA synchronous=FULL"));
   QF_RETURN_IF_ERROR(SqliteExec(db, "PRAGMA foreign_keys=ON"));
   QF_RETURN_IF_ERROR(SqliteExec(db, kSchema));
+  QF_RETURN_IF_ERROR(AddTemplateModelColumn(db));
   return store;
 }
 
@@ -297,7 +317,13 @@ absl::StatusOr<EnrollResult> GalleryStore::EnrollOneLocked(const GalleryRecord& 
                                                            const EnrollItem& item, int64_t now_ms,
                                                            EnrollStatements& statements) {
   QF_RETURN_IF_ERROR(ValidateIdentityId(item.identity_id));
+  if (!item.model.empty() && item.model != gallery.model) {
+    return absl::AbortedError(
+        absl::StrCat("gallery galleries/", gallery.gallery_id, " was switched to ", gallery.model,
+                     " while the faces were embedded by ", item.model, "; enrol them again"));
+  }
   EnrollResult result;
+  result.model = gallery.model;
   for (const auto& embedding : item.embeddings) {
     QF_ASSIGN_OR_RETURN(auto normalized, Normalized(embedding, gallery.dimension));
     result.normalized.push_back(std::move(normalized));
@@ -338,7 +364,8 @@ absl::StatusOr<EnrollResult> GalleryStore::EnrollOneLocked(const GalleryRecord& 
     insert_template.Reset();
     insert_template.Bind(1, identity.identity_key)
         .Bind(2, gallery.gallery_id)
-        .BindBlob(3, normalized.data(), normalized.size() * sizeof(float));
+        .BindBlob(3, normalized.data(), normalized.size() * sizeof(float))
+        .Bind(4, gallery.model);
     QF_RETURN_IF_ERROR(insert_template.Run());
     result.template_ids.push_back(sqlite3_last_insert_rowid(db_));
   }
@@ -368,7 +395,7 @@ absl::StatusOr<std::vector<EnrollResult>> GalleryStore::Enroll(
   QF_ASSIGN_OR_RETURN(auto insert_template,
                       SqliteStatement::Prepare(db_,
                                                "INSERT INTO templates(identity_key, gallery_id, "
-                                               "embedding) VALUES (?, ?, ?)"));
+                                               "embedding, model) VALUES (?, ?, ?, ?)"));
   EnrollStatements statements{std::move(select), std::move(update), std::move(insert),
                               std::move(insert_template)};
   const int64_t now_ms = NowMs();
@@ -454,16 +481,16 @@ absl::StatusOr<std::vector<TemplateRecord>> GalleryStore::IdentityTemplates(
   std::lock_guard lock(mutex_);
   QF_RETURN_IF_ERROR(GetGalleryLocked(gallery_id).status());
   QF_ASSIGN_OR_RETURN(const IdentityRecord identity, GetIdentityLocked(gallery_id, identity_id));
-  QF_ASSIGN_OR_RETURN(auto select,
-                      SqliteStatement::Prepare(db_,
-                                               "SELECT template_id, embedding FROM templates WHERE "
-                                               "identity_key = ? ORDER BY template_id"));
+  QF_ASSIGN_OR_RETURN(
+      auto select, SqliteStatement::Prepare(db_,
+                                            "SELECT template_id, embedding, model FROM templates "
+                                            "WHERE identity_key = ? ORDER BY template_id"));
   select.Bind(1, identity.identity_key);
   std::vector<TemplateRecord> templates;
   while (true) {
     QF_ASSIGN_OR_RETURN(const bool row, select.Step());
     if (!row) break;
-    templates.push_back({select.Int(0), identity.identity_key, select.Floats(1)});
+    templates.push_back({select.Int(0), identity.identity_key, select.Floats(1), select.Text(2)});
   }
   return templates;
 }
@@ -491,14 +518,14 @@ absl::Status GalleryStore::ForEachTemplate(const std::string& gallery_id,
   QF_RETURN_IF_ERROR(GetGalleryLocked(gallery_id).status());
   QF_ASSIGN_OR_RETURN(auto select,
                       SqliteStatement::Prepare(db_,
-                                               "SELECT template_id, identity_key, embedding FROM "
-                                               "templates WHERE gallery_id = ? ORDER BY "
+                                               "SELECT template_id, identity_key, embedding, model "
+                                               "FROM templates WHERE gallery_id = ? ORDER BY "
                                                "template_id"));
   select.Bind(1, gallery_id);
   while (true) {
     QF_ASSIGN_OR_RETURN(const bool row, select.Step());
     if (!row) return absl::OkStatus();
-    visit({select.Int(0), select.Int(1), select.Floats(2)});
+    visit({select.Int(0), select.Int(1), select.Floats(2), select.Text(3)});
   }
 }
 

@@ -6,7 +6,13 @@
 //   acknowledged Enroll survives kill -9 and power loss.
 // - Templates are stored as little-endian float32 blobs, L2-normalized by the
 //   store, and must have the gallery's dimension (INVALID_ARGUMENT otherwise).
-//   Images are never stored.
+//   Images are never stored. Each template records the model that embedded
+//   it (the gallery's model at enrolment), so a gallery switched to another
+//   model still knows which of its templates came from the previous one.
+// - Databases written before templates recorded their model are migrated at
+//   Open(): their templates take their gallery's model of that moment (the
+//   only record there is; a gallery switched before the upgrade cannot tell
+//   its templates apart).
 // - Unknown gallery / identity: NOT_FOUND; creating an existing gallery:
 //   ALREADY_EXISTS; malformed ids: INVALID_ARGUMENT naming the field.
 // - Thread-safe: one connection, calls serialized by a mutex (one writer).
@@ -32,12 +38,17 @@ struct EnrollItem {
   std::string display_name;  // empty keeps the current one
   Metadata metadata;         // merged into the identity's
   std::vector<std::vector<float>> embeddings;
+  // The model that embedded them, a resource name; empty means the gallery's
+  // model. ABORTED when it is not the gallery's model at commit: the gallery
+  // was switched while the faces were embedded.
+  std::string model;
 };
 
 struct EnrollResult {
   IdentityRecord identity;                     // after the enrolment
   std::vector<int64_t> template_ids;           // of the templates added, in order
   std::vector<std::vector<float>> normalized;  // the stored (normalized) templates
+  std::string model;                           // that embedded them
 };
 
 class GalleryStore {

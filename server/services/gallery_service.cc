@@ -28,6 +28,16 @@ GalleryService::GalleryService(gallery::Galleries& galleries, ModelHub& models,
       metrics_(metrics),
       max_batch_items_(max_batch_items) {}
 
+void GalleryService::ToProtoWithModels(const gallery::GalleryRecord& record,
+                                       v1::Gallery& out) const {
+  ToProto(record, out);
+  auto index = galleries_.Index(record.gallery_id);
+  if (!index.ok()) return;  // Deleted meanwhile: the record's counts stand.
+  for (const auto& [model, count] : (*index)->template_models()) {
+    (*out.mutable_template_counts_by_model())[model] = count;
+  }
+}
+
 void GalleryService::UpdateSize(const std::string& gallery_id) {
   auto index = galleries_.Index(gallery_id);
   if (!index.ok()) return;
@@ -57,7 +67,7 @@ grpc::Status GalleryService::CreateGallery(grpc::ServerContext*,
   record.dimension = (*embedder)->spec().embedding_dim;
   auto created = galleries_.Create(record);
   if (!created.ok()) return ToGrpcStatus(created.status());
-  ToProto(*created, *response);
+  ToProtoWithModels(*created, *response);
   metrics_.SetSize(created->gallery_id, 0, 0);
   return grpc::Status::OK;
 }
@@ -68,7 +78,7 @@ grpc::Status GalleryService::GetGallery(grpc::ServerContext*, const v1::GetGalle
   if (!id.ok()) return ToGrpcStatus(id.status());
   auto record = galleries_.Get(*id);
   if (!record.ok()) return ToGrpcStatus(record.status());
-  ToProto(*record, *response);
+  ToProtoWithModels(*record, *response);
   return grpc::Status::OK;
 }
 
@@ -81,7 +91,7 @@ grpc::Status GalleryService::ListGalleries(grpc::ServerContext*,
   if (!page.ok()) return ToGrpcStatus(page.status());
   const bool more = static_cast<int>(page->size()) > *size;
   if (more) page->pop_back();
-  for (const auto& record : *page) ToProto(record, *response->add_galleries());
+  for (const auto& record : *page) ToProtoWithModels(record, *response->add_galleries());
   if (more) response->set_next_page_token(page->back().gallery_id);
   return grpc::Status::OK;
 }
@@ -122,6 +132,7 @@ absl::Status GalleryService::EnrollChecked(grpc::ServerContext& context,
   item.identity_id = request.identity_id();
   item.display_name = request.display_name();
   item.metadata.insert(request.metadata().begin(), request.metadata().end());
+  item.model = model;  // The store refuses it if the gallery was switched meanwhile.
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].status.ok()) {
       return absl::Status(results[i].status.code(),
@@ -169,6 +180,22 @@ absl::StatusOr<gallery::GalleryRecord> GalleryService::SwitchChecked(
         target_entry.teacher_model().empty() ? "none" : target_entry.teacher_model(),
         "), so its embeddings cannot be compared with them: create a new gallery and re-enrol"));
   }
+  // Templates of a model switched away from earlier stay; each must be
+  // comparable with the target too (its teacher or a student of it), or no
+  // measured threshold would decide their scores.
+  QF_ASSIGN_OR_RETURN(auto index, galleries_.Index(gallery_id));
+  for (const auto& [template_model, count] : index->template_models()) {
+    if (template_model == target || template_model == target_entry.teacher_model()) continue;
+    std::string its_teacher;
+    if (auto id = models_.Resolve(template_model); id.ok()) {
+      if (auto entry = models_.Describe(*id); entry.ok()) its_teacher = entry->teacher_model();
+    }
+    if (its_teacher == target) continue;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "gallery galleries/", gallery_id, " still holds ", count, " templates of ", template_model,
+        " (enrolled before an earlier switch), which cannot be compared with ", target,
+        ": switch back to a model they can be compared with, or re-enrol those identities"));
+  }
   // Loading proves the model can serve and gives its dimension.
   QF_ASSIGN_OR_RETURN(auto embedder, models_.Embedder(target_id));
   if (embedder->spec().embedding_dim != current.dimension) {
@@ -184,7 +211,7 @@ grpc::Status GalleryService::SwitchGalleryModel(grpc::ServerContext*,
                                                 v1::Gallery* response) {
   auto switched = SwitchChecked(*request);
   if (!switched.ok()) return ToGrpcStatus(switched.status());
-  ToProto(*switched, *response);
+  ToProtoWithModels(*switched, *response);
   return grpc::Status::OK;
 }
 

@@ -9,7 +9,11 @@
 // index and reason (INVALID_ARGUMENT; FAILED_PRECONDITION for an embedding of
 // another model). SwitchGalleryModel rebinds a gallery to a model related to
 // its own by distillation (the registry's teacher_model, either way round),
-// keeping the templates; unrelated models are FAILED_PRECONDITION.
+// keeping the templates; unrelated models are FAILED_PRECONDITION. Each
+// template keeps the model that embedded it, so a switch is refused while
+// the gallery holds templates the target cannot be compared with (those of
+// another student of the same teacher, say), and an Enroll whose faces were
+// embedded before a concurrent switch is ABORTED rather than mislabelled.
 #ifndef QUANTFACE_SERVER_SERVICES_GALLERY_SERVICE_H_
 #define QUANTFACE_SERVER_SERVICES_GALLERY_SERVICE_H_
 
@@ -56,6 +60,8 @@ class GalleryService final : public v1::GalleryService::Service {
   absl::Status EnrollChecked(grpc::ServerContext& context, const v1::EnrollRequest& request,
                              v1::EnrollResponse& response);
   void UpdateSize(const std::string& gallery_id);
+  // ToProto plus the template counts per model from the gallery's index.
+  void ToProtoWithModels(const gallery::GalleryRecord& record, v1::Gallery& out) const;
 
   gallery::Galleries& galleries_;
   ModelHub& models_;

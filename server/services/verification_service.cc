@@ -176,21 +176,35 @@ absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
     }
   }
   QF_ASSIGN_OR_RETURN(const std::string id, models_.Resolve(model));
-  QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(request.decision(), models_, id));
   QF_ASSIGN_OR_RETURN(auto templates,
                       galleries_.IdentityTemplates(gallery_id, reference.identity_id()));
+  std::vector<std::string> template_models;
+  for (const auto& record : templates) template_models.push_back(record.model);
+  QF_ASSIGN_OR_RETURN(const auto decisions,
+                      ResolveTemplateDecisions(request.decision(), models_, id, template_models));
   QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(id));
   const auto results = EmbedFaces({&request.probe()}, served, model, decoder_, false, control);
   if (!results[0].status.ok()) {
     return absl::Status(results[0].status.code(),
                         absl::StrCat("probe: ", results[0].status.message()));
   }
+  // The deciding template is the one furthest above its own threshold.
   float score = -1;
+  Decision decision = decisions.at(model);
+  std::string reference_model = model;
+  bool decided = false;
   for (const auto& record : templates) {
-    score = std::max(score, Cosine(results[0].embedding, record.embedding));
+    const float candidate = Cosine(results[0].embedding, record.embedding);
+    const Decision& threshold = decisions.at(record.model);
+    if (decided && candidate - threshold.threshold <= score - decision.threshold) continue;
+    score = candidate;
+    decision = threshold;
+    reference_model = record.model;
+    decided = true;
   }
-  const bool is_match = !templates.empty() && score >= decision.threshold;
+  const bool is_match = decided && score >= decision.threshold;
   Answer(model, score, is_match, decision, response);
+  response.set_reference_model(reference_model);
   return absl::OkStatus();
 }
 
@@ -236,7 +250,17 @@ absl::Status VerificationService::IdentifyProbes(
         absl::StrCat("gallery galleries/", gallery_id, " uses ", model,
                      ", which is not served: ", id.status().message()));
   }
-  QF_ASSIGN_OR_RETURN(const Decision decision, ResolveDecision(policy, models_, *id));
+  std::vector<std::string> template_models;
+  for (const auto& [template_model, count] : index->template_models()) {
+    template_models.push_back(template_model);
+  }
+  QF_ASSIGN_OR_RETURN(const auto decisions,
+                      ResolveTemplateDecisions(policy, models_, *id, template_models));
+  gallery::ThresholdByModel thresholds;
+  for (const auto& [template_model, decision] : decisions) {
+    thresholds[template_model] = decision.threshold;
+  }
+  const Decision& decision = decisions.at(model);
   QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(*id));
   if (context.IsCancelled()) return absl::CancelledError("cancelled");
   const auto embedded =
@@ -257,16 +281,18 @@ absl::Status VerificationService::IdentifyProbes(
   }
   if (context.IsCancelled()) return absl::CancelledError("cancelled");
   const gallery::Metadata wanted(filter.begin(), filter.end());
-  QF_ASSIGN_OR_RETURN(auto found, index->Identify(queries, k, wanted));
+  QF_ASSIGN_OR_RETURN(auto found, index->Identify(queries, k, wanted, thresholds));
   for (size_t q = 0; q < found.size(); ++q) {
     v1::IdentifyResponse& response = responses[owner[q]];
     response.set_threshold(decision.threshold);
     response.set_false_accept_rate(decision.false_accept_rate);
     for (const gallery::Candidate& candidate : found[q]) {
-      if (candidate.score < decision.threshold) break;  // best first
+      if (candidate.score < candidate.threshold) break;  // best margin first
       v1::Candidate* out = response.add_candidates();
       out->set_identity_id(candidate.identity_id);
       out->set_score(candidate.score);
+      out->set_threshold(candidate.threshold);
+      out->set_template_model(candidate.template_model);
       out->set_display_name(candidate.display_name);
       out->mutable_metadata()->insert(candidate.metadata.begin(), candidate.metadata.end());
     }

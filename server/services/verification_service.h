@@ -7,10 +7,14 @@
 // Match with flip_average embeds both faces mirror-averaged and takes a
 // FAR's threshold from an evaluation measured that way.
 // Match against an enrolled identity scores the probe against each of the
-// identity's templates and keeps the best. Identify embeds the probe with the
-// gallery's model, returns the top-k identities (best template per identity)
-// at or above the threshold (open-set rejection), optionally only those whose
-// metadata holds every filter pair. Batch calls report a status per item and
+// identity's templates; each template is held to the threshold of its own
+// kind of score (the gallery model's own, or for a template embedded by the
+// teacher or student it was switched from, the one measured across the
+// two), and the template furthest above its threshold decides. Identify
+// embeds the probe with the gallery's model, returns the top-k identities
+// (each decided the same way, best margin first) at or above their
+// threshold (open-set rejection), optionally only those whose metadata
+// holds every filter pair. Batch calls report a status per item and
 // fail as a whole only for a bad request (too many items, unknown gallery).
 #ifndef QUANTFACE_SERVER_SERVICES_VERIFICATION_SERVICE_H_
 #define QUANTFACE_SERVER_SERVICES_VERIFICATION_SERVICE_H_

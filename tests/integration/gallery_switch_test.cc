@@ -1,10 +1,13 @@
 // SwitchGalleryModel over real gRPC: a gallery enrolled by dlib-resnet is
 // rebound to a student distilled from it (a tiny real QAT job), keeps its
 // templates, identifies probes embedded by the student, survives a restart,
-// and switches back; unrelated or unknown models are refused.
+// and switches back; unrelated or unknown models are refused. The teacher's
+// templates are then decided at the thresholds measured across teacher and
+// student, the student's own at its own.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -85,6 +88,16 @@ class GallerySwitchTest : public ::testing::Test {
     v1::Gallery response;
     EXPECT_TRUE(galleries_->GetGallery(Context().get(), request, &response).ok());
     return response;
+  }
+
+  grpc::Status Enroll(const std::string& gallery, const std::string& identity,
+                      const v1::FaceInput& face) {
+    v1::EnrollRequest enroll;
+    enroll.set_gallery(gallery);
+    enroll.set_identity_id(identity);
+    *enroll.add_faces() = face;
+    v1::EnrollResponse enrolled;
+    return galleries_->Enroll(Context().get(), enroll, &enrolled);
   }
 
   v1::IdentifyResponse IdentifyPacheco(const std::string& gallery) {
@@ -182,6 +195,130 @@ TEST_F(GallerySwitchTest, StudentTakesOverTheTeachersTemplatesAndUnrelatedModels
   const v1::IdentifyResponse again = IdentifyPacheco(gallery.name());
   ASSERT_EQ(again.candidates_size(), 2);
   EXPECT_NEAR(again.candidates(0).score(), by_teacher.candidates(0).score(), 1e-4);
+}
+
+// An operator's report for a student (as `quantface bench lfw --protocol
+// all-pairs --model-file S.qfp --teacher T --report` writes it): the
+// student's own points, and with `cross` the teacher-vs-student pairs'.
+std::string StudentReport(float own_threshold, float cross_threshold, bool cross) {
+  auto points = [](float threshold) {
+    return "{\"all_pairs\": {\"tar_at_far\": [{\"far_target\": 0.001, \"far\": 0.001, \"tar\": "
+           "0.9, \"threshold\": " +
+           std::to_string(threshold) +
+           ", \"measurable\": true}]}, \"benchmark\": " + "\"lfw-all-pairs\"}";
+  };
+  std::string report = points(own_threshold);
+  if (cross) {
+    report.pop_back();
+    report += ", \"cross_teacher_student\": " + points(cross_threshold) + "}";
+  }
+  return report;
+}
+
+TEST_F(GallerySwitchTest, TeacherTemplatesAreDecidedAtThresholdsMeasuredAcrossTheTwoModels) {
+  Connect(server_);
+  const std::string student = MakeStudent();
+  ASSERT_FALSE(student.empty());
+  const std::string student_id = student.substr(std::string("models/").size());
+  v1::CreateGalleryRequest create;
+  create.set_gallery_id("cross");
+  create.mutable_gallery()->set_model("models/dlib-resnet");
+  v1::Gallery gallery;
+  ASSERT_TRUE(galleries_->CreateGallery(Context().get(), create, &gallery).ok());
+  ASSERT_TRUE(Enroll(gallery.name(), "pacheco", PachecoA()).ok());
+  ASSERT_TRUE(Enroll(gallery.name(), "zakayev", Zakayev()).ok());
+  ASSERT_TRUE(Switch(gallery.name(), student).ok());
+
+  v1::MatchRequest match;
+  *match.mutable_probe() = PachecoB();
+  match.mutable_reference_identity()->set_gallery(gallery.name());
+  match.mutable_reference_identity()->set_identity_id("pacheco");
+  match.mutable_decision()->set_false_accept_rate(1e-3);
+  v1::MatchResponse matched;
+  // The student's own thresholds alone do not decide teacher templates.
+  const std::string evaluations = server_.data_dir() + "/evaluations";
+  std::filesystem::create_directories(evaluations);
+  const std::string report_path = evaluations + "/" + student_id + ".json";
+  std::ofstream(report_path) << StudentReport(0.5f, 0.6f, /*cross=*/false);
+  grpc::Status status = verification_->Match(Context().get(), match, &matched);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("--teacher dlib-resnet"), std::string::npos)
+      << status.error_message();
+
+  std::ofstream(report_path) << StudentReport(0.5f, 0.6f, /*cross=*/true);
+  status = verification_->Match(Context().get(), match, &matched);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FLOAT_EQ(matched.threshold(), 0.6f);
+  EXPECT_DOUBLE_EQ(matched.false_accept_rate(), 1e-3);
+  EXPECT_EQ(matched.reference_model(), "models/dlib-resnet");
+  EXPECT_EQ(matched.model(), student);
+  EXPECT_EQ(matched.is_match(), matched.score() >= 0.6f);
+
+  v1::IdentifyRequest identify;
+  identify.set_gallery(gallery.name());
+  *identify.mutable_probe() = PachecoB();
+  identify.mutable_decision()->set_false_accept_rate(1e-3);
+  v1::IdentifyResponse identified;
+  status = verification_->Identify(Context().get(), identify, &identified);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FLOAT_EQ(identified.threshold(), 0.5f);  // for the student's own templates
+  ASSERT_GE(identified.candidates_size(), 1);
+  EXPECT_EQ(identified.candidates(0).identity_id(), "pacheco");
+  EXPECT_FLOAT_EQ(identified.candidates(0).threshold(), 0.6f);
+  EXPECT_EQ(identified.candidates(0).template_model(), "models/dlib-resnet");
+  for (const v1::Candidate& candidate : identified.candidates()) {
+    EXPECT_GE(candidate.score(), 0.6f) << candidate.identity_id();
+  }
+
+  // Enrolled again after the switch: the student's template of the same
+  // face clears its own, lower threshold by more, so it decides.
+  EXPECT_EQ(Get(gallery.name()).template_counts_by_model().at("models/dlib-resnet"), 2);
+  EXPECT_EQ(Get(gallery.name()).template_counts_by_model().size(), 1u);
+  ASSERT_TRUE(Enroll(gallery.name(), "pacheco", PachecoA()).ok());
+  const v1::Gallery mixed = Get(gallery.name());
+  EXPECT_EQ(mixed.template_counts_by_model().at("models/dlib-resnet"), 2);
+  EXPECT_EQ(mixed.template_counts_by_model().at(student), 1);
+  status = verification_->Match(Context().get(), match, &matched);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(matched.reference_model(), student);
+  EXPECT_FLOAT_EQ(matched.threshold(), 0.5f);
+  EXPECT_TRUE(matched.is_match());
+  // The same from the CLI, whose face goes through the detector.
+  auto cli = [this](std::vector<std::string> args) {
+    args.insert(args.begin(), {QF_CLI_BINARY, "--server", server_.grpc_target(), "--json"});
+    return testing::RunCommand(args);
+  };
+  const std::string probe_path =
+      std::string(QF_SHARED_DIR) + "/data/lfw/images/Abel_Pacheco/Abel_Pacheco_0004.jpg";
+  testing::CommandResult by_cli =
+      cli({"match", probe_path, "--gallery", "cross", "--identity", "pacheco", "--far", "1e-3"});
+  EXPECT_EQ(by_cli.exit_status, 0) << by_cli.err;
+  EXPECT_NE(by_cli.out.find("\"reference_model\":\"" + student + "\""), std::string::npos)
+      << by_cli.out;
+  by_cli = cli({"match", probe_path, "--identity", "pacheco"});
+  EXPECT_EQ(by_cli.exit_status, 2) << by_cli.err;
+  by_cli = cli({"match", probe_path, probe_path, "--gallery", "cross", "--identity", "pacheco"});
+  EXPECT_EQ(by_cli.exit_status, 2) << by_cli.err;
+  by_cli = cli({"match", probe_path});
+  EXPECT_EQ(by_cli.exit_status, 2) << by_cli.err;
+
+  // An explicit threshold holds for every template.
+  match.mutable_decision()->set_threshold(0.55f);
+  status = verification_->Match(Context().get(), match, &matched);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FLOAT_EQ(matched.threshold(), 0.55f);
+  EXPECT_DOUBLE_EQ(matched.false_accept_rate(), 0.0);
+
+  // Back to the teacher, then on to another student: the gallery's templates
+  // of the first student could not be compared with the second's probes.
+  const std::string second = MakeStudent();
+  ASSERT_FALSE(second.empty());
+  ASSERT_TRUE(Switch(gallery.name(), "models/dlib-resnet").ok());
+  status = Switch(gallery.name(), second);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("still holds 1 templates of " + student), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(Get(gallery.name()).model(), "models/dlib-resnet");
 }
 
 }  // namespace

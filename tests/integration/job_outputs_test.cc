@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "core/quant/packed_model.h"
 #include "core/util/sha256.h"
+#include "quantface/v1/gallery.grpc.pb.h"
 #include "quantface/v1/quantization.grpc.pb.h"
 #include "quantface/v1/registry.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
@@ -671,6 +672,35 @@ TEST_F(JobOutputsTest, AllPairsEvaluationGivesTheStudentItsThresholds) {
   const grpc::Status matched = verification->Match(Context().get(), request, &response);
   ASSERT_TRUE(matched.ok()) << matched.error_message();
   EXPECT_FLOAT_EQ(response.threshold(), all_pairs.operating_points(1).threshold());
+
+  // A gallery enrolled by the teacher and switched to the student decides
+  // the teacher's templates at the cross-model points of the same evaluation.
+  const auto galleries = v1::GalleryService::NewStub(channel_);
+  v1::CreateGalleryRequest create;
+  create.set_gallery_id("switched");
+  create.mutable_gallery()->set_model("models/dlib-resnet");
+  v1::Gallery gallery;
+  ASSERT_TRUE(galleries->CreateGallery(Context().get(), create, &gallery).ok());
+  v1::EnrollRequest enroll;
+  enroll.set_gallery(gallery.name());
+  enroll.set_identity_id("pacheco");
+  *enroll.add_faces() = testing::PachecoB();
+  v1::EnrollResponse enrolled;
+  ASSERT_TRUE(galleries->Enroll(Context().get(), enroll, &enrolled).ok());
+  v1::SwitchGalleryModelRequest to_student;
+  to_student.set_name(gallery.name());
+  to_student.set_model(model.name());
+  const grpc::Status switched =
+      galleries->SwitchGalleryModel(Context().get(), to_student, &gallery);
+  ASSERT_TRUE(switched.ok()) << switched.error_message();
+  request.clear_reference_face();
+  request.clear_model();
+  request.mutable_reference_identity()->set_gallery(gallery.name());
+  request.mutable_reference_identity()->set_identity_id("pacheco");
+  const grpc::Status against_teacher = verification->Match(Context().get(), request, &response);
+  ASSERT_TRUE(against_teacher.ok()) << against_teacher.error_message();
+  EXPECT_FLOAT_EQ(response.threshold(), all_pairs.cross_model_operating_points(1).threshold());
+  EXPECT_EQ(response.reference_model(), "models/dlib-resnet");
 
   const testing::CommandResult watched = testing::RunCommand(
       {QF_CLI_BINARY, "--server", server_->grpc_target(), "job", "watch", done.name()});

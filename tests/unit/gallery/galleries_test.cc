@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <map>
 #include <thread>
 
 #include "tests/unit/gallery/random_vectors.h"
@@ -171,6 +173,83 @@ TEST_P(GalleriesTest, SwitchModelKeepsTemplatesAcrossReopen) {
   auto index = *galleries->Index("g");
   EXPECT_EQ(index->gallery().model, "models/student");
   EXPECT_EQ((*index->Identify({Row(rows, 0, kDim)}, 1, {}))[0][0].identity_id, "a");
+}
+
+// A unit row whose cosine with the probe e0 is `cosine` (the rest along e_axis).
+std::vector<float> AtCosine(float cosine, int axis) {
+  std::vector<float> row(kDim, 0.0f);
+  row[0] = cosine;
+  row[axis] = std::sqrt(1.0f - cosine * cosine);
+  return row;
+}
+
+// A gallery switched from a teacher to a student holds templates of both;
+// each score counts by its margin over its own model's threshold.
+TEST_P(GalleriesTest, IdentifyRanksByTheMarginOverEachTemplateModelsThreshold) {
+  testing::TempDb db;
+  std::vector<float> probe(kDim, 0.0f);
+  probe[0] = 1.0f;
+  const ThresholdByModel thresholds = {{"models/dlib-resnet", 0.80f}, {"models/student", 0.70f}};
+  {
+    auto galleries = *Galleries::Open(db.path(), GetParam());
+    ASSERT_TRUE(galleries->Create(Gallery("g")).ok());
+    // Teacher templates, margins 0.10 down to 0.03 at the teacher's 0.80.
+    std::vector<EnrollItem> by_teacher;
+    for (int i = 0; i < 8; ++i) {
+      by_teacher.push_back(Item("t" + std::to_string(i), {AtCosine(0.90f - 0.01f * i, 1 + i)}));
+    }
+    by_teacher.push_back(Item("mixed", {AtCosine(0.86f, 9)}));
+    ASSERT_TRUE(galleries->Enroll("g", by_teacher).ok());
+    ASSERT_TRUE(galleries->SwitchModel("g", "models/student").ok());
+    // Student templates: the lowest raw score of all has the best margin
+    // (0.84 - 0.70 = 0.14); "mixed" decides by its student template (0.12).
+    ASSERT_TRUE(
+        galleries
+            ->Enroll("g", {Item("s", {AtCosine(0.84f, 10)}), Item("mixed", {AtCosine(0.82f, 11)})})
+            .ok());
+  }
+  auto galleries = *Galleries::Open(db.path(), GetParam());  // built from the store
+  auto index = *galleries->Index("g");
+  EXPECT_EQ(index->template_models(),
+            (std::map<std::string, int64_t>{{"models/dlib-resnet", 9}, {"models/student", 2}}));
+
+  auto ranked = index->Identify({probe}, 3, {}, thresholds);
+  ASSERT_TRUE(ranked.ok()) << ranked.status();
+  ASSERT_EQ((*ranked)[0].size(), 3u);
+  EXPECT_EQ((*ranked)[0][0].identity_id, "s");
+  EXPECT_NEAR((*ranked)[0][0].score, 0.84f, 1e-5);
+  EXPECT_FLOAT_EQ((*ranked)[0][0].threshold, 0.70f);
+  EXPECT_EQ((*ranked)[0][0].template_model, "models/student");
+  EXPECT_EQ((*ranked)[0][1].identity_id, "mixed");
+  EXPECT_NEAR((*ranked)[0][1].score, 0.82f, 1e-5);
+  EXPECT_EQ((*ranked)[0][1].template_model, "models/student");
+  EXPECT_EQ((*ranked)[0][2].identity_id, "t0");
+  EXPECT_FLOAT_EQ((*ranked)[0][2].threshold, 0.80f);
+  EXPECT_EQ((*ranked)[0][2].template_model, "models/dlib-resnet");
+
+  // k = 1: the best margin lies below seven higher raw scores; the search
+  // widens until no unseen template could beat it.
+  auto best = index->Identify({probe}, 1, {}, thresholds);
+  ASSERT_TRUE(best.ok());
+  ASSERT_EQ((*best)[0].size(), 1u);
+  EXPECT_EQ((*best)[0][0].identity_id, "s");
+
+  // Without thresholds: by raw score, as before any switch.
+  auto raw = index->Identify({probe}, 2, {});
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ((*raw)[0][0].identity_id, "t0");
+  EXPECT_EQ((*raw)[0][1].identity_id, "t1");
+  EXPECT_FLOAT_EQ((*raw)[0][0].threshold, 0.0f);
+
+  // Every model holding templates needs its threshold.
+  EXPECT_EQ(index->Identify({probe}, 1, {}, {{"models/student", 0.7f}}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(galleries->RemoveIdentity("g", "s").ok());
+  ASSERT_TRUE(galleries->RemoveIdentity("g", "mixed").ok());
+  EXPECT_EQ(index->template_models(), (std::map<std::string, int64_t>{{"models/dlib-resnet", 8}}));
+  auto teacher_only = index->Identify({probe}, 1, {}, {{"models/dlib-resnet", 0.8f}});
+  ASSERT_TRUE(teacher_only.ok()) << teacher_only.status();
+  EXPECT_EQ((*teacher_only)[0][0].identity_id, "t0");
 }
 
 INSTANTIATE_TEST_SUITE_P(IndexKinds, GalleriesTest, ::testing::Values("flat", "hnsw"));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <cmath>
 
 #include "tests/unit/gallery/temp_db.h"
@@ -163,6 +165,82 @@ TEST(GalleryStoreTest, ReopenKeepsEverythingAndDeleteCascades) {
   ASSERT_TRUE(store->DeleteGallery("staff").ok());
   ASSERT_TRUE(store->CreateGallery(Staff()).ok());
   EXPECT_EQ(store->GetGallery("staff")->template_count, 0) << "templates must go with the gallery";
+}
+
+TEST(GalleryStoreTest, TemplatesRecordTheModelThatEmbeddedThem) {
+  testing::TempDb db;
+  auto store = *GalleryStore::Open(db.path());
+  ASSERT_TRUE(store->CreateGallery(Staff()).ok());
+  ASSERT_TRUE(store->Enroll("staff", {Item("alice", {{1, 0, 0, 0}})}).ok());
+  ASSERT_TRUE(store->SetGalleryModel("staff", "models/student").ok());
+  EnrollItem by_student = Item("alice", {{0, 1, 0, 0}});
+  by_student.model = "models/student";
+  auto enrolled = store->Enroll("staff", {by_student});
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+  EXPECT_EQ((*enrolled)[0].model, "models/student");
+  // Faces embedded by the model the gallery was switched away from meanwhile.
+  EnrollItem stale = Item("bob", {{0, 0, 1, 0}});
+  stale.model = "models/dlib-resnet";
+  EXPECT_EQ(store->Enroll("staff", {stale}).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store->GetIdentity("staff", "bob").status().code(), absl::StatusCode::kNotFound);
+
+  auto templates = *store->IdentityTemplates("staff", "alice");
+  ASSERT_EQ(templates.size(), 2u);
+  EXPECT_EQ(templates[0].model, "models/dlib-resnet");
+  EXPECT_EQ(templates[1].model, "models/student");
+  std::vector<std::string> visited;
+  ASSERT_TRUE(
+      store->ForEachTemplate("staff", [&](TemplateRecord t) { visited.push_back(t.model); }).ok());
+  EXPECT_EQ(visited, (std::vector<std::string>{"models/dlib-resnet", "models/student"}));
+}
+
+// A database written before templates recorded their model (this schema, as
+// the store created it then) opens with each template given its gallery's
+// model, and takes new enrolments.
+TEST(GalleryStoreTest, DatabasesWithoutTemplateModelsAreMigratedAtOpen) {
+  testing::TempDb db;
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
+    const float row[4] = {0, 0, 1, 0};
+    const std::string blob(reinterpret_cast<const char*>(row), sizeof(row));
+    const std::string sql =
+        "CREATE TABLE galleries (gallery_id TEXT PRIMARY KEY, display_name TEXT NOT NULL, "
+        "model TEXT NOT NULL, dimension INTEGER NOT NULL, create_time_ms INTEGER NOT NULL);"
+        "CREATE TABLE identities (identity_key INTEGER PRIMARY KEY, gallery_id TEXT NOT NULL "
+        "REFERENCES galleries(gallery_id) ON DELETE CASCADE, identity_id TEXT NOT NULL, "
+        "display_name TEXT NOT NULL, metadata_json TEXT NOT NULL, create_time_ms INTEGER NOT "
+        "NULL, UNIQUE (gallery_id, identity_id));"
+        "CREATE TABLE templates (template_id INTEGER PRIMARY KEY, identity_key INTEGER NOT NULL "
+        "REFERENCES identities(identity_key) ON DELETE CASCADE, gallery_id TEXT NOT NULL, "
+        "embedding BLOB NOT NULL);"
+        "INSERT INTO galleries VALUES ('staff', 'Staff', 'models/faceres', 4, 1);"
+        "INSERT INTO identities VALUES (1, 'staff', 'carol', '', '{}', 1);";
+    ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_stmt* insert = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw, "INSERT INTO templates VALUES (7, 1, 'staff', ?)", -1,
+                                 &insert, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_blob(insert, 1, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
+    sqlite3_finalize(insert);
+    sqlite3_close(raw);
+  }
+  auto store = GalleryStore::Open(db.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto templates = (*store)->IdentityTemplates("staff", "carol");
+  ASSERT_TRUE(templates.ok()) << templates.status();
+  ASSERT_EQ(templates->size(), 1u);
+  EXPECT_EQ((*templates)[0].template_id, 7);
+  EXPECT_EQ((*templates)[0].embedding, (std::vector<float>{0, 0, 1, 0}));
+  EXPECT_EQ((*templates)[0].model, "models/faceres");
+  ASSERT_TRUE((*store)->Enroll("staff", {Item("carol", {{1, 0, 0, 0}})}).ok());
+  EXPECT_EQ((*store)->IdentityTemplates("staff", "carol")->back().model, "models/faceres");
+  // Opening again finds the column and changes nothing.
+  store->reset();
+  store = GalleryStore::Open(db.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->GetGallery("staff")->template_count, 2);
 }
 
 }  // namespace
