@@ -97,10 +97,11 @@ absl::StatusOr<std::unique_ptr<QuantFaceServer>> QuantFaceServer::Start(
     auto index = server->galleries_->Index(build.gallery_id);
     if (index.ok()) {
       server->gallery_metrics_->SetSize(build.gallery_id, (*index)->identity_count(),
-                                        (*index)->template_count());
+                                        (*index)->template_count(), (*index)->template_models());
     }
   }
-  // A model bound to a gallery must not be deleted from the registry.
+  // A model bound to a gallery, or whose templates a switched gallery still
+  // holds, must not be deleted from the registry.
   server->registry_->AddInUseCheck([galleries = server->galleries_.get()](const std::string& name) {
     absl::StatusOr<std::vector<std::string>> users = galleries->GalleriesUsingModel(name);
     if (users.ok()) return *std::move(users);

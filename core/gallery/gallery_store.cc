@@ -295,8 +295,10 @@ absl::StatusOr<std::vector<std::string>> GalleryStore::GalleriesUsingModel(
   QF_ASSIGN_OR_RETURN(
       auto select,
       SqliteStatement::Prepare(
-          db_, "SELECT gallery_id FROM galleries WHERE model = ? ORDER BY gallery_id"));
-  select.Bind(1, model);
+          db_,
+          "SELECT gallery_id FROM galleries WHERE model = ? UNION "
+          "SELECT DISTINCT gallery_id FROM templates WHERE model = ? ORDER BY gallery_id"));
+  select.Bind(1, model).Bind(2, model);
   std::vector<std::string> ids;
   while (true) {
     QF_ASSIGN_OR_RETURN(const bool row, select.Step());

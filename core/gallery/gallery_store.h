@@ -70,7 +70,9 @@ class GalleryStore {
   // The caller has checked that the templates stay comparable.
   absl::StatusOr<GalleryRecord> SetGalleryModel(const std::string& gallery_id,
                                                 const std::string& model);
-  // Gallery ids bound to `model` (a resource name), e.g. to refuse deleting it.
+  // Gallery ids bound to `model` (a resource name) or holding templates it
+  // embedded, e.g. to refuse deleting it: a switched gallery still compares
+  // its previous model's templates at thresholds that model's entry holds.
   absl::StatusOr<std::vector<std::string>> GalleriesUsingModel(const std::string& model) const;
 
   // All items in one transaction: all stored or none.

@@ -41,7 +41,8 @@ void GalleryService::ToProtoWithModels(const gallery::GalleryRecord& record,
 void GalleryService::UpdateSize(const std::string& gallery_id) {
   auto index = galleries_.Index(gallery_id);
   if (!index.ok()) return;
-  metrics_.SetSize(gallery_id, (*index)->identity_count(), (*index)->template_count());
+  metrics_.SetSize(gallery_id, (*index)->identity_count(), (*index)->template_count(),
+                   (*index)->template_models());
 }
 
 grpc::Status GalleryService::CreateGallery(grpc::ServerContext*,
@@ -68,7 +69,7 @@ grpc::Status GalleryService::CreateGallery(grpc::ServerContext*,
   auto created = galleries_.Create(record);
   if (!created.ok()) return ToGrpcStatus(created.status());
   ToProtoWithModels(*created, *response);
-  metrics_.SetSize(created->gallery_id, 0, 0);
+  metrics_.SetSize(created->gallery_id, 0, 0, {});
   return grpc::Status::OK;
 }
 

@@ -14,6 +14,7 @@
 
 #include "quantface/v1/gallery.grpc.pb.h"
 #include "quantface/v1/quantization.grpc.pb.h"
+#include "quantface/v1/registry.grpc.pb.h"
 #include "quantface/v1/verification.grpc.pb.h"
 #include "tests/integration/job_polling.h"
 #include "tests/integration/lfw_faces.h"
@@ -319,6 +320,28 @@ TEST_F(GallerySwitchTest, TeacherTemplatesAreDecidedAtThresholdsMeasuredAcrossTh
   EXPECT_NE(status.error_message().find("still holds 1 templates of " + student), std::string::npos)
       << status.error_message();
   EXPECT_EQ(Get(gallery.name()).model(), "models/dlib-resnet");
+
+  // Operators see the mix, and the first student cannot be deleted while
+  // its template is enrolled: its entry holds the cross-model thresholds.
+  const std::string metrics = testing::HttpGet(server_.metrics_port(), "/metrics");
+  EXPECT_NE(metrics.find("quantface_gallery_templates_by_model{gallery=\"cross\",model=\"" +
+                         student + "\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("quantface_gallery_templates_by_model{gallery=\"cross\",model=\"models/"
+                         "dlib-resnet\"} 2"),
+            std::string::npos);
+  auto registry = v1::ModelRegistry::NewStub(
+      grpc::CreateChannel(server_.grpc_target(), grpc::InsecureChannelCredentials()));
+  v1::DeleteModelRequest remove;
+  remove.set_name(student);
+  google::protobuf::Empty empty;
+  status = registry->DeleteModel(Context().get(), remove, &empty);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("cross"), std::string::npos) << status.error_message();
+  remove.set_name(second);
+  status = registry->DeleteModel(Context().get(), remove, &empty);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 }  // namespace

@@ -582,6 +582,10 @@ TEST_F(GalleryTest, MetricsShowGallerySizesAndIdentifyOutcomes) {
   EXPECT_NE(metrics.find("quantface_gallery_identities{gallery=\"metrics\"} 1"), std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("quantface_gallery_templates{gallery=\"metrics\"} 2"), std::string::npos);
+  EXPECT_NE(metrics.find("quantface_gallery_templates_by_model{gallery=\"metrics\",model=\"models/"
+                         "dlib-resnet\"} 2"),
+            std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find("quantface_identify_decisions_total{outcome=\"identified\"}"),
             std::string::npos);
   EXPECT_NE(metrics.find("quantface_identify_score_count"), std::string::npos);
