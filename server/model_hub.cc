@@ -250,14 +250,16 @@ absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
     // serve these too: one evaluation for both kinds of score in a gallery.
     std::ifstream in(path);
     nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
-    if (!report.is_object() || !report.contains("cross_teacher_student")) {
+    if (!report.is_object() || !report.contains("cross_teacher_student") ||
+        !report["cross_teacher_student"].is_object()) {
       return absl::FailedPreconditionError(absl::StrCat(
           path, " has no pairs scored across models/", student_id,
           " and its teacher, so no threshold for teacher templates against student probes: ",
           command));
     }
     nlohmann::json cross = report["cross_teacher_student"];
-    cross["flip"] = report.value("flip", false);
+    // The section inherits the report's kind of embedding (FromReport checks it).
+    cross["flip"] = report.contains("flip") ? report["flip"] : nlohmann::json(false);
     auto points = match::OperatingPoints::FromReport(cross, "lfw");
     if (!points.ok()) {
       return absl::Status(points.status().code(),

@@ -246,6 +246,11 @@ TEST_F(GallerySwitchTest, TeacherTemplatesAreDecidedAtThresholdsMeasuredAcrossTh
   EXPECT_NE(status.error_message().find("--teacher dlib-resnet"), std::string::npos)
       << status.error_message();
 
+  std::string malformed = StudentReport(0.5f, 0.6f, /*cross=*/false);
+  malformed.pop_back();
+  std::ofstream(report_path) << malformed << ", \"cross_teacher_student\": [1]}";
+  EXPECT_EQ(verification_->Match(Context().get(), match, &matched).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   std::ofstream(report_path) << StudentReport(0.5f, 0.6f, /*cross=*/true);
   status = verification_->Match(Context().get(), match, &matched);
   ASSERT_TRUE(status.ok()) << status.error_message();
