@@ -51,9 +51,11 @@ absl::StatusOr<std::map<std::string, Decision>> ResolveTemplateDecisions(
   auto own = ResolveDecision(policy, models, probe_model_id);
   if (!own.ok()) return own.status();
   decisions[probe_model] = *own;
+  const bool explicit_threshold = policy.policy_case() == v1::DecisionPolicy::kThreshold;
+  const double target = own->false_accept_rate;  // As resolved for the probe's model.
   for (const std::string& model : template_models) {
     if (model == probe_model) continue;
-    if (policy.policy_case() == v1::DecisionPolicy::kThreshold) {
+    if (explicit_threshold) {
       decisions[model] = *own;
       continue;
     }
@@ -66,9 +68,7 @@ absl::StatusOr<std::map<std::string, Decision>> ResolveTemplateDecisions(
     }
     auto points = models.CrossOperatingPointsFor(probe_model_id, *template_id);
     if (!points.ok()) return points.status();
-    auto target = TargetFar(policy);
-    if (!target.ok()) return target.status();
-    auto decision = AtFar(*points, *target);
+    auto decision = AtFar(*points, target);
     if (!decision.ok()) {
       return absl::Status(decision.status().code(),
                           absl::StrCat("templates of ", model, " against probes of ", probe_model,

@@ -235,15 +235,17 @@ absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
   if (!probe.ok()) return probe.status();
   auto enrolled = registry_->Get(ResourceName(template_id));
   if (!enrolled.ok()) return enrolled.status();
-  const v1::Model* student = nullptr;
-  if (probe->teacher_model() == ResourceName(template_id)) student = &*probe;
-  if (enrolled->teacher_model() == ResourceName(probe_id)) student = &*enrolled;
-  if (student == nullptr) return absl::FailedPreconditionError(unrelated);
-  const std::string student_id = student->name().substr(std::string("models/").size());
+  const bool probe_is_student = probe->teacher_model() == ResourceName(template_id);
+  if (!probe_is_student && enrolled->teacher_model() != ResourceName(probe_id)) {
+    return absl::FailedPreconditionError(unrelated);
+  }
+  const v1::Model& student = probe_is_student ? *probe : *enrolled;
+  const std::string& student_id = probe_is_student ? probe_id : template_id;
+  const std::string& teacher_id = probe_is_student ? template_id : probe_id;
   const std::string path = evaluations_dir_ + "/" + student_id + ".json";
   const std::string command = absl::StrCat(
       "quantface bench lfw --data <lfw> --protocol all-pairs --model-file <file.qfp> --teacher ",
-      student->teacher_model().substr(std::string("models/").size()), " --report ", path);
+      teacher_id, " --report ", path);
   std::error_code ignored;
   if (std::filesystem::exists(path, ignored)) {
     // The operator's report serves the student's own thresholds, so it must
@@ -267,7 +269,7 @@ absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
     }
     return points;
   }
-  const v1::EvaluationSummary* chosen = ThresholdEvaluation(*student, int8_engine_);
+  const v1::EvaluationSummary* chosen = ThresholdEvaluation(student, int8_engine_);
   if (chosen == nullptr || chosen->cross_model_operating_points().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "models/", student_id,
