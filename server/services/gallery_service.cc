@@ -1,5 +1,7 @@
 #include "server/services/gallery_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
 #include "server/call_control.h"
@@ -204,7 +206,23 @@ absl::StatusOr<gallery::GalleryRecord> GalleryService::SwitchChecked(
         absl::StrCat(target, " embeddings have ", embedder->spec().embedding_dim,
                      " values; the gallery's templates have ", current.dimension));
   }
-  return galleries_.SwitchModel(gallery_id, target);
+  QF_ASSIGN_OR_RETURN(gallery::GalleryRecord switched, galleries_.SwitchModel(gallery_id, target));
+  // Explicit thresholds still work without them, so the switch stands; the
+  // operator learns now rather than from the first FAR-based Match.
+  for (const auto& [template_model, count] : index->template_models()) {
+    if (template_model == target) continue;
+    auto template_id = models_.Resolve(template_model);
+    if (!template_id.ok()) continue;
+    auto points = models_.CrossOperatingPointsFor(target_id, *template_id);
+    if (!points.ok()) {
+      spdlog::warn(
+          "gallery {} switched to {}: its {} templates of {} have no FAR thresholds "
+          "against {} probes yet: {}",
+          gallery_id, target, count, template_model, target,
+          std::string(points.status().message()));
+    }
+  }
+  return switched;
 }
 
 grpc::Status GalleryService::SwitchGalleryModel(grpc::ServerContext*,

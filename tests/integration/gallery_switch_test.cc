@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -229,6 +230,14 @@ TEST_F(GallerySwitchTest, TeacherTemplatesAreDecidedAtThresholdsMeasuredAcrossTh
   ASSERT_TRUE(Enroll(gallery.name(), "pacheco", PachecoA()).ok());
   ASSERT_TRUE(Enroll(gallery.name(), "zakayev", Zakayev()).ok());
   ASSERT_TRUE(Switch(gallery.name(), student).ok());
+  // The student has no evaluation yet: the switch stands, the log says so.
+  std::ifstream log_file(server_.log_path());
+  const std::string log((std::istreambuf_iterator<char>(log_file)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("gallery cross switched to " + student +
+                     ": its 2 templates of models/dlib-resnet have no FAR thresholds"),
+            std::string::npos)
+      << log;
 
   v1::MatchRequest match;
   *match.mutable_probe() = PachecoB();
