@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -250,22 +249,13 @@ absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
   if (std::filesystem::exists(path, ignored)) {
     // The operator's report serves the student's own thresholds, so it must
     // serve these too: one evaluation for both kinds of score in a gallery.
-    std::ifstream in(path);
-    nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
-    if (!report.is_object() || !report.contains("cross_teacher_student") ||
-        !report["cross_teacher_student"].is_object()) {
+    auto points = match::OperatingPoints::FromReportFile(path, "lfw", /*flip_average=*/false,
+                                                         "cross_teacher_student");
+    if (points.status().code() == absl::StatusCode::kNotFound) {
       return absl::FailedPreconditionError(absl::StrCat(
-          path, " has no pairs scored across models/", student_id,
+          points.status().message(), ": no pairs scored across models/", student_id,
           " and its teacher, so no threshold for teacher templates against student probes: ",
           command));
-    }
-    nlohmann::json cross = report["cross_teacher_student"];
-    // The section inherits the report's kind of embedding (FromReport checks it).
-    cross["flip"] = report.contains("flip") ? report["flip"] : nlohmann::json(false);
-    auto points = match::OperatingPoints::FromReport(cross, "lfw");
-    if (!points.ok()) {
-      return absl::Status(points.status().code(),
-                          absl::StrCat(path, ": ", points.status().message()));
     }
     return points;
   }

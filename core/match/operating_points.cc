@@ -54,12 +54,21 @@ absl::StatusOr<OperatingPoints> OperatingPoints::FromReport(const nlohmann::json
 
 absl::StatusOr<OperatingPoints> OperatingPoints::FromReportFile(const std::string& path,
                                                                 std::string protocol,
-                                                                bool flip_average) {
+                                                                bool flip_average,
+                                                                const std::string& section) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("no evaluation report at ", path));
-  const nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+  nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
   if (report.is_discarded()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not valid JSON"));
+  }
+  if (!section.empty()) {
+    if (!report.is_object() || !report.contains(section) || !report[section].is_object()) {
+      return absl::NotFoundError(absl::StrCat(path, " has no \"", section, "\" section"));
+    }
+    nlohmann::json part = std::move(report[section]);
+    part["flip"] = report.contains("flip") ? report["flip"] : nlohmann::json(false);
+    report = std::move(part);
   }
   auto points = FromReport(report, std::move(protocol), flip_average);
   if (!points.ok()) {

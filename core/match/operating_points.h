@@ -45,9 +45,14 @@ class OperatingPoints {
   static absl::StatusOr<OperatingPoints> FromReport(const nlohmann::json& report,
                                                     std::string protocol,
                                                     bool flip_average = false);
+  // With `section`, the points of that object of the report (e.g.
+  // "cross_teacher_student", the pairs scored across a student and its
+  // teacher), which shares the report's "flip"; NOT_FOUND when the report
+  // has no such object.
   static absl::StatusOr<OperatingPoints> FromReportFile(const std::string& path,
                                                         std::string protocol,
-                                                        bool flip_average = false);
+                                                        bool flip_average = false,
+                                                        const std::string& section = "");
 
   absl::StatusOr<OperatingPoint> ForFar(double far_target) const;
 

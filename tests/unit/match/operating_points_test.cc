@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
+#include <fstream>
 #include <vector>
 
 #include "core/eval/all_pairs_tar.h"
@@ -114,6 +116,37 @@ TEST(OperatingPointsTest, ABenchmarkNameThatIsNoStringIsMalformed) {
   const nlohmann::json empty = {{"benchmark", eval::kLfwAllPairsBenchmark}};
   EXPECT_EQ(OperatingPoints::FromReport(empty, "lfw").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A student's report with the teacher-vs-student pairs as a section of its
+// own: read by name, with the report's kind of embedding.
+TEST(OperatingPointsTest, ASectionOfTheReportServesItsOwnThresholds) {
+  const std::string path = ::testing::TempDir() + "/section_report.json";
+  nlohmann::json report = Report();
+  nlohmann::json cross = Report();
+  cross["metrics"]["tar_at_far"][1]["threshold"] = 0.47;
+  report["cross_teacher_student"] = cross;
+  std::ofstream(path) << report.dump();
+  auto points = OperatingPoints::FromReportFile(path, "lfw", false, "cross_teacher_student");
+  ASSERT_TRUE(points.ok()) << points.status();
+  EXPECT_FLOAT_EQ(points->ForFar(1e-3)->threshold, 0.47f);
+  EXPECT_FLOAT_EQ(OperatingPoints::FromReportFile(path, "lfw")->ForFar(1e-3)->threshold, 0.52f);
+
+  report["flip"] = true;  // The section was measured as the report was.
+  std::ofstream(path) << report.dump();
+  EXPECT_EQ(
+      OperatingPoints::FromReportFile(path, "lfw", false, "cross_teacher_student").status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(OperatingPoints::FromReportFile(path, "lfw", true, "cross_teacher_student").ok());
+
+  report["cross_teacher_student"] = nlohmann::json::array({1});
+  std::ofstream(path) << report.dump();
+  EXPECT_EQ(
+      OperatingPoints::FromReportFile(path, "lfw", true, "cross_teacher_student").status().code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(OperatingPoints::FromReportFile(path, "lfw", true, "absent").status().code(),
+            absl::StatusCode::kNotFound);
+  std::remove(path.c_str());
 }
 
 }  // namespace
