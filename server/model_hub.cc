@@ -11,6 +11,7 @@
 #include "core/nn/model_zoo.h"
 #include "core/nn/state_dict_importer.h"
 #include "core/quant/served_student.h"
+#include "core/util/status_macros.h"
 #include "server/registry/evaluation_summary.h"
 
 namespace qf::server {
@@ -224,21 +225,29 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
   return points;
 }
 
+std::optional<std::string> ModelHub::StudentOfPair(const std::string& model_a,
+                                                   const std::string& model_b) const {
+  if (registry_ == nullptr) return std::nullopt;
+  auto teacher_of = [this](const std::string& model) {
+    auto entry = registry_->Get(model);
+    return entry.ok() ? entry->teacher_model() : std::string();
+  };
+  if (teacher_of(model_a) == model_b) return model_a;
+  if (teacher_of(model_b) == model_a) return model_b;
+  return std::nullopt;
+}
+
 absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
     const std::string& probe_id, const std::string& template_id) const {
-  const std::string unrelated = absl::StrCat("templates of models/", template_id,
-                                             " cannot be compared with probes of models/", probe_id,
-                                             ": neither was distilled from the other");
-  if (registry_ == nullptr) return absl::FailedPreconditionError(unrelated);
-  auto probe = registry_->Get(ResourceName(probe_id));
-  if (!probe.ok()) return probe.status();
-  auto enrolled = registry_->Get(ResourceName(template_id));
-  if (!enrolled.ok()) return enrolled.status();
-  const bool probe_is_student = probe->teacher_model() == ResourceName(template_id);
-  if (!probe_is_student && enrolled->teacher_model() != ResourceName(probe_id)) {
-    return absl::FailedPreconditionError(unrelated);
+  const std::optional<std::string> student_model =
+      StudentOfPair(ResourceName(probe_id), ResourceName(template_id));
+  if (!student_model) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "templates of models/", template_id, " cannot be compared with probes of models/", probe_id,
+        ": neither was distilled from the other"));
   }
-  const v1::Model& student = probe_is_student ? *probe : *enrolled;
+  QF_ASSIGN_OR_RETURN(const v1::Model student, registry_->Get(*student_model));
+  const bool probe_is_student = *student_model == ResourceName(probe_id);
   const std::string& student_id = probe_is_student ? probe_id : template_id;
   const std::string& teacher_id = probe_is_student ? template_id : probe_id;
   const std::string path = evaluations_dir_ + "/" + student_id + ".json";

@@ -168,15 +168,9 @@ absl::StatusOr<gallery::GalleryRecord> GalleryService::SwitchChecked(
   const std::string target = ModelHub::ResourceName(target_id);
   if (target == current.model) return current;
   QF_ASSIGN_OR_RETURN(const v1::Model target_entry, models_.Describe(target_id));
-  std::string current_teacher;  // Of the gallery's model, if still registered.
-  if (auto current_id = models_.Resolve(current.model); current_id.ok()) {
-    if (auto entry = models_.Describe(*current_id); entry.ok()) {
-      current_teacher = entry->teacher_model();
-    }
-  }
   // Embeddings of a student distilled from a teacher stay comparable with the
   // teacher's (that is what distillation trained for); nothing else is.
-  if (target_entry.teacher_model() != current.model && current_teacher != target) {
+  if (!models_.StudentOfPair(target, current.model)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "gallery galleries/", gallery_id, " holds templates of ", current.model, "; ", target,
         " was not distilled from it (its teacher: ",
@@ -188,12 +182,7 @@ absl::StatusOr<gallery::GalleryRecord> GalleryService::SwitchChecked(
   // measured threshold would decide their scores.
   QF_ASSIGN_OR_RETURN(auto index, galleries_.Index(gallery_id));
   for (const auto& [template_model, count] : index->template_models()) {
-    if (template_model == target || template_model == target_entry.teacher_model()) continue;
-    std::string its_teacher;
-    if (auto id = models_.Resolve(template_model); id.ok()) {
-      if (auto entry = models_.Describe(*id); entry.ok()) its_teacher = entry->teacher_model();
-    }
-    if (its_teacher == target) continue;
+    if (template_model == target || models_.StudentOfPair(template_model, target)) continue;
     return absl::FailedPreconditionError(absl::StrCat(
         "gallery galleries/", gallery_id, " still holds ", count, " templates of ", template_model,
         " (enrolled before an earlier switch), which cannot be compared with ", target,

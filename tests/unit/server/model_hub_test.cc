@@ -1,0 +1,102 @@
+#include "server/model_hub.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/unit/server_store/temp_dir.h"
+
+namespace qf::server {
+namespace {
+
+// Describes any uploaded file as a student whose teacher is the file's
+// content ("models/<id>"), so a test makes a student of any model it likes.
+absl::Status TeacherFromContent(v1::ModelFormat, const std::string&, const std::string& path,
+                                v1::Model* model) {
+  std::ifstream in(path);
+  std::string teacher;
+  std::getline(in, teacher);
+  model->set_architecture("dlib-resnet");
+  model->set_weight_bits(4);
+  model->set_activation_bits(4);
+  model->set_teacher_model(teacher);
+  return absl::OkStatus();
+}
+
+class ModelHubTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto registry = ModelRegistry::Open(dir_.Sub("registry"), TeacherFromContent);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = *std::move(registry);
+    for (const char* id : {"dlib-resnet", "faceres"}) {
+      v1::Model builtin;
+      builtin.set_name(std::string("models/") + id);
+      builtin.set_architecture(id);
+      builtin.set_weight_bits(32);
+      ASSERT_TRUE(registry_->RegisterBuiltin(builtin).ok());
+    }
+    ASSERT_TRUE(registry_->InitDefault("models/dlib-resnet").ok());
+  }
+
+  void AddStudent(const std::string& id, const std::string& teacher) {
+    auto writer = registry_->NewUpload();
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Append(teacher).ok());
+    NewModel request;
+    request.id = id;
+    request.format = v1::MODEL_FORMAT_PACKED_QUANTIZED;
+    auto added = registry_->AddModel(request, **writer);
+    ASSERT_TRUE(added.ok()) << added.status();
+    ASSERT_EQ(added->teacher_model(), teacher);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ModelRegistry> registry_;
+  ModelHub hub_{dir_.Sub("assets"), dir_.Sub("evaluations"), "dlib-resnet", nullptr};
+};
+
+TEST_F(ModelHubTest, StudentOfPairNamesTheModelDistilledFromTheOther) {
+  EXPECT_EQ(hub_.StudentOfPair("models/student", "models/dlib-resnet"), std::nullopt)
+      << "no registry: no model is known to be distilled from another";
+  hub_.AttachRegistry(registry_.get(), /*int8_engine=*/true);
+  AddStudent("student", "models/dlib-resnet");
+  AddStudent("grand-student", "models/student");
+
+  EXPECT_EQ(hub_.StudentOfPair("models/student", "models/dlib-resnet"), "models/student");
+  EXPECT_EQ(hub_.StudentOfPair("models/dlib-resnet", "models/student"), "models/student");
+  EXPECT_EQ(hub_.StudentOfPair("models/grand-student", "models/student"), "models/grand-student");
+  // Only direct distillation counts: the thresholds measured across a pair
+  // are the student's evaluation against its own teacher.
+  EXPECT_EQ(hub_.StudentOfPair("models/grand-student", "models/dlib-resnet"), std::nullopt);
+  EXPECT_EQ(hub_.StudentOfPair("models/faceres", "models/student"), std::nullopt);
+  EXPECT_EQ(hub_.StudentOfPair("models/dlib-resnet", "models/faceres"), std::nullopt);
+  EXPECT_EQ(hub_.StudentOfPair("models/deleted", "models/dlib-resnet"), std::nullopt);
+}
+
+TEST_F(ModelHubTest, CrossThresholdsNeedARelatedPairAndAnEvaluationOfIt) {
+  hub_.AttachRegistry(registry_.get(), /*int8_engine=*/true);
+  AddStudent("student", "models/dlib-resnet");
+
+  auto unrelated = hub_.CrossOperatingPointsFor("faceres", "dlib-resnet");
+  EXPECT_EQ(unrelated.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(unrelated.status().message().find("neither was distilled from the other"),
+            std::string::npos)
+      << unrelated.status();
+
+  // Either side may be the student; the message names the command that
+  // measures the pair, with the teacher.
+  for (const auto& [probe, enrolled] :
+       {std::pair<std::string, std::string>{"student", "dlib-resnet"},
+        {"dlib-resnet", "student"}}) {
+    auto unmeasured = hub_.CrossOperatingPointsFor(probe, enrolled);
+    EXPECT_EQ(unmeasured.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(unmeasured.status().message().find("--teacher dlib-resnet"), std::string::npos)
+        << unmeasured.status();
+    EXPECT_NE(unmeasured.status().message().find("evaluations/student.json"), std::string::npos)
+        << unmeasured.status();
+  }
+}
+
+}  // namespace
+}  // namespace qf::server
