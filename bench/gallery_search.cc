@@ -4,7 +4,10 @@
 // query, single and batched; a naive loop over the same rows; approximate
 // search (HnswSearchIndex) latency and recall@10 against exact; add times and
 // resident memory. With --enroll N, also the time to enrol N one-template
-// identities through gallery::Galleries (SQLite commit + index add).
+// identities through gallery::Galleries (SQLite commit + index add). With
+// --mixed-gaps, Identify on a gallery whose templates come from two models
+// with different thresholds (a gallery switched from a teacher to its
+// student): how often GalleryIndex asks the index again to settle the top k.
 //
 // Queries are noisy copies of gallery rows (cosine about 0.7 to their
 // source), like probes of enrolled people, not uniform random points.
@@ -14,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -27,6 +31,7 @@
 #include "absl/strings/str_split.h"
 #include "core/gallery/flat_search_index.h"
 #include "core/gallery/galleries.h"
+#include "core/gallery/gallery_index.h"
 #include "core/gallery/hnsw_search_index.h"
 #include "faiss/utils/distances.h"
 
@@ -220,6 +225,82 @@ void RunEnroll(int64_t n, int dim, const std::string& kind, int per_transaction)
   std::filesystem::remove_all(dir);
 }
 
+// Passes searches through to a FlatSearchIndex and counts them: each one is
+// a full scan of the gallery.
+class CountingSearchIndex final : public qf::gallery::SearchIndex {
+ public:
+  explicit CountingSearchIndex(int dim) : flat_(dim) {}
+  int dim() const override { return flat_.dim(); }
+  int64_t size() const override { return flat_.size(); }
+  std::string kind() const override { return "flat"; }
+  absl::Status Add(const std::vector<int64_t>& ids, const std::vector<float>& vectors) override {
+    return flat_.Add(ids, vectors);
+  }
+  void Remove(const std::vector<int64_t>& ids) override { flat_.Remove(ids); }
+  absl::StatusOr<std::vector<std::vector<SearchHit>>> Search(
+      const std::vector<float>& queries, int k,
+      const qf::gallery::IdFilter& filter) const override {
+    searches_.fetch_add(1);
+    return flat_.Search(queries, k, filter);
+  }
+  int64_t searches() const { return searches_.load(); }
+
+ private:
+  qf::gallery::FlatSearchIndex flat_;
+  mutable std::atomic<int64_t> searches_{0};
+};
+
+// One-template identities, alternately embedded by a "teacher" and a
+// "student" model; teacher templates are decided `gap` below the student's
+// threshold, as a switched gallery's cross-model thresholds are. Probes:
+// noisy copies of enrolled rows (mated) and rows never enrolled (non-mated).
+void RunMixed(int64_t n, int dim, int queries, int top_k, const std::vector<float>& gaps) {
+  constexpr float kStudentThreshold = 0.27f;  // About FAR 1e-3 for random 128-d rows.
+  const std::vector<float> rows = RandomRows(n, dim, 3);
+  auto counting = std::make_unique<CountingSearchIndex>(dim);
+  const CountingSearchIndex* counter = counting.get();
+  qf::gallery::GalleryRecord record;
+  record.gallery_id = "mixed";
+  record.model = "models/student";
+  record.dimension = dim;
+  qf::gallery::GalleryIndex index(record, std::move(counting));
+  for (int64_t i = 0; i < n; ++i) {
+    qf::gallery::IdentityRecord identity;
+    identity.identity_key = i;
+    identity.identity_id = "person-" + std::to_string(i);
+    const std::string model = i % 2 == 0 ? "models/teacher" : "models/student";
+    if (!index.Put(identity, model, {i}, {Row(rows, static_cast<int>(i), dim)}).ok()) std::abort();
+  }
+  const std::vector<float> mated = Probes(rows, n, dim, queries);
+  const std::vector<float> non_mated = RandomRows(queries, dim, 4);
+  for (const float gap : gaps) {
+    const qf::gallery::ThresholdByModel thresholds = {{"models/student", kStudentThreshold},
+                                                      {"models/teacher", kStudentThreshold - gap}};
+    for (const auto& [kind, probes] :
+         {std::pair<const char*, const std::vector<float>*>{"mated", &mated},
+          {"non-mated", &non_mated}}) {
+      std::vector<double> ms;
+      int64_t most = 0;
+      const int64_t before = counter->searches();
+      for (int q = 0; q < queries; ++q) {
+        const int64_t searches = counter->searches();
+        const auto start = Clock::now();
+        auto found = index.Identify({Row(*probes, q, dim)}, top_k, {}, thresholds);
+        ms.push_back(Seconds(start) * 1e3);
+        if (!found.ok()) std::abort();
+        most = std::max(most, counter->searches() - searches);
+      }
+      double total_ms = 0;
+      for (double one : ms) total_ms += one;
+      std::printf("| %ld | %d | %d | %.3f | %s | %.2f | %ld | %.3f ms | %.3f ms |\n",
+                  static_cast<long>(n), dim, top_k, gap, kind,
+                  static_cast<double>(counter->searches() - before) / queries,
+                  static_cast<long>(most), Median(ms), total_ms / queries);
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -236,6 +317,8 @@ int main(int argc, char** argv) {
   int per_transaction = 10000;
   int threads = 0;
   int blas_threshold = -1;
+  std::string mixed_gaps;
+  int top_k = 5;
   app.add_option("--sizes", sizes, "Gallery sizes N, comma separated");
   app.add_option("--dims", dims, "Dimensions, comma separated");
   app.add_option("--queries", queries, "Single queries timed per configuration");
@@ -249,11 +332,30 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads (0 = default)");
   app.add_option("--blas-threshold", blas_threshold,
                  "faiss::distance_compute_blas_threshold (-1 = keep FAISS default)");
+  app.add_option("--mixed-gaps", mixed_gaps,
+                 "Instead of the above: Identify on two-model galleries, teacher thresholds this "
+                 "far below the student's (comma separated, e.g. 0,0.03)");
+  app.add_option("--top-k", top_k, "Identities per probe for --mixed-gaps");
   CLI11_PARSE(app, argc, argv);
   if (blas_threshold >= 0) faiss::distance_compute_blas_threshold = blas_threshold;
   if (threads > 0) omp_set_num_threads(threads);
 
   std::printf("OpenMP threads: %d\n\n", omp_get_max_threads());
+  if (!mixed_gaps.empty()) {
+    std::vector<float> gaps;
+    for (const auto& gap : absl::StrSplit(mixed_gaps, ','))
+      gaps.push_back(std::stof(std::string(gap)));
+    std::printf(
+        "| N | dim | top k | threshold gap | probes | searches per Identify (mean) | most | "
+        "Identify median | Identify mean |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& dim_text : absl::StrSplit(dims, ',')) {
+      for (const auto& size_text : absl::StrSplit(sizes, ',')) {
+        RunMixed(std::stoll(std::string(size_text)), std::stoi(std::string(dim_text)), queries,
+                 top_k, gaps);
+      }
+    }
+    return 0;
+  }
   std::printf(
       "| N | dim | flat add | flat memory | exact 1 query | exact batched, per query | naive 1 "
       "query | naive top-1 = exact | hnsw build | hnsw memory | hnsw 1 query | hnsw recall@10 "

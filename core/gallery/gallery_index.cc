@@ -78,6 +78,7 @@ absl::StatusOr<std::vector<std::vector<Candidate>>> GalleryIndex::Identify(
   // is at most that score minus the lowest threshold.
   std::vector<float> threshold_of(models_.size(), 0.0f);
   float lowest_threshold = std::numeric_limits<float>::infinity();
+  float highest_threshold = -std::numeric_limits<float>::infinity();
   for (size_t m = 0; m < models_.size(); ++m) {
     if (model_template_counts_[m] == 0) continue;
     if (!thresholds.empty()) {
@@ -90,7 +91,15 @@ absl::StatusOr<std::vector<std::vector<Candidate>>> GalleryIndex::Identify(
       threshold_of[m] = given->second;
     }
     lowest_threshold = std::min(lowest_threshold, threshold_of[m]);
+    highest_threshold = std::max(highest_threshold, threshold_of[m]);
   }
+  // Most identities have few templates: 2k templates usually hold k
+  // identities. When the thresholds differ, the first k are settled only
+  // once the scores seen reach the gap between them below the k-th: 8k
+  // usually do (bench/gallery_search --mixed-gaps, docs/BENCHMARKS.md), and
+  // a wider first request costs next to nothing, where asking again is a
+  // second scan of a flat index. Widen only when that is not enough.
+  const int64_t first_request = (highest_threshold > lowest_threshold ? 8 : 2) * int64_t{k};
   IdFilter accept;
   if (!filter.empty()) {
     accept = [this, &filter](int64_t template_id) {
@@ -103,9 +112,7 @@ absl::StatusOr<std::vector<std::vector<Candidate>>> GalleryIndex::Identify(
   std::vector<std::vector<Candidate>> results(probes.size());
   for (size_t p = 0; p < probes.size(); ++p) {
     if (total == 0) continue;
-    // Most identities have few templates: 2k templates usually hold k
-    // identities; widen only when they do not.
-    int64_t asked = std::min<int64_t>(total, 2 * static_cast<int64_t>(k));
+    int64_t asked = std::min<int64_t>(total, first_request);
     while (true) {
       auto hits = index_->Search(probes[p], static_cast<int>(asked), accept);
       if (!hits.ok()) return hits.status();
