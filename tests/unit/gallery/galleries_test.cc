@@ -228,8 +228,8 @@ TEST_P(GalleriesTest, IdentifyRanksByTheMarginOverEachTemplateModelsThreshold) {
   EXPECT_FLOAT_EQ((*ranked)[0][2].threshold, 0.80f);
   EXPECT_EQ((*ranked)[0][2].template_model, "models/dlib-resnet");
 
-  // k = 1: the best margin lies below seven higher raw scores; the search
-  // widens until no unseen template could beat it.
+  // k = 1: the best margin lies below seven higher raw scores (how many
+  // searches that takes: TwoModelGalleryTest).
   auto best = index->Identify({probe}, 1, {}, thresholds);
   ASSERT_TRUE(best.ok());
   ASSERT_EQ((*best)[0].size(), 1u);
