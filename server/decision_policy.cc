@@ -45,10 +45,10 @@ absl::StatusOr<Decision> ResolveDecision(const v1::DecisionPolicy& policy, const
 
 absl::StatusOr<std::map<std::string, Decision>> ResolveTemplateDecisions(
     const v1::DecisionPolicy& policy, const ModelHub& models, const std::string& probe_model_id,
-    const std::vector<std::string>& template_models) {
+    const std::vector<std::string>& template_models, bool flip_average) {
   std::map<std::string, Decision> decisions;
   const std::string probe_model = ModelHub::ResourceName(probe_model_id);
-  auto own = ResolveDecision(policy, models, probe_model_id);
+  auto own = ResolveDecision(policy, models, probe_model_id, flip_average);
   if (!own.ok()) return own.status();
   decisions[probe_model] = *own;
   const bool explicit_threshold = policy.policy_case() == v1::DecisionPolicy::kThreshold;
@@ -66,7 +66,7 @@ absl::StatusOr<std::map<std::string, Decision>> ResolveTemplateDecisions(
                        ", no longer registered, so no threshold compares them with probes of ",
                        probe_model, ": ", template_id.status().message()));
     }
-    auto points = models.CrossOperatingPointsFor(probe_model_id, *template_id);
+    auto points = models.CrossOperatingPointsFor(probe_model_id, *template_id, flip_average);
     if (!points.ok()) return points.status();
     auto decision = AtFar(*points, target);
     if (!decision.ok()) {

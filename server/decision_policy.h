@@ -37,10 +37,13 @@ absl::StatusOr<Decision> ResolveDecision(const quantface::v1::DecisionPolicy& po
 // model, the thresholds measured across teacher and student
 // (ModelHub::CrossOperatingPointsFor) for a gallery switched between them.
 // An explicit threshold applies to every template. Keys are resource names;
-// the probe's model is always among them.
+// the probe's model is always among them. `flip_average`: the gallery's
+// templates and probes are mirror-averaged embeddings, and every threshold
+// comes from evaluations of such embeddings.
 absl::StatusOr<std::map<std::string, Decision>> ResolveTemplateDecisions(
     const quantface::v1::DecisionPolicy& policy, const ModelHub& models,
-    const std::string& probe_model_id, const std::vector<std::string>& template_models);
+    const std::string& probe_model_id, const std::vector<std::string>& template_models,
+    bool flip_average);
 
 }  // namespace qf::server
 

@@ -48,6 +48,7 @@ void ToProto(const gallery::GalleryRecord& record, quantface::v1::Gallery& out) 
   out.set_identity_count(record.identity_count);
   out.set_template_count(record.template_count);
   SetTime(record.create_time_ms, *out.mutable_create_time());
+  out.set_flip_average(record.flip_average);
 }
 
 void ToProto(const std::string& gallery_id, const gallery::IdentityRecord& record,

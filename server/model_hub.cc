@@ -238,7 +238,7 @@ std::optional<std::string> ModelHub::StudentOfPair(const std::string& model_a,
 }
 
 absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
-    const std::string& probe_id, const std::string& template_id) const {
+    const std::string& probe_id, const std::string& template_id, bool flip_average) const {
   const std::optional<std::string> student_model =
       StudentOfPair(ResourceName(probe_id), ResourceName(template_id));
   if (!student_model) {
@@ -250,16 +250,17 @@ absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
   const bool probe_is_student = *student_model == ResourceName(probe_id);
   const std::string& student_id = probe_is_student ? probe_id : template_id;
   const std::string& teacher_id = probe_is_student ? template_id : probe_id;
-  const std::string path = evaluations_dir_ + "/" + student_id + ".json";
+  const std::string path =
+      evaluations_dir_ + (flip_average ? "/flip/" : "/") + student_id + ".json";
   const std::string command = absl::StrCat(
       "quantface bench lfw --data <lfw> --protocol all-pairs --model-file <file.qfp> --teacher ",
-      teacher_id, " --report ", path);
+      teacher_id, flip_average ? " --flip" : "", " --report ", path);
   std::error_code ignored;
   if (std::filesystem::exists(path, ignored)) {
     // The operator's report serves the student's own thresholds, so it must
     // serve these too: one evaluation for both kinds of score in a gallery.
-    auto points = match::OperatingPoints::FromReportFile(path, "lfw", /*flip_average=*/false,
-                                                         "cross_teacher_student");
+    auto points =
+        match::OperatingPoints::FromReportFile(path, "lfw", flip_average, "cross_teacher_student");
     if (points.status().code() == absl::StatusCode::kNotFound) {
       return absl::FailedPreconditionError(absl::StrCat(
           points.status().message(), ": no pairs scored across models/", student_id,
@@ -268,11 +269,12 @@ absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
     }
     return points;
   }
-  const v1::EvaluationSummary* chosen = ThresholdEvaluation(student, int8_engine_);
+  const v1::EvaluationSummary* chosen = ThresholdEvaluation(student, int8_engine_, flip_average);
   if (chosen == nullptr || chosen->cross_model_operating_points().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "models/", student_id,
-        " has no evaluation of pairs scored across it and its teacher, so no threshold for "
+        "models/", student_id, " has no evaluation of ",
+        flip_average ? "mirror-averaged embeddings of " : "",
+        "pairs scored across it and its teacher, so no threshold for "
         "teacher templates against student probes; send an explicit threshold, or evaluate: ",
         command));
   }

@@ -91,9 +91,12 @@ class ModelHub {
   // section, else the registry evaluation serving the student's
   // thresholds). A cross score has the same distribution whichever side
   // the teacher embedded, so one set serves both ways. FAILED_PRECONDITION
-  // when neither was distilled from the other or nothing measured it.
-  absl::StatusOr<match::OperatingPoints> CrossOperatingPointsFor(
-      const std::string& probe_id, const std::string& template_id) const;
+  // when neither was distilled from the other or nothing measured it. With
+  // `flip_average`, from evaluations of mirror-averaged embeddings only
+  // (evaluations/flip/<student>.json or a registry evaluation marked so).
+  absl::StatusOr<match::OperatingPoints> CrossOperatingPointsFor(const std::string& probe_id,
+                                                                 const std::string& template_id,
+                                                                 bool flip_average = false) const;
 
   static std::string ResourceName(const std::string& id) { return "models/" + id; }
 

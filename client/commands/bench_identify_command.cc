@@ -19,6 +19,9 @@
 // SwitchGalleryModel (templates kept), so the probes are embedded by the
 // student: what a client gets after switching a gallery without
 // re-enrolment.
+//
+// --flip: the gallery is created with flip_average, so templates (embedded
+// here by BatchEmbed with flip_average) and probes are mirror-averaged.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -48,6 +51,7 @@ struct IdentifyBenchOptions {
   bool keep = false;
   std::vector<double> fars = {1e-2, 1e-3};
   int limit_people = 0;
+  bool flip = false;
 };
 
 struct Image {
@@ -117,6 +121,7 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
     create.set_gallery_id(gallery_id);
     create.mutable_gallery()->set_model(gallery_model);
     create.mutable_gallery()->set_display_name("LFW identification benchmark");
+    create.mutable_gallery()->set_flip_average(o.flip);
     v1::Gallery gallery;
     const grpc::Status created =
         galleries->CreateGallery(context.NewCallContext().get(), create, &gallery);
@@ -132,6 +137,7 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
     const size_t last = std::min(gallery_images.size(), first + o.batch);
     v1::BatchEmbedRequest request;
     request.set_model(gallery_model);
+    request.set_flip_average(o.flip);
     std::vector<size_t> sent;
     for (size_t i = first; i < last; ++i) {
       auto face = FaceOf(*dataset, gallery_images[i]);
@@ -232,6 +238,7 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
                            {"gallery_model", gallery_model},
                            {"gallery", gallery_name},
                            {"gallery_size", enrolled},
+                           {"flip_average", o.flip},
                            {"probes", correct.size()},
                            {"missing_images", missing},
                            {"failed_probes", failed},
@@ -252,6 +259,7 @@ int RunIdentifyBench(CliContext& context, const IdentifyBenchOptions& o) {
   } else {
     std::cout << "model " << model;
     if (gallery_model != model) std::cout << " (gallery enrolled by " << gallery_model << ")";
+    if (o.flip) std::cout << ", mirror-averaged";
     std::cout << ", gallery " << enrolled << " identities, " << correct.size() << " probes ("
               << failed << " failed, " << missing << " images missing from the data)\n"
               << "rank-1 accuracy: " << 100 * rank1 << " %\n";
@@ -292,6 +300,8 @@ void AddBenchIdentifyCommand(CLI::App& bench, CliContext& context, int& exit_sta
   identify->add_option("--far", o->fars, "False-alarm rates for DIR")->capture_default_str();
   identify->add_option("--limit-people", o->limit_people, "Only the first N people (0 = all)");
   identify->add_flag("--keep", o->keep, "Keep the gallery afterwards");
+  identify->add_flag("--flip", o->flip,
+                     "Mirror-averaged gallery (Gallery.flip_average): templates and probes");
   identify->callback([&context, &exit_status, o] { exit_status = RunIdentifyBench(context, *o); });
 }
 

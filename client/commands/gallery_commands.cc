@@ -19,6 +19,7 @@ struct Options {
   std::vector<std::string> metadata;
   int page_size = 0;
   std::string page_token;
+  bool flip = false;
 };
 
 }  // namespace
@@ -32,11 +33,15 @@ void AddGalleryCommands(CLI::App& app, CliContext& context, int& exit_status) {
   create->add_option("id", o->name, "Gallery id")->required();
   create->add_option("--model", o->model, "Model the gallery's embeddings come from")->required();
   create->add_option("--display-name", o->display_name, "Human-readable name");
+  create->add_flag("--flip", o->flip,
+                   "Mirror-averaged templates and probes (twice the forwards; thresholds from "
+                   "evaluations/flip/)");
   create->callback([&context, &exit_status, o] {
     v1::CreateGalleryRequest request;
     request.set_gallery_id(o->name);
     request.mutable_gallery()->set_model(ResourceName("models", o->model));
     request.mutable_gallery()->set_display_name(o->display_name);
+    request.mutable_gallery()->set_flip_average(o->flip);
     auto stub = v1::GalleryService::NewStub(context.Channel());
     exit_status = CallAndPrint(context, *stub, &v1::GalleryService::Stub::CreateGallery, request);
   });

@@ -17,6 +17,9 @@ struct GalleryRecord {
   std::string display_name;
   std::string model;  // resource name of the model, e.g. "models/dlib-resnet"
   int dimension = 0;  // length of every template
+  // Templates and probes are mirror-averaged embeddings (the face and its
+  // mirror image embedded, summed, normalized); set at creation, fixed.
+  bool flip_average = false;
   int64_t create_time_ms = 0;
   int64_t identity_count = 0;
   int64_t template_count = 0;

@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS galleries (
   display_name   TEXT NOT NULL,
   model          TEXT NOT NULL,
   dimension      INTEGER NOT NULL,
-  create_time_ms INTEGER NOT NULL
+  create_time_ms INTEGER NOT NULL,
+  flip_average   INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS identities (
   identity_key   INTEGER PRIMARY KEY,
@@ -40,22 +41,33 @@ CREATE INDEX IF NOT EXISTS templates_by_identity ON templates(identity_key);
 CREATE INDEX IF NOT EXISTS templates_by_gallery ON templates(gallery_id);
 )sql";
 
-// Databases from before templates recorded their model lack the column (the
-// CREATE TABLE IF NOT EXISTS above keeps their old table): add it, filled
-// with each gallery's current model, the only record those databases have.
-absl::Status AddTemplateModelColumn(sqlite3* db) {
-  QF_ASSIGN_OR_RETURN(auto columns, SqliteStatement::Prepare(db, "PRAGMA table_info(templates)"));
+absl::StatusOr<bool> HasColumn(sqlite3* db, const std::string& table, const std::string& column) {
+  QF_ASSIGN_OR_RETURN(auto columns,
+                      SqliteStatement::Prepare(db, absl::StrCat("PRAGMA table_info(", table, ")")));
   while (true) {
     QF_ASSIGN_OR_RETURN(const bool row, columns.Step());
-    if (!row) break;
-    if (columns.Text(1) == "model") return absl::OkStatus();
+    if (!row) return false;
+    if (columns.Text(1) == column) return true;
   }
-  return SqliteExec(db,
-                    "BEGIN IMMEDIATE;"
-                    "ALTER TABLE templates ADD COLUMN model TEXT NOT NULL DEFAULT '';"
-                    "UPDATE templates SET model = (SELECT g.model FROM galleries g "
-                    "WHERE g.gallery_id = templates.gallery_id);"
-                    "COMMIT;");
+}
+
+// Databases from older versions lack later columns (the CREATE TABLE IF NOT
+// EXISTS above keeps their old tables): add them. Templates get each
+// gallery's current model, the only record those databases have of it;
+// galleries get plain embeddings, the only kind there was.
+absl::Status AddColumnsOfLaterVersions(sqlite3* db) {
+  QF_ASSIGN_OR_RETURN(const bool has_template_model, HasColumn(db, "templates", "model"));
+  if (!has_template_model) {
+    QF_RETURN_IF_ERROR(SqliteExec(db,
+                                  "BEGIN IMMEDIATE;"
+                                  "ALTER TABLE templates ADD COLUMN model TEXT NOT NULL DEFAULT '';"
+                                  "UPDATE templates SET model = (SELECT g.model FROM galleries g "
+                                  "WHERE g.gallery_id = templates.gallery_id);"
+                                  "COMMIT;"));
+  }
+  QF_ASSIGN_OR_RETURN(const bool has_flip, HasColumn(db, "galleries", "flip_average"));
+  if (has_flip) return absl::OkStatus();
+  return SqliteExec(db, "ALTER TABLE galleries ADD COLUMN flip_average INTEGER NOT NULL DEFAULT 0");
 }
 
 int64_t NowMs() {
@@ -126,6 +138,7 @@ GalleryRecord GalleryFromRow(const SqliteStatement& row) {
   gallery.create_time_ms = row.Int(4);
   gallery.identity_count = row.Int(5);
   gallery.template_count = row.Int(6);
+  gallery.flip_average = row.Int(7) != 0;
   return gallery;
 }
 
@@ -143,7 +156,8 @@ IdentityRecord IdentityFromRow(const SqliteStatement& row) {
 constexpr char kGalleryColumns[] =
     "SELECT g.gallery_id, g.display_name, g.model, g.dimension, g.create_time_ms, "
     "(SELECT COUNT(*) FROM identities i WHERE i.gallery_id = g.gallery_id), "
-    "(SELECT COUNT(*) FROM templates t WHERE t.gallery_id = g.gallery_id) FROM galleries g ";
+    "(SELECT COUNT(*) FROM templates t WHERE t.gallery_id = g.gallery_id), g.flip_average "
+    "FROM galleries g ";
 
 constexpr char kIdentityColumns[] =
     "SELECT i.identity_key, i.identity_id, i.display_name, i.metadata_json, i.create_time_ms, "
@@ -197,7 +211,7 @@ absl::StatusOr<std::unique_ptr<GalleryStore>> GalleryStore::Open(const std::stri
   QF_RETURN_IF_ERROR(SqliteExec(db, "PRAGMA synchronous=FULL"));
   QF_RETURN_IF_ERROR(SqliteExec(db, "PRAGMA foreign_keys=ON"));
   QF_RETURN_IF_ERROR(SqliteExec(db, kSchema));
-  QF_RETURN_IF_ERROR(AddTemplateModelColumn(db));
+  QF_RETURN_IF_ERROR(AddColumnsOfLaterVersions(db));
   return store;
 }
 
@@ -214,13 +228,14 @@ absl::StatusOr<GalleryRecord> GalleryStore::CreateGallery(GalleryRecord gallery)
   QF_ASSIGN_OR_RETURN(auto insert,
                       SqliteStatement::Prepare(db_,
                                                "INSERT INTO galleries(gallery_id, display_name, "
-                                               "model, dimension, create_time_ms) "
-                                               "VALUES (?, ?, ?, ?, ?)"));
+                                               "model, dimension, create_time_ms, "
+                                               "flip_average) VALUES (?, ?, ?, ?, ?, ?)"));
   insert.Bind(1, gallery.gallery_id)
       .Bind(2, gallery.display_name)
       .Bind(3, gallery.model)
       .Bind(4, static_cast<int64_t>(gallery.dimension))
-      .Bind(5, gallery.create_time_ms);
+      .Bind(5, gallery.create_time_ms)
+      .Bind(6, int64_t{gallery.flip_average ? 1 : 0});
   const absl::Status status = insert.Run();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(

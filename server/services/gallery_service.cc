@@ -68,6 +68,7 @@ grpc::Status GalleryService::CreateGallery(grpc::ServerContext*,
   record.display_name = request->gallery().display_name();
   record.model = ModelHub::ResourceName(*id);
   record.dimension = (*embedder)->spec().embedding_dim;
+  record.flip_average = request->gallery().flip_average();
   auto created = galleries_.Create(record);
   if (!created.ok()) return ToGrpcStatus(created.status());
   ToProtoWithModels(*created, *response);
@@ -130,7 +131,7 @@ absl::Status GalleryService::EnrollChecked(grpc::ServerContext& context,
   std::vector<const v1::FaceInput*> faces;
   for (const auto& face : request.faces()) faces.push_back(&face);
   const auto results =
-      EmbedFaces(faces, served, model, decoder_, /*flip=*/false, ControlOf(context));
+      EmbedFaces(faces, served, model, decoder_, index->gallery().flip_average, ControlOf(context));
   gallery::EnrollItem item;
   item.identity_id = request.identity_id();
   item.display_name = request.display_name();
@@ -202,7 +203,7 @@ absl::StatusOr<gallery::GalleryRecord> GalleryService::SwitchChecked(
     if (template_model == target) continue;
     auto template_id = models_.Resolve(template_model);
     if (!template_id.ok()) continue;
-    auto points = models_.CrossOperatingPointsFor(target_id, *template_id);
+    auto points = models_.CrossOperatingPointsFor(target_id, *template_id, switched.flip_average);
     if (!points.ok()) {
       spdlog::warn(
           "gallery {} switched to {}: its {} templates of {} have no FAR thresholds "

@@ -157,15 +157,18 @@ absl::Status VerificationService::MatchOne(const v1::MatchRequest& request,
 absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
                                                 v1::MatchResponse& response,
                                                 const CallControl& control) {
-  if (request.flip_average()) {
-    return absl::InvalidArgumentError(
-        "flip_average applies to reference_face only: enrolled templates are plain embeddings, "
-        "and a mirror-averaged probe against them has no measured threshold");
-  }
   const v1::IdentityReference& reference = request.reference_identity();
   QF_ASSIGN_OR_RETURN(const std::string gallery_id,
                       ParseGalleryName(reference.gallery(), "reference_identity.gallery"));
   QF_ASSIGN_OR_RETURN(auto index, galleries_.Index(gallery_id));
+  // The gallery decides how its probes are embedded: like its templates.
+  const bool flip = index->gallery().flip_average;
+  if (request.flip_average() && !flip) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "flip_average: gallery galleries/", gallery_id,
+        " holds plain embeddings, and a mirror-averaged probe against them has no measured "
+        "threshold; create the gallery with flip_average to match that way"));
+  }
   const std::string& model = index->gallery().model;
   if (!request.model().empty()) {
     QF_ASSIGN_OR_RETURN(const std::string requested, models_.Resolve(request.model()));
@@ -180,10 +183,10 @@ absl::Status VerificationService::MatchIdentity(const v1::MatchRequest& request,
                       galleries_.IdentityTemplates(gallery_id, reference.identity_id()));
   std::vector<std::string> template_models;
   for (const auto& record : templates) template_models.push_back(record.model);
-  QF_ASSIGN_OR_RETURN(const auto decisions,
-                      ResolveTemplateDecisions(request.decision(), models_, id, template_models));
+  QF_ASSIGN_OR_RETURN(const auto decisions, ResolveTemplateDecisions(request.decision(), models_,
+                                                                     id, template_models, flip));
   QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(id));
-  const auto results = EmbedFaces({&request.probe()}, served, model, decoder_, false, control);
+  const auto results = EmbedFaces({&request.probe()}, served, model, decoder_, flip, control);
   if (!results[0].status.ok()) {
     return absl::Status(results[0].status.code(),
                         absl::StrCat("probe: ", results[0].status.message()));
@@ -255,7 +258,8 @@ absl::Status VerificationService::IdentifyProbes(
     template_models.push_back(template_model);
   }
   QF_ASSIGN_OR_RETURN(const auto decisions,
-                      ResolveTemplateDecisions(policy, models_, *id, template_models));
+                      ResolveTemplateDecisions(policy, models_, *id, template_models,
+                                               index->gallery().flip_average));
   gallery::ThresholdByModel thresholds;
   for (const auto& [template_model, decision] : decisions) {
     thresholds[template_model] = decision.threshold;
@@ -263,8 +267,8 @@ absl::Status VerificationService::IdentifyProbes(
   const Decision& decision = decisions.at(model);
   QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(*id));
   if (context.IsCancelled()) return absl::CancelledError("cancelled");
-  const auto embedded =
-      EmbedFaces(probes, served, model, decoder_, /*flip=*/false, ControlOf(context));
+  const auto embedded = EmbedFaces(probes, served, model, decoder_, index->gallery().flip_average,
+                                   ControlOf(context));
   statuses.assign(probes.size(), absl::OkStatus());
   responses.assign(probes.size(), v1::IdentifyResponse());
   std::vector<std::vector<float>> queries;

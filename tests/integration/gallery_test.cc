@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -345,6 +346,96 @@ TEST_F(GalleryTest, MatchAgainstEnrolledIdentity) {
   EXPECT_NE(mismatch.error_message().find("models/dlib-resnet"), std::string::npos);
 }
 
+// A gallery created with flip_average embeds its enrolled faces and every
+// probe mirror-averaged, and decides FAR-based requests at thresholds
+// measured on mirror-averaged embeddings only.
+TEST_F(GalleryTest, MirrorAveragedGalleryEmbedsTemplatesAndProbesAlike) {
+  v1::CreateGalleryRequest create;
+  create.set_gallery_id("mirrored");
+  create.mutable_gallery()->set_model("models/dlib-resnet");
+  create.mutable_gallery()->set_flip_average(true);
+  v1::Gallery gallery;
+  ASSERT_TRUE(galleries_->CreateGallery(Context().get(), create, &gallery).ok());
+  EXPECT_TRUE(gallery.flip_average());
+  v1::GetGalleryRequest get;
+  get.set_name("galleries/mirrored");
+  ASSERT_TRUE(galleries_->GetGallery(Context().get(), get, &gallery).ok());
+  EXPECT_TRUE(gallery.flip_average());
+  ASSERT_TRUE(Enroll("mirrored", "pacheco", {Lfw("Abel_Pacheco/Abel_Pacheco_0001.jpg")}).ok());
+  ASSERT_TRUE(Create("plain-beside-mirrored").ok());
+  ASSERT_TRUE(
+      Enroll("plain-beside-mirrored", "pacheco", {Lfw("Abel_Pacheco/Abel_Pacheco_0001.jpg")}).ok());
+
+  const std::string probe_key = "Abel_Pacheco/Abel_Pacheco_0004.jpg";
+  auto direct = [&probe_key](bool flip) {
+    v1::MatchRequest request;
+    *request.mutable_probe() = Lfw(probe_key);
+    *request.mutable_reference_face() = Lfw("Abel_Pacheco/Abel_Pacheco_0001.jpg");
+    request.mutable_decision()->set_threshold(0.5f);
+    request.set_flip_average(flip);
+    v1::MatchResponse response;
+    EXPECT_TRUE(verification_->Match(Context().get(), request, &response).ok());
+    return response.score();
+  };
+  const float mirrored_score = direct(true);
+  const float plain_score = direct(false);
+  ASSERT_GT(std::abs(mirrored_score - plain_score), 1e-3f);  // The mirror matters here.
+
+  auto against_identity = [&probe_key](const std::string& gallery, bool flip,
+                                       v1::MatchResponse* response) {
+    v1::MatchRequest request;
+    *request.mutable_probe() = Lfw(probe_key);
+    request.mutable_reference_identity()->set_gallery("galleries/" + gallery);
+    request.mutable_reference_identity()->set_identity_id("pacheco");
+    request.mutable_decision()->set_threshold(0.5f);
+    request.set_flip_average(flip);
+    return verification_->Match(Context().get(), request, response);
+  };
+  // Template and probe mirror-averaged, whether or not the request says so:
+  // the gallery decides.
+  for (const bool flip : {false, true}) {
+    v1::MatchResponse response;
+    const grpc::Status status = against_identity("mirrored", flip, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_NEAR(response.score(), mirrored_score, 1e-4);
+  }
+  v1::IdentifyResponse identified;
+  ASSERT_TRUE(verification_
+                  ->Identify(Context().get(), IdentifyRequest("mirrored", Lfw(probe_key), 0.5f),
+                             &identified)
+                  .ok());
+  ASSERT_EQ(identified.candidates_size(), 1);
+  EXPECT_NEAR(identified.candidates(0).score(), mirrored_score, 1e-4);
+  // A plain gallery compares plain embeddings and refuses a mirrored probe.
+  v1::MatchResponse plain;
+  ASSERT_TRUE(against_identity("plain-beside-mirrored", false, &plain).ok());
+  EXPECT_NEAR(plain.score(), plain_score, 1e-4);
+  grpc::Status status = against_identity("plain-beside-mirrored", true, &plain);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("plain embeddings"), std::string::npos)
+      << status.error_message();
+
+  // FAR-based decisions: only a report of mirror-averaged embeddings serves.
+  const std::string dir = server_->data_dir() + "/evaluations";
+  std::filesystem::create_directories(dir + "/flip");
+  v1::IdentifyRequest at_far = IdentifyRequest("mirrored", Lfw(probe_key), 0.0f);
+  at_far.mutable_decision()->set_false_accept_rate(1e-3);
+  status = verification_->Identify(Context().get(), at_far, &identified);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("--flip --report " + dir + "/flip/dlib-resnet.json"),
+            std::string::npos)
+      << status.error_message();
+  std::ofstream(dir + "/flip/dlib-resnet.json") << R"({"flip": true, "metrics": {"tar_at_far": [
+      {"far_target": 0.001, "far": 0.001, "tar": 0.97, "threshold": 0.4321, "measurable": true}
+  ]}})";
+  status = verification_->Identify(Context().get(), at_far, &identified);
+  std::filesystem::remove(dir + "/flip/dlib-resnet.json");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FLOAT_EQ(identified.threshold(), 0.4321f);
+  ASSERT_EQ(identified.candidates_size(), 1);
+  EXPECT_FLOAT_EQ(identified.candidates(0).threshold(), 0.4321f);
+}
+
 TEST_F(GalleryTest, EnrollErrorPathsStoreNothing) {
   ASSERT_TRUE(Create("errors").ok());
   grpc::Status status = Enroll("nowhere", "a", {Lfw("Abel_Pacheco/Abel_Pacheco_0001.jpg")});
@@ -608,6 +699,9 @@ TEST_F(GalleryTest, CliManagesGalleriesAndIdentifies) {
   }
   auto result = cli({"gallery", "create", "cli", "--model", "dlib-resnet"});
   ASSERT_EQ(result.exit_status, 0) << result.err;
+  result = cli({"--json", "gallery", "create", "cli-mirrored", "--model", "dlib-resnet", "--flip"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("\"flip_average\":true"), std::string::npos) << result.out;
   result = cli({"gallery", "enroll", "cli", "alice", "embedding:" + dir + "/alice.json", "--meta",
                 "team=red"});
   ASSERT_EQ(result.exit_status, 0) << result.err;

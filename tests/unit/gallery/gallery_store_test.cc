@@ -38,10 +38,14 @@ TEST(GalleryStoreTest, CreateGetListDelete) {
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_GT(created->create_time_ms, 0);
   EXPECT_EQ((*store)->CreateGallery(Staff()).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(created->flip_average);
   GalleryRecord other = Staff();
   other.gallery_id = "visitors";
   other.model = "models/faceres";
+  other.flip_average = true;
   ASSERT_TRUE((*store)->CreateGallery(other).ok());
+  EXPECT_TRUE((*store)->GetGallery("visitors")->flip_average);
+  EXPECT_FALSE((*store)->GetGallery("staff")->flip_average);
 
   auto page = (*store)->ListGalleries("", 1);
   ASSERT_TRUE(page.ok());
@@ -197,7 +201,8 @@ TEST(GalleryStoreTest, TemplatesRecordTheModelThatEmbeddedThem) {
 // A database written before templates recorded their model (this schema, as
 // the store created it then) opens with each template given its gallery's
 // model, and takes new enrolments.
-TEST(GalleryStoreTest, DatabasesWithoutTemplateModelsAreMigratedAtOpen) {
+// A database of an older version: no templates.model, no galleries.flip_average.
+TEST(GalleryStoreTest, DatabasesWithoutLaterColumnsAreMigratedAtOpen) {
   testing::TempDb db;
   {
     sqlite3* raw = nullptr;
@@ -236,11 +241,19 @@ TEST(GalleryStoreTest, DatabasesWithoutTemplateModelsAreMigratedAtOpen) {
   EXPECT_EQ((*templates)[0].model, "models/faceres");
   ASSERT_TRUE((*store)->Enroll("staff", {Item("carol", {{1, 0, 0, 0}})}).ok());
   EXPECT_EQ((*store)->IdentityTemplates("staff", "carol")->back().model, "models/faceres");
-  // Opening again finds the column and changes nothing.
+  // Its galleries held plain embeddings, the only kind there was.
+  EXPECT_FALSE((*store)->GetGallery("staff")->flip_average);
+  GalleryRecord mirrored = Staff();
+  mirrored.gallery_id = "mirrored";
+  mirrored.flip_average = true;
+  ASSERT_TRUE((*store)->CreateGallery(mirrored).ok());
+  // Opening again finds the columns and changes nothing.
   store->reset();
   store = GalleryStore::Open(db.path());
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->GetGallery("staff")->template_count, 2);
+  EXPECT_FALSE((*store)->GetGallery("staff")->flip_average);
+  EXPECT_TRUE((*store)->GetGallery("mirrored")->flip_average);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "tests/unit/server_store/temp_dir.h"
@@ -96,6 +97,35 @@ TEST_F(ModelHubTest, CrossThresholdsNeedARelatedPairAndAnEvaluationOfIt) {
     EXPECT_NE(unmeasured.status().message().find("evaluations/student.json"), std::string::npos)
         << unmeasured.status();
   }
+}
+
+// A gallery of mirror-averaged embeddings takes its cross-model thresholds
+// from the student's report of mirror-averaged embeddings, and a plain one
+// never does.
+TEST_F(ModelHubTest, MirrorAveragedCrossThresholdsComeFromTheFlipReport) {
+  hub_.AttachRegistry(registry_.get(), /*int8_engine=*/true);
+  AddStudent("student", "models/dlib-resnet");
+  std::filesystem::create_directories(dir_.Sub("evaluations/flip"));
+  std::ofstream(dir_.Sub("evaluations/flip/student.json")) << R"({"flip": true,
+      "metrics": {"tar_at_far": [{"far_target": 0.001, "far": 0.001, "tar": 0.9,
+                                  "threshold": 0.93, "measurable": true}]},
+      "cross_teacher_student": {"metrics": {"tar_at_far": [{"far_target": 0.001, "far": 0.001,
+                                  "tar": 0.88, "threshold": 0.91, "measurable": true}]}}})";
+  auto mirrored = hub_.CrossOperatingPointsFor("student", "dlib-resnet", /*flip_average=*/true);
+  ASSERT_TRUE(mirrored.ok()) << mirrored.status();
+  EXPECT_FLOAT_EQ(mirrored->ForFar(1e-3)->threshold, 0.91f);
+
+  auto plain = hub_.CrossOperatingPointsFor("student", "dlib-resnet", /*flip_average=*/false);
+  EXPECT_EQ(plain.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(plain.status().message().find("--flip"), std::string::npos) << plain.status();
+
+  std::filesystem::remove(dir_.Sub("evaluations/flip/student.json"));
+  auto missing = hub_.CrossOperatingPointsFor("dlib-resnet", "student", /*flip_average=*/true);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(missing.status().message().find("--flip --report " +
+                                            dir_.Sub("evaluations/flip/student.json")),
+            std::string::npos)
+      << missing.status();
 }
 
 }  // namespace
