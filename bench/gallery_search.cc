@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "core/gallery/counting_search_index.h"
 #include "core/gallery/flat_search_index.h"
 #include "core/gallery/galleries.h"
 #include "core/gallery/gallery_index.h"
@@ -225,31 +226,6 @@ void RunEnroll(int64_t n, int dim, const std::string& kind, int per_transaction)
   std::filesystem::remove_all(dir);
 }
 
-// Passes searches through to a FlatSearchIndex and counts them: each one is
-// a full scan of the gallery.
-class CountingSearchIndex final : public qf::gallery::SearchIndex {
- public:
-  explicit CountingSearchIndex(int dim) : flat_(dim) {}
-  int dim() const override { return flat_.dim(); }
-  int64_t size() const override { return flat_.size(); }
-  std::string kind() const override { return "flat"; }
-  absl::Status Add(const std::vector<int64_t>& ids, const std::vector<float>& vectors) override {
-    return flat_.Add(ids, vectors);
-  }
-  void Remove(const std::vector<int64_t>& ids) override { flat_.Remove(ids); }
-  absl::StatusOr<std::vector<std::vector<SearchHit>>> Search(
-      const std::vector<float>& queries, int k,
-      const qf::gallery::IdFilter& filter) const override {
-    searches_.fetch_add(1);
-    return flat_.Search(queries, k, filter);
-  }
-  int64_t searches() const { return searches_.load(); }
-
- private:
-  qf::gallery::FlatSearchIndex flat_;
-  mutable std::atomic<int64_t> searches_{0};
-};
-
 // One-template identities, alternately embedded by a "teacher" and a
 // "student" model; teacher templates are decided `gap` below the student's
 // threshold, as a switched gallery's cross-model thresholds are. Probes:
@@ -257,13 +233,14 @@ class CountingSearchIndex final : public qf::gallery::SearchIndex {
 void RunMixed(int64_t n, int dim, int queries, int top_k, const std::vector<float>& gaps) {
   constexpr float kStudentThreshold = 0.27f;  // About FAR 1e-3 for random 128-d rows.
   const std::vector<float> rows = RandomRows(n, dim, 3);
-  auto counting = std::make_unique<CountingSearchIndex>(dim);
-  const CountingSearchIndex* counter = counting.get();
+  std::atomic<int64_t> scans{0};
   qf::gallery::GalleryRecord record;
   record.gallery_id = "mixed";
   record.model = "models/student";
   record.dimension = dim;
-  qf::gallery::GalleryIndex index(record, std::move(counting));
+  qf::gallery::GalleryIndex index(record,
+                                  std::make_unique<qf::gallery::CountingSearchIndex>(
+                                      std::make_unique<qf::gallery::FlatSearchIndex>(dim), &scans));
   for (int64_t i = 0; i < n; ++i) {
     qf::gallery::IdentityRecord identity;
     identity.identity_key = i;
@@ -281,21 +258,21 @@ void RunMixed(int64_t n, int dim, int queries, int top_k, const std::vector<floa
           {"non-mated", &non_mated}}) {
       std::vector<double> ms;
       int64_t most = 0;
-      const int64_t before = counter->searches();
+      const int64_t before = scans.load();
       for (int q = 0; q < queries; ++q) {
-        const int64_t searches = counter->searches();
+        const int64_t scans_before = scans.load();
         const auto start = Clock::now();
         auto found = index.Identify({Row(*probes, q, dim)}, top_k, {}, thresholds);
         ms.push_back(Seconds(start) * 1e3);
         if (!found.ok()) std::abort();
-        most = std::max(most, counter->searches() - searches);
+        most = std::max(most, scans.load() - scans_before);
       }
       double total_ms = 0;
       for (double one : ms) total_ms += one;
       std::printf("| %ld | %d | %d | %.3f | %s | %.2f | %ld | %.3f ms | %.3f ms |\n",
                   static_cast<long>(n), dim, top_k, gap, kind,
-                  static_cast<double>(counter->searches() - before) / queries,
-                  static_cast<long>(most), Median(ms), total_ms / queries);
+                  static_cast<double>(scans.load() - before) / queries, static_cast<long>(most),
+                  Median(ms), total_ms / queries);
       std::fflush(stdout);
     }
   }

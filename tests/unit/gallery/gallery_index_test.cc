@@ -5,34 +5,13 @@
 #include <atomic>
 #include <cmath>
 
+#include "core/gallery/counting_search_index.h"
 #include "core/gallery/flat_search_index.h"
 
 namespace qf::gallery {
 namespace {
 
 constexpr int kDim = 64;
-
-// A FlatSearchIndex that counts searches: each is a full scan of the gallery.
-class CountingIndex final : public SearchIndex {
- public:
-  explicit CountingIndex(std::atomic<int>* searches) : flat_(kDim), searches_(searches) {}
-  int dim() const override { return flat_.dim(); }
-  int64_t size() const override { return flat_.size(); }
-  std::string kind() const override { return "flat"; }
-  absl::Status Add(const std::vector<int64_t>& ids, const std::vector<float>& vectors) override {
-    return flat_.Add(ids, vectors);
-  }
-  void Remove(const std::vector<int64_t>& ids) override { flat_.Remove(ids); }
-  absl::StatusOr<std::vector<std::vector<SearchHit>>> Search(
-      const std::vector<float>& queries, int k, const IdFilter& filter) const override {
-    searches_->fetch_add(1);
-    return flat_.Search(queries, k, filter);
-  }
-
- private:
-  FlatSearchIndex flat_;
-  std::atomic<int>* searches_;
-};
 
 // A unit row whose cosine with the probe e0 is `cosine` (the rest along e_axis).
 std::vector<float> AtCosine(float cosine, int axis) {
@@ -51,7 +30,9 @@ class TwoModelGalleryTest : public ::testing::Test {
     record.gallery_id = "g";
     record.model = "models/student";
     record.dimension = kDim;
-    index_ = std::make_unique<GalleryIndex>(record, std::make_unique<CountingIndex>(&searches_));
+    index_ = std::make_unique<GalleryIndex>(
+        record,
+        std::make_unique<CountingSearchIndex>(std::make_unique<FlatSearchIndex>(kDim), &searches_));
     for (int i = 0; i < 20; ++i) {
       IdentityRecord identity;
       identity.identity_key = i;
@@ -67,10 +48,10 @@ class TwoModelGalleryTest : public ::testing::Test {
   }
 
   // Top-k identity ids, counting the searches it took.
-  std::vector<std::string> Identify(int k, const ThresholdByModel& thresholds, int* searches) {
+  std::vector<std::string> Identify(int k, const ThresholdByModel& thresholds, int64_t* searches) {
     std::vector<float> probe(kDim, 0.0f);
     probe[0] = 1.0f;
-    const int before = searches_.load();
+    const int64_t before = searches_.load();
     auto found = index_->Identify({probe}, k, {}, thresholds);
     EXPECT_TRUE(found.ok()) << found.status();
     *searches = searches_.load() - before;
@@ -81,13 +62,13 @@ class TwoModelGalleryTest : public ::testing::Test {
     return ids;
   }
 
-  std::atomic<int> searches_{0};
+  std::atomic<int64_t> searches_{0};
   std::unique_ptr<GalleryIndex> index_;
 };
 
 TEST_F(TwoModelGalleryTest, OneThresholdForAllIsSettledByTheFirstSearch) {
   Build(0.95f, 0.001f);
-  int searches = 0;
+  int64_t searches = 0;
   EXPECT_EQ(Identify(2, {{"models/teacher", 0.9f}, {"models/student", 0.9f}}, &searches),
             (std::vector<std::string>{"t0", "t1"}));
   EXPECT_EQ(searches, 1);
@@ -99,7 +80,7 @@ TEST_F(TwoModelGalleryTest, OneThresholdForAllIsSettledByTheFirstSearch) {
 TEST_F(TwoModelGalleryTest, SpreadThresholdsAreSettledByTheWiderFirstSearch) {
   Build(0.95f, 0.01f);  // The 16th score is 0.80: 0.10 under the 2nd.
   const ThresholdByModel thresholds = {{"models/teacher", 0.90f}, {"models/student", 0.80f}};
-  int searches = 0;
+  int64_t searches = 0;
   EXPECT_EQ(Identify(2, thresholds, &searches), (std::vector<std::string>{"t0", "t1"}));
   EXPECT_EQ(searches, 1);
 }
@@ -109,7 +90,7 @@ TEST_F(TwoModelGalleryTest, SpreadThresholdsAreSettledByTheWiderFirstSearch) {
 TEST_F(TwoModelGalleryTest, SearchWidensUntilTheBestMarginIsSettled) {
   Build(0.95f, 0.001f);  // Every teacher template above the student's 0.80.
   const ThresholdByModel thresholds = {{"models/teacher", 0.94f}, {"models/student", 0.70f}};
-  int searches = 0;
+  int64_t searches = 0;
   // "s" has margin 0.10 (0.80 - 0.70) under twenty higher raw scores.
   EXPECT_EQ(Identify(1, thresholds, &searches), (std::vector<std::string>{"s"}));
   EXPECT_EQ(searches, 2);

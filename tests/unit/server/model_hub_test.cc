@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "tests/unit/server_store/temp_dir.h"
+#include "tests/unit/server_store/test_builtins.h"
 
 namespace qf::server {
 namespace {
@@ -30,14 +31,7 @@ class ModelHubTest : public ::testing::Test {
     auto registry = ModelRegistry::Open(dir_.Sub("registry"), TeacherFromContent);
     ASSERT_TRUE(registry.ok()) << registry.status();
     registry_ = *std::move(registry);
-    for (const char* id : {"dlib-resnet", "faceres"}) {
-      v1::Model builtin;
-      builtin.set_name(std::string("models/") + id);
-      builtin.set_architecture(id);
-      builtin.set_weight_bits(32);
-      ASSERT_TRUE(registry_->RegisterBuiltin(builtin).ok());
-    }
-    ASSERT_TRUE(registry_->InitDefault("models/dlib-resnet").ok());
+    testing::RegisterTestBuiltins(*registry_);
   }
 
   void AddStudent(const std::string& id, const std::string& teacher) {

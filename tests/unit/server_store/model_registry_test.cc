@@ -8,6 +8,7 @@
 #include "core/util/sha256.h"
 
 #include "tests/unit/server_store/temp_dir.h"
+#include "tests/unit/server_store/test_builtins.h"
 
 namespace qf::server {
 namespace {
@@ -49,14 +50,7 @@ class ModelRegistryTest : public ::testing::Test {
     auto registry = ModelRegistry::Open(dir_.path(), FakeInspector);
     ASSERT_TRUE(registry.ok()) << registry.status();
     registry_ = *std::move(registry);
-    for (const char* id : {"dlib-resnet", "faceres"}) {
-      v1::Model builtin;
-      builtin.set_name(std::string("models/") + id);
-      builtin.set_architecture(id);
-      builtin.set_weight_bits(32);
-      ASSERT_TRUE(registry_->RegisterBuiltin(builtin).ok());
-    }
-    ASSERT_TRUE(registry_->InitDefault("models/dlib-resnet").ok());
+    testing::RegisterTestBuiltins(*registry_);
   }
 
   absl::StatusOr<v1::Model> Upload(const std::string& id, const std::string& bytes,
