@@ -11,7 +11,6 @@
 #include "core/nn/model_zoo.h"
 #include "core/nn/state_dict_importer.h"
 #include "core/quant/served_student.h"
-#include "core/util/status_macros.h"
 #include "server/registry/evaluation_summary.h"
 
 namespace qf::server {
@@ -225,29 +224,26 @@ absl::StatusOr<match::OperatingPoints> ModelHub::OperatingPointsFor(const std::s
   return points;
 }
 
-std::optional<std::string> ModelHub::StudentOfPair(const std::string& model_a,
-                                                   const std::string& model_b) const {
+std::optional<v1::Model> ModelHub::StudentOfPair(const std::string& model_a,
+                                                 const std::string& model_b) const {
   if (registry_ == nullptr) return std::nullopt;
-  auto teacher_of = [this](const std::string& model) {
-    auto entry = registry_->Get(model);
-    return entry.ok() ? entry->teacher_model() : std::string();
-  };
-  if (teacher_of(model_a) == model_b) return model_a;
-  if (teacher_of(model_b) == model_a) return model_b;
+  for (const auto& [student, teacher] : {std::pair{&model_a, &model_b}, {&model_b, &model_a}}) {
+    auto entry = registry_->Get(*student);
+    if (entry.ok() && entry->teacher_model() == *teacher) return *std::move(entry);
+  }
   return std::nullopt;
 }
 
 absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
     const std::string& probe_id, const std::string& template_id, bool flip_average) const {
-  const std::optional<std::string> student_model =
+  const std::optional<v1::Model> student =
       StudentOfPair(ResourceName(probe_id), ResourceName(template_id));
-  if (!student_model) {
+  if (!student) {
     return absl::FailedPreconditionError(absl::StrCat(
         "templates of models/", template_id, " cannot be compared with probes of models/", probe_id,
         ": neither was distilled from the other"));
   }
-  QF_ASSIGN_OR_RETURN(const v1::Model student, registry_->Get(*student_model));
-  const bool probe_is_student = *student_model == ResourceName(probe_id);
+  const bool probe_is_student = student->name() == ResourceName(probe_id);
   const std::string& student_id = probe_is_student ? probe_id : template_id;
   const std::string& teacher_id = probe_is_student ? template_id : probe_id;
   const std::string path =
@@ -269,7 +265,7 @@ absl::StatusOr<match::OperatingPoints> ModelHub::CrossOperatingPointsFor(
     }
     return points;
   }
-  const v1::EvaluationSummary* chosen = ThresholdEvaluation(student, int8_engine_, flip_average);
+  const v1::EvaluationSummary* chosen = ThresholdEvaluation(*student, int8_engine_, flip_average);
   if (chosen == nullptr || chosen->cross_model_operating_points().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "models/", student_id, " has no evaluation of ",

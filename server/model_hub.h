@@ -76,12 +76,12 @@ class ModelHub {
                                                             bool flip_average = false) const;
 
   // Of two models (resource names, "models/<id>"), the one distilled from
-  // the other: its resource name, when its registry entry names the other as
-  // its teacher; nullopt when neither does, or without a registry. Distillation
-  // trained a student to reproduce its teacher's embeddings, so scores across
-  // such a pair mean something; across any other pair of models they do not.
-  std::optional<std::string> StudentOfPair(const std::string& model_a,
-                                           const std::string& model_b) const;
+  // the other: its registry entry, when that names the other as its teacher;
+  // nullopt when neither does, or without a registry. Distillation trained a
+  // student to reproduce its teacher's embeddings, so scores across such a
+  // pair mean something; across any other pair of models they do not.
+  std::optional<v1::Model> StudentOfPair(const std::string& model_a,
+                                         const std::string& model_b) const;
 
   // The thresholds per FAR for scores between a probe embedded by `probe_id`
   // and a template embedded by `template_id`, when one of the two is a
