@@ -257,9 +257,9 @@ absl::Status VerificationService::IdentifyProbes(
   for (const auto& [template_model, count] : index->template_models()) {
     template_models.push_back(template_model);
   }
+  const bool flip = index->gallery().flip_average;  // Probes are embedded like its templates.
   QF_ASSIGN_OR_RETURN(const auto decisions,
-                      ResolveTemplateDecisions(policy, models_, *id, template_models,
-                                               index->gallery().flip_average));
+                      ResolveTemplateDecisions(policy, models_, *id, template_models, flip));
   gallery::ThresholdByModel thresholds;
   for (const auto& [template_model, decision] : decisions) {
     thresholds[template_model] = decision.threshold;
@@ -267,8 +267,7 @@ absl::Status VerificationService::IdentifyProbes(
   const Decision& decision = decisions.at(model);
   QF_ASSIGN_OR_RETURN(const ServedModel served, models_.Serve(*id));
   if (context.IsCancelled()) return absl::CancelledError("cancelled");
-  const auto embedded = EmbedFaces(probes, served, model, decoder_, index->gallery().flip_average,
-                                   ControlOf(context));
+  const auto embedded = EmbedFaces(probes, served, model, decoder_, flip, ControlOf(context));
   statuses.assign(probes.size(), absl::OkStatus());
   responses.assign(probes.size(), v1::IdentifyResponse());
   std::vector<std::vector<float>> queries;
