@@ -359,6 +359,11 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
       [flags](std::int64_t) { flags->job.augmentation = synth::FaceViewAugmentation(); },
       "Builtin, inverted-faces and folder sets: show each image from a random nearby view "
       "(+-6 % shift, +-8 % zoom, +-8 degrees; not the paper's method)");
+  cmd->add_option("--init-student", job.init_student_path,
+                  "Start from the weights of this packed student (.qfp) of the same teacher "
+                  "instead of the teacher's, e.g. w4a4 from a w4a8 student (not the paper's "
+                  "method)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--steps", job.qat.steps, "QAT steps")->capture_default_str();
   cmd->add_option("--batch-size", job.qat.batch_size, "QAT batch size")->capture_default_str();
   cmd->add_option("--lr", job.qat.learning_rate,

@@ -18,6 +18,7 @@
 #include "core/quant/integer_lfw_eval.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/qat_checkpoint.h"
+#include "core/quant/student_init.h"
 #include "core/synth/folder_source.h"
 #include "core/synth/generator_source.h"
 #include "core/synth/mixed_source.h"
@@ -221,6 +222,12 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
         ": '", config.teacher, "' has no residual adds"));
   }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(*result.teacher, config.keep_8bit_layers));
+  // Before the synthetic set, so that a wrong file fails the job at once.
+  const auto initialize_student = [&]() -> absl::StatusOr<nlohmann::json> {
+    if (config.init_student_path.empty()) return nlohmann::json();
+    return InitializeFromStudent(config.init_student_path, teacher_id, *result.student);
+  };
+  QF_ASSIGN_OR_RETURN(const nlohmann::json initialized_from, initialize_student());
 
   QF_ASSIGN_OR_RETURN(const SourceKind source_kind, ParseSourceKind(config.source));
   if (config.augmentation.enabled() && !IsImageSet(source_kind)) {
@@ -301,6 +308,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   nlohmann::json& report = result.report;
   report["teacher"] = {{"name", config.teacher}, {"id", teacher_id}};
   report["bits"] = QuantBitsName(config.bits);
+  if (!initialized_from.is_null()) report["initialized_from"] = initialized_from;
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
   report["keep_depthwise_8bit"] = config.keep_depthwise_8bit;
   report["keep_8bit_layers"] = config.keep_8bit_layers;
@@ -339,6 +347,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
       if (!restored && !absl::IsNotFound(loaded.status())) {
         // Unusable or incomplete: start over from a fresh student.
         QF_ASSIGN_OR_RETURN(result.student, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
+        QF_RETURN_IF_ERROR(initialize_student().status());
         QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
       }
     }

@@ -54,6 +54,11 @@ struct QuantizeJobConfig {
   // (EstimateWeightClip), refreshed while observing and frozen after.
   RangeEstimator weight_ranges = RangeEstimator::kMinMax;
   QuantMethod method = QuantMethod::kQat;
+  // A packed student (.qfp) of the same teacher whose weights the job starts
+  // from instead of the teacher's (core/quant/student_init.h); empty: the
+  // teacher's. Not the paper's method: progressive quantization, e.g. w4a4
+  // from a w4a8 student.
+  std::string init_student_path;
   // "noise", "procedural" (rendered faces), "procedural+noise" (half of
   // each batch each), "builtin" (teacher inversion from noise),
   // "inverted-faces" (teacher inversion from rendered faces, spread apart:

@@ -11,6 +11,7 @@
 
 #include "core/nn/dlib_resnet.h"
 #include "core/nn/model_zoo.h"
+#include "core/quant/packed_model.h"
 #include "core/synth/tensor_set_source.h"
 #include "tests/unit/nn/test_assets.h"
 
@@ -108,6 +109,59 @@ TEST(QuantizeJobTest, GetOrGenerateSetRefusesSourcesThatAreNotGenerated) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(refused.status().message().find("source 'folder' is not generated"), std::string::npos)
       << refused.status();
+}
+
+// Progressive quantization: a w4a4 job starts from the weights of a w4a8
+// student of its teacher; a student of another teacher is refused before
+// the job makes or reads any training data.
+TEST(QuantizeJobTest, AJobStartsFromAStudentOfItsTeacherAndRefusesOthers) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  const std::string dir = ::testing::TempDir() + "/qf-init-student";
+  std::filesystem::create_directories(dir);
+  QuantizeJobConfig first = DlibResnetJob("noise");
+  first.bits = {4, 8};
+  first.keep_first_last_8bit = true;
+  const auto earlier = RunQuantizeJob(first, nullptr);
+  ASSERT_TRUE(earlier.ok()) << earlier.status();
+  const std::string path = dir + "/w4a8.qfp";
+  ASSERT_TRUE(WritePackedModel(path, *earlier->student, *earlier->hooks, earlier->report).ok());
+
+  QuantizeJobConfig second = DlibResnetJob("noise");
+  second.keep_first_last_8bit = true;
+  second.init_student_path = path;
+  const auto progressive = RunQuantizeJob(second, nullptr);
+  ASSERT_TRUE(progressive.ok()) << progressive.status();
+  EXPECT_EQ(progressive->report["bits"], "w4a4");
+  EXPECT_EQ(progressive->report["initialized_from"]["bits"], "w4a8");
+  EXPECT_EQ(progressive->report["initialized_from"]["path"], path);
+  // PTQ leaves the weights as they started: the w4a8 student's.
+  const auto packed = LoadPackedModel(path);
+  ASSERT_TRUE(packed.ok()) << packed.status();
+  const auto started = progressive->student->named_parameters();
+  const auto stored = packed->model->named_parameters();
+  const auto teacher = progressive->teacher->named_parameters();
+  for (const FakeQuantHooks::Layer* layer : packed->hooks->layers()) {
+    const std::string name = layer->name + ".weight";
+    EXPECT_TRUE(torch::equal(started[name], stored[name])) << name;
+    EXPECT_FALSE(torch::equal(started[name], teacher[name])) << name;
+  }
+
+  nlohmann::json other_report = earlier->report;
+  other_report["teacher"]["id"] = "dlib-resnet@sha256:another-teacher";
+  const std::string other = dir + "/other-teacher.qfp";
+  ASSERT_TRUE(WritePackedModel(other, *earlier->student, *earlier->hooks, other_report).ok());
+  // A folder never declared synthetic: had the job got as far as its
+  // source, it would fail on that instead.
+  QuantizeJobConfig refused = DlibResnetJob("folder");
+  refused.folder = dir;
+  refused.init_student_path = other;
+  const auto result = RunQuantizeJob(refused, nullptr);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("is a student of dlib-resnet@sha256:another-teacher"),
+            std::string::npos)
+      << result.status();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
