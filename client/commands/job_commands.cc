@@ -50,6 +50,7 @@ struct SubmitOptions {
   std::vector<std::string> keep_8bit_layers;
   bool keep_add_operands_8bit = false;
   bool keep_residual_operands_8bit = false;
+  std::string initial_student;
   std::string weight_scheme = "auto";
   bool learn_activation_ranges = false;
   double feature_loss_weight = 0;
@@ -167,6 +168,9 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
   submit->add_flag("--keep-residual-8bit", submit_options->keep_residual_operands_8bit,
                    "Keep each residual add's branch operand at 8 bits, its shortcut at the "
                    "activation bits (the paper's quantization points; dlib-resnet)");
+  submit->add_option("--init-student", submit_options->initial_student,
+                     "Start from this quantized student of the same teacher instead of the "
+                     "teacher, e.g. w4a4 from a w4a8 job's model (not the paper's method)");
   submit
       ->add_option("--keep-8bit-layers", submit_options->keep_8bit_layers,
                    "Comma-separated conv/linear layer names kept at 8 bits, weights and input "
@@ -220,6 +224,9 @@ void AddJobCommands(CLI::App& app, CliContext& context, int& exit_status) {
     for (const std::string& layer : o.keep_8bit_layers) config.add_keep_8bit_layers(layer);
     config.set_keep_add_operands_8bit(o.keep_add_operands_8bit);
     config.set_keep_residual_operands_8bit(o.keep_residual_operands_8bit);
+    if (!o.initial_student.empty()) {
+      config.set_initial_student_model(ResourceName("models", o.initial_student));
+    }
     const absl::StatusOr<quant::WeightScheme> scheme = quant::ParseWeightScheme(o.weight_scheme);
     if (!scheme.ok()) {
       exit_status = context.Fail(absl::StrCat("--weight-scheme: ", scheme.status().message()));

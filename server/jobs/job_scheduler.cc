@@ -262,7 +262,8 @@ std::vector<std::string> JobScheduler::JobsUsingModel(const std::string& model_n
   for (const auto& [id, active] : active_) {
     const v1::JobConfig& config = active->job.config();
     if (config.teacher_model() == model_name ||
-        config.synthetic_data().generator_model() == model_name) {
+        config.synthetic_data().generator_model() == model_name ||
+        config.initial_student_model() == model_name) {
       users.push_back(active->job.name());
     }
   }

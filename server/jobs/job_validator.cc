@@ -54,6 +54,33 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
                      absl::StrJoin(quantizable, ", models/")));
   }
 
+  // Starting point: a student of this teacher, checked now so that a job
+  // cannot wait in the queue only to fail on it.
+  if (const std::string& initial = config.initial_student_model(); !initial.empty()) {
+    if (auto id = ModelRegistry::IdOf(initial, "config.initial_student_model"); !id.ok()) {
+      return id.status();
+    }
+    auto student = registry.Get(initial);
+    if (!student.ok()) {
+      if (student.status().code() == absl::StatusCode::kNotFound) {
+        return absl::NotFoundError(
+            absl::StrCat("config.initial_student_model ", initial, " not found"));
+      }
+      return student.status();
+    }
+    if (student->format() != v1::MODEL_FORMAT_PACKED_QUANTIZED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "config.initial_student_model ", initial,
+          " is not a quantized model (give the result of an earlier job of this teacher)"));
+    }
+    if (student->teacher_model() != config.teacher_model()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "config.initial_student_model ", initial, " is a student of ",
+          student->teacher_model().empty() ? "no recorded teacher" : student->teacher_model(),
+          ", not of config.teacher_model ", config.teacher_model()));
+    }
+  }
+
   // Layers kept at 8 bits: names checked against the teacher's layers now,
   // not when the job starts.
   if (const auto layers = limits.quantizable_layers.find(*teacher_id);

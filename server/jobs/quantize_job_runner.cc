@@ -63,6 +63,13 @@ absl::StatusOr<quant::QuantizeJobConfig> EngineConfig(const v1::Job& job,
                                  config.keep_8bit_layers().end());
   engine.keep_add_operands_8bit = config.keep_add_operands_8bit();
   engine.keep_residual_operands_8bit = config.keep_residual_operands_8bit();
+  if (!config.initial_student_model().empty()) {
+    // Like the generator below, kept from deletion while the job is queued
+    // or running (JobsUsingModel); the engine checks its teacher again.
+    auto path = registry.FilePath(config.initial_student_model());
+    if (!path.ok()) return path.status();
+    engine.init_student_path = *path;
+  }
   engine.weight_scheme = ToEngineWeightScheme(config.weight_scheme());
   engine.activation_ranges = config.activation_ranges() == v1::JobConfig::ACTIVATION_RANGES_MSE
                                  ? quant::RangeEstimator::kMse
@@ -250,6 +257,11 @@ absl::StatusOr<std::string> RunJob(const v1::Job& job, const JobRunContext& cont
   // What this run took over from earlier work instead of redoing it.
   if (result->report["synthetic"].value("cache_hit", false)) {
     tracker.Log("synthetic set reused from the cache (content-addressed), not generated again");
+  }
+  if (const auto& start = result->report.find("initialized_from"); start != result->report.end()) {
+    tracker.Log(absl::StrCat("started from the weights of ", job.config().initial_student_model(),
+                             " (sha256 ", start->value("sha256", ""), ", ",
+                             start->value("layers", 0), " layers), not the teacher's"));
   }
   if (result->report["training"].value("restored_from_checkpoint", false)) {
     tracker.Log("calibration restored from this job's checkpoint, not run again");

@@ -154,6 +154,11 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
   EXPECT_NE(result.err.find("has no conv/linear layer 'conv_dw_1'; its layers are conv32_down"),
             std::string::npos)
       << result.err;
+  result = Cli({"job", "submit", "--bits", "w4a4", "--init-student", "nobody-w4a8"});
+  EXPECT_NE(result.exit_status, 0);
+  EXPECT_NE(result.err.find("config.initial_student_model models/nobody-w4a8 not found"),
+            std::string::npos)
+      << result.err;
   result = Cli({"job", "submit", "--weight-scheme", "sym"});
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("--weight-scheme: weight scheme 'sym': expected auto, asymmetric or "

@@ -81,9 +81,12 @@ class JobsTest : public ::testing::Test {
     return testing::WaitForJob(*jobs_, name, done, timeout_seconds);
   }
 
-  std::string Download(const std::string& name, std::string* sha256) {
+  // The model's file, or the named artifact stored with it.
+  std::string Download(const std::string& name, std::string* sha256,
+                       const std::string& artifact = "") {
     v1::DownloadModelRequest request;
     request.set_name(name);
+    request.set_artifact(artifact);
     request.set_chunk_size(64 << 10);
     auto context = Context();
     auto reader = models_->DownloadModel(context.get(), request);
@@ -346,6 +349,47 @@ TEST_F(JobsTest, AddOperandOptionsRunForDlibResnetAndFailForFaceres) {
     EXPECT_NE(failed.error_message().find("no residual adds"), std::string::npos)
         << failed.error_message();
   }
+}
+
+// Progressive quantization: a w4a4 job starts from an earlier w8a8 student
+// of its teacher. The log stored with its model says so, the student it
+// starts from cannot be deleted while the job is active, and a job of
+// another teacher is refused at submission.
+TEST_F(JobsTest, AJobStartsFromAnEarlierStudentOfItsTeacher) {
+  const v1::Model start = WaitForOutputModel(Submit(testing::TinyJobConfig(1)));
+  ASSERT_FALSE(start.name().empty());
+
+  v1::JobConfig config = testing::TinyJobConfig(2);
+  config.set_weight_bits(4);
+  config.set_activation_bits(4);
+  config.set_initial_student_model(start.name());
+  const v1::Job job = Submit(config);
+  EXPECT_EQ(job.config().initial_student_model(), start.name());
+  v1::DeleteModelRequest remove;
+  remove.set_name(start.name());
+  google::protobuf::Empty nothing;
+  const grpc::Status in_use = models_->DeleteModel(Context().get(), remove, &nothing);
+  EXPECT_EQ(in_use.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(in_use.error_message().find(job.name()), std::string::npos) << in_use.error_message();
+
+  const v1::Model model = WaitForOutputModel(job);
+  ASSERT_FALSE(model.name().empty());
+  EXPECT_EQ(model.weight_bits(), 4);
+  std::string sha256;
+  const std::string log = Download(model.name(), &sha256, "log");
+  EXPECT_NE(log.find("started from the weights of " + start.name() + " (sha256 " + start.sha256()),
+            std::string::npos)
+      << log;
+  const grpc::Status freed = models_->DeleteModel(Context().get(), remove, &nothing);
+  EXPECT_TRUE(freed.ok()) << freed.error_message();
+
+  v1::JobConfig other = testing::TinyJobConfig(1);
+  other.set_teacher_model("models/faceres");
+  other.set_initial_student_model(model.name());
+  const grpc::Status refused = SubmitStatus(other);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("is a student of models/dlib-resnet"), std::string::npos)
+      << refused.error_message();
 }
 
 TEST_F(JobsTest, InvalidConfigsAreRefusedNamingTheField) {

@@ -241,13 +241,18 @@ TEST_F(JobSchedulerTest, ShutdownLeavesRunningJobToResumeAfterRestart) {
 
 TEST_F(JobSchedulerTest, JobsUsingModelListsActiveJobsOnly) {
   auto scheduler = Make();
-  auto job = scheduler->Submit(Config(1, 0, "models/teacher"), "");
+  v1::JobConfig config = Config(1, 0, "models/teacher");
+  config.set_initial_student_model("models/teacher-w4a8");
+  auto job = scheduler->Submit(config, "");
   EXPECT_EQ(scheduler->JobsUsingModel("models/teacher"), std::vector<std::string>{job->name()});
+  EXPECT_EQ(scheduler->JobsUsingModel("models/teacher-w4a8"),
+            std::vector<std::string>{job->name()});
   EXPECT_TRUE(scheduler->JobsUsingModel("models/other").empty());
   scheduler->Start();
   v1::Job last;
   Follow(*scheduler, job->name(), &last);
   EXPECT_TRUE(scheduler->JobsUsingModel("models/teacher").empty());
+  EXPECT_TRUE(scheduler->JobsUsingModel("models/teacher-w4a8").empty());
 }
 
 }  // namespace

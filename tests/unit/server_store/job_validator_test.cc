@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "tests/unit/server_store/temp_dir.h"
 
@@ -13,12 +14,19 @@ class JobValidatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // Generators are accepted unseen (their loading is the inspector's
-    // business, tested elsewhere); nothing else is.
-    auto registry =
-        ModelRegistry::Open(dir_.path(), [](v1::ModelFormat format, auto&, auto&, auto*) {
-          return format == v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR
-                     ? absl::OkStatus()
-                     : absl::InvalidArgumentError("no uploads here");
+    // business, tested elsewhere); a "packed student" here is a file that
+    // holds its teacher's id; nothing else is accepted.
+    auto registry = ModelRegistry::Open(
+        dir_.path(), [](v1::ModelFormat format, auto&, const std::string& path, v1::Model* model) {
+          if (format == v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR) return absl::OkStatus();
+          if (format != v1::MODEL_FORMAT_PACKED_QUANTIZED) {
+            return absl::InvalidArgumentError("no uploads here");
+          }
+          std::ifstream in(path);
+          std::string teacher;
+          std::getline(in, teacher);
+          if (!teacher.empty()) model->set_teacher_model("models/" + teacher);
+          return absl::OkStatus();
         });
     ASSERT_TRUE(registry.ok());
     registry_ = *std::move(registry);
@@ -33,6 +41,17 @@ class JobValidatorTest : public ::testing::Test {
     // The first layers of each (the server lists them all).
     limits_.quantizable_layers = {{"dlib-resnet", {"conv32_down", "conv32_1_conv1"}},
                                   {"faceres", {"conv1", "conv_dw_1"}}};
+  }
+
+  // Adds a packed student whose file names `teacher` (empty: none).
+  void AddStudent(const std::string& id, const std::string& teacher) {
+    auto file = registry_->NewUpload();
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE((*file)->Append(teacher + "\n").ok());
+    NewModel student;
+    student.id = id;
+    student.format = v1::MODEL_FORMAT_PACKED_QUANTIZED;
+    ASSERT_TRUE(registry_->AddModel(student, **file).ok());
   }
 
   static v1::JobConfig Valid() {
@@ -290,6 +309,38 @@ TEST_F(JobValidatorTest, EveryKindOfBadConfigNamesItsField) {
   limits_.cpu_workers = 0;
   c.set_device(v1::DEVICE_PREFERENCE_CPU);
   EXPECT_EQ(Check(c, "config.device"), absl::StatusCode::kFailedPrecondition);
+}
+
+// A job may start from an earlier student of its own teacher, and is
+// refused at submission (not after queueing) for anything else.
+TEST_F(JobValidatorTest, InitialStudentMustBeAQuantizedStudentOfTheSameTeacher) {
+  AddStudent("dlib-w4a8", "dlib-resnet");
+  AddStudent("faceres-w4a8", "faceres");
+  AddStudent("orphan", "");
+  v1::JobConfig c = Valid();
+  c.set_weight_bits(4);
+  c.set_activation_bits(4);
+  c.set_initial_student_model("models/dlib-w4a8");
+  auto accepted = ValidateJobConfig(c, *registry_, limits_);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ(accepted->initial_student_model(), "models/dlib-w4a8");
+
+  c.set_initial_student_model("models/missing");
+  EXPECT_EQ(Check(c, "config.initial_student_model"), absl::StatusCode::kNotFound);
+  c.set_initial_student_model("models/faceres");  // The teacher of another job, not a student.
+  EXPECT_EQ(Check(c, "config.initial_student_model"), absl::StatusCode::kFailedPrecondition);
+  c.set_initial_student_model("models/faceres-w4a8");
+  EXPECT_EQ(Check(c, "config.initial_student_model"), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(ValidateJobConfig(c, *registry_, limits_)
+                .status()
+                .message()
+                .find("is a student of models/faceres, not of config.teacher_model "
+                      "models/dlib-resnet"),
+            std::string::npos);
+  c.set_initial_student_model("models/orphan");
+  EXPECT_EQ(Check(c, "config.initial_student_model"), absl::StatusCode::kFailedPrecondition);
+  c.set_initial_student_model("dlib-w4a8");  // Not a resource name.
+  EXPECT_EQ(Check(c, "config.initial_student_model"), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
