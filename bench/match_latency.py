@@ -5,10 +5,12 @@
 
 Usage: bench/match_latency.py --server 127.0.0.1:50051 --lfw ../shared/data/lfw
            [--concurrency 1] [--requests 200] [--seconds 60] [--model models/dlib-resnet]
-           [--rpc match|identify] [--gallery latency-bench]
+           [--rpc match|identify] [--gallery latency-bench] [--flip]
 With --rpc identify the script (re)creates the gallery, enrols the second face
 of each of the 64 pairs used as one identity each, and identifies the first
-faces against it (top 5, explicit threshold).
+faces against it (top 5, explicit threshold). With --flip every face is
+mirror-averaged: Match sets flip_average, Identify uses a gallery created
+with flip_average.
 Stubs are generated into a temporary folder with protoc + grpc_python_plugin.
 """
 import argparse
@@ -45,6 +47,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rpc", choices=["match", "identify"], default="match")
     parser.add_argument("--gallery", default="latency-bench")
+    parser.add_argument("--flip", action="store_true",
+                        help="mirror-averaged faces (Match flip_average, a flip_average gallery)")
     args = parser.parse_args()
     stubs()
     import grpc
@@ -78,7 +82,8 @@ def main():
 
     requests = [verification_pb2.MatchRequest(
         model=args.model, probe=face(a), reference_face=face(b),
-        decision=verification_pb2.DecisionPolicy(threshold=0.9)) for a, b in pairs]
+        decision=verification_pb2.DecisionPolicy(threshold=0.9),
+        flip_average=args.flip) for a, b in pairs]
     channel = grpc.insecure_channel(args.server)
     stub = verification_pb2_grpc.VerificationServiceStub(channel)
     call = stub.Match
@@ -92,7 +97,7 @@ def main():
                 raise
         galleries.CreateGallery(gallery_pb2.CreateGalleryRequest(
             gallery_id=args.gallery, gallery=gallery_pb2.Gallery(
-                model=args.model or "models/dlib-resnet")), timeout=60)
+                model=args.model or "models/dlib-resnet", flip_average=args.flip)), timeout=60)
         for i, (_, b) in enumerate(pairs):
             galleries.Enroll(gallery_pb2.EnrollRequest(
                 gallery=name, identity_id=f"p{i}", faces=[face(b)]), timeout=60)

@@ -1,7 +1,10 @@
 #include "server/face_batch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
+
+#include <opencv2/core.hpp>
 
 #include "absl/strings/str_cat.h"
 
@@ -73,6 +76,16 @@ absl::StatusOr<std::vector<float>> CheckedEmbedding(const v1::Embedding& embeddi
   return values;
 }
 
+// `row` scaled to unit length, in double precision like torch's normalize
+// of the unbatched path (which clamps the norm at 1e-12).
+std::vector<float> L2Normalized(std::vector<float> row) {
+  double norm = 0;
+  for (float v : row) norm += static_cast<double>(v) * v;
+  const double scale = 1.0 / std::max(std::sqrt(norm), 1e-12);
+  for (float& v : row) v = static_cast<float>(v * scale);
+  return row;
+}
+
 }  // namespace
 
 std::vector<FaceResult> EmbedFaces(const std::vector<const v1::FaceInput*>& faces,
@@ -109,19 +122,38 @@ std::vector<FaceResult> EmbedFaces(const std::vector<const v1::FaceInput*>& face
     crop_owner.push_back(i);
   }
   if (crops.empty()) return results;
-  if (served.batcher != nullptr && !flip) {
-    auto rows = served.batcher->Submit(std::move(crops), control);
-    for (size_t k = 0; k < crop_owner.size(); ++k) {
-      FaceResult& result = results[crop_owner[k]];
-      if (rows.ok()) {
-        result.embedding = std::move((*rows)[k]);
-      } else {
-        result.status = rows.status();
+  if (served.batcher != nullptr) {
+    const size_t count = crops.size();
+    if (flip) {
+      // The mirrors go in the same request, right after the crops: one
+      // request is never split across batches, so both halves of a face run
+      // in one forward, as EmbedCrops(flip) runs them.
+      crops.reserve(2 * count);
+      for (size_t k = 0; k < count; ++k) {
+        cv::Mat mirrored;
+        cv::flip(crops[k], mirrored, /*flipCode=*/1);
+        crops.push_back(std::move(mirrored));
       }
+    }
+    auto rows = served.batcher->Submit(std::move(crops), control);
+    for (size_t k = 0; k < count; ++k) {
+      FaceResult& result = results[crop_owner[k]];
+      if (!rows.ok()) {
+        result.status = rows.status();
+        continue;
+      }
+      std::vector<float> row = std::move((*rows)[k]);
+      if (flip) {
+        const std::vector<float>& mirror = (*rows)[count + k];
+        for (size_t d = 0; d < row.size(); ++d) row[d] += mirror[d];
+      }
+      result.embedding = L2Normalized(std::move(row));
     }
     return results;
   }
-  if (served.batch_sizes != nullptr) served.batch_sizes->Observe(static_cast<double>(crops.size()));
+  if (served.batch_sizes != nullptr) {
+    served.batch_sizes->Observe(static_cast<double>(flip ? 2 * crops.size() : crops.size()));
+  }
   auto embeddings = embedder.EmbedCrops(crops, flip);
   for (size_t k = 0; k < crop_owner.size(); ++k) {
     FaceResult& result = results[crop_owner[k]];

@@ -8,8 +8,10 @@
 // then normalized. A bad input fails only its own entry (INVALID_ARGUMENT with
 // the reason, FAILED_PRECONDITION for an embedding of another model); an
 // error of the model itself fails every image entry, and so does a deadline
-// or cancellation (`control`) while the faces wait for a micro-batch. `flip`
-// (mirror averaging) bypasses the batcher: its forward differs.
+// or cancellation (`control`) while the faces wait for a micro-batch. With
+// `flip` (mirror averaging) each crop's mirror joins the same request, so a
+// mirror-averaged face takes two rows of a shared forward (the batch-size
+// histogram counts both), and its embedding is the normalized sum of the two.
 #ifndef QUANTFACE_SERVER_FACE_BATCH_H_
 #define QUANTFACE_SERVER_FACE_BATCH_H_
 

@@ -86,7 +86,9 @@ absl::StatusOr<ServedModel> ModelHub::Serve(const std::string& id) {
     served.batcher = std::make_shared<MicroBatcher>(
         [embedder = *embedder](
             const std::vector<cv::Mat>& crops) -> absl::StatusOr<std::vector<MicroBatcher::Row>> {
-          auto embeddings = embedder->EmbedCrops(crops, /*flip=*/false);
+          // Raw rows: a mirror-averaged request sums a crop's row with its
+          // mirror's before normalizing (face_batch.cc).
+          auto embeddings = embedder->ForwardCrops(crops);
           if (!embeddings.ok()) return embeddings.status();
           const torch::Tensor rows = embeddings->contiguous();
           std::vector<MicroBatcher::Row> out(static_cast<size_t>(rows.size(0)));

@@ -79,8 +79,9 @@ absl::StatusOr<std::unique_ptr<QuantFaceServer>> QuantFaceServer::Start(
   server->models_->SetBatching(
       batching, &prometheus::BuildHistogram()
                      .Name("quantface_embed_batch_size")
-                     .Help("Faces per model forward pass, by model (several requests' faces "
-                           "when micro-batching is on).")
+                     .Help("Face images per model forward pass, by model (several requests' "
+                           "faces when micro-batching is on; a mirror-averaged face is two "
+                           "images).")
                      .Register(server->metrics_->registry()));
   if (absl::Status s = server->StartJobsAndRegistry(config, evaluations_dir); !s.ok()) return s;
   const std::string gallery_db =

@@ -62,6 +62,15 @@ absl::StatusOr<PreparedFace> FaceEmbedder::Prepare(const FaceSource& face) const
 
 absl::StatusOr<torch::Tensor> FaceEmbedder::EmbedCrops(absl::Span<const cv::Mat> crops,
                                                        bool flip) const {
+  return Run(crops, flip, /*normalize=*/true);
+}
+
+absl::StatusOr<torch::Tensor> FaceEmbedder::ForwardCrops(absl::Span<const cv::Mat> crops) const {
+  return Run(crops, /*flip=*/false, /*normalize=*/false);
+}
+
+absl::StatusOr<torch::Tensor> FaceEmbedder::Run(absl::Span<const cv::Mat> crops, bool flip,
+                                                bool normalize) const {
   if (crops.empty()) return absl::InvalidArgumentError("no faces to embed");
   std::vector<torch::Tensor> parts;
   torch::InferenceMode inference;
@@ -83,8 +92,11 @@ absl::StatusOr<torch::Tensor> FaceEmbedder::EmbedCrops(absl::Span<const cv::Mat>
       return absl::InternalError(
           absl::StrCat("model forward failed: ", e.what_without_backtrace()));
     }
-    parts.push_back(torch::nn::functional::normalize(
-        embeddings.to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().p(2).dim(1)));
+    embeddings = embeddings.to(torch::kFloat32);
+    parts.push_back(normalize
+                        ? torch::nn::functional::normalize(
+                              embeddings, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1))
+                        : embeddings);
   }
   return torch::cat(parts, 0).contiguous();
 }

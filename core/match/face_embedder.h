@@ -14,6 +14,11 @@
 //    max_batch_size under torch::InferenceMode and returns an N x D float
 //    tensor on the CPU, each row L2-normalized; with `flip`, each row is the
 //    normalized sum of the crop's and its mirror's embeddings.
+//  - ForwardCrops() is the same forward without flip and without the
+//    normalization: the model's raw output rows, for callers that combine
+//    rows themselves (the server's micro-batcher mixes plain and
+//    mirror-averaged requests in one forward and sums a crop's row with its
+//    mirror's before normalizing).
 //  - Thread-safe: the model is only read (eval mode, no autograd).
 #ifndef QUANTFACE_CORE_MATCH_FACE_EMBEDDER_H_
 #define QUANTFACE_CORE_MATCH_FACE_EMBEDDER_H_
@@ -64,7 +69,12 @@ class FaceEmbedder {
 
   absl::StatusOr<torch::Tensor> EmbedCrops(absl::Span<const cv::Mat> crops, bool flip) const;
 
+  absl::StatusOr<torch::Tensor> ForwardCrops(absl::Span<const cv::Mat> crops) const;
+
  private:
+  absl::StatusOr<torch::Tensor> Run(absl::Span<const cv::Mat> crops, bool flip,
+                                    bool normalize) const;
+
   std::shared_ptr<nn::Backbone> model_;
   std::shared_ptr<const detect::FaceDetector> detector_;
   image::FaceAligner aligner_;

@@ -1,6 +1,7 @@
 // Micro-batching over real gRPC: concurrent Match calls to a server with
-// micro-batching on share forward passes (the batch-size histogram shows
-// fewer forwards than calls) and get the same scores as a server with it off.
+// micro-batching on, plain or mirror-averaged, share forward passes (the
+// batch-size histogram shows fewer forwards than calls) and get the same
+// scores as a server with it off.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -31,11 +32,12 @@ std::vector<std::pair<int, int>> Pairs(int count) {
 }
 
 float MatchScore(v1::VerificationService::Stub& stub, const v1::FaceInput& a,
-                 const v1::FaceInput& b) {
+                 const v1::FaceInput& b, bool flip) {
   v1::MatchRequest request;
   *request.mutable_probe() = a;
   *request.mutable_reference_face() = b;
   request.mutable_decision()->set_threshold(0.5f);
+  request.set_flip_average(flip);
   v1::MatchResponse response;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
@@ -54,10 +56,15 @@ double HistogramValue(int metrics_port, const std::string& suffix) {
   return std::stod(match[1]);
 }
 
-TEST(MicroBatchTest, ConcurrentMatchesShareForwardsAndScoreAsWithoutBatching) {
+// Concurrent Match calls (mirror-averaged ones with `flip`) on a server with
+// micro-batching on share forward passes and score as one call at a time on
+// a server with it off.
+void ExpectBatchedMatchesScoreAsUnbatched(bool flip) {
   constexpr int kCalls = 12;
   const auto faces = Faces();
   const auto pairs = Pairs(kCalls);
+  // Images per call: two faces, each with its mirror when flip.
+  const int images = flip ? 4 : 2;
 
   // Reference: micro-batching off, one call at a time.
   std::vector<float> expected;
@@ -66,10 +73,12 @@ TEST(MicroBatchTest, ConcurrentMatchesShareForwardsAndScoreAsWithoutBatching) {
     ASSERT_TRUE(plain.Start().ok());
     auto stub = v1::VerificationService::NewStub(
         grpc::CreateChannel(plain.grpc_target(), grpc::InsecureChannelCredentials()));
-    for (const auto& [a, b] : pairs) expected.push_back(MatchScore(*stub, faces[a], faces[b]));
-    // Off: every call ran its own forward of its two faces.
+    for (const auto& [a, b] : pairs) {
+      expected.push_back(MatchScore(*stub, faces[a], faces[b], flip));
+    }
+    // Off: every call ran its own forward of its images.
     EXPECT_EQ(HistogramValue(plain.metrics_port(), "count"), kCalls);
-    EXPECT_EQ(HistogramValue(plain.metrics_port(), "sum"), 2 * kCalls);
+    EXPECT_EQ(HistogramValue(plain.metrics_port(), "sum"), images * kCalls);
   }
 
   // Batching on (a generous window, so the calls surely meet), all at once.
@@ -77,22 +86,32 @@ TEST(MicroBatchTest, ConcurrentMatchesShareForwardsAndScoreAsWithoutBatching) {
   ASSERT_TRUE(batched.Start().ok());
   auto stub = v1::VerificationService::NewStub(
       grpc::CreateChannel(batched.grpc_target(), grpc::InsecureChannelCredentials()));
-  MatchScore(*stub, faces[0], faces[1]);  // Loads the model before the race.
+  MatchScore(*stub, faces[0], faces[1], flip);  // Loads the model before the race.
   std::vector<std::future<float>> calls;
   for (const auto& [a, b] : pairs) {
-    calls.push_back(std::async(std::launch::async, [&stub, &faces, a = a, b = b] {
-      return MatchScore(*stub, faces[a], faces[b]);
+    calls.push_back(std::async(std::launch::async, [&stub, &faces, a = a, b = b, flip] {
+      return MatchScore(*stub, faces[a], faces[b], flip);
     }));
   }
   for (int i = 0; i < kCalls; ++i) {
     EXPECT_NEAR(calls[i].get(), expected[i], 1e-4) << "call " << i;
   }
-  // All faces went through the batcher (1 warm-up call + kCalls), in fewer
+  // All images went through the batcher (1 warm-up call + kCalls), in fewer
   // forwards than calls: some calls shared one.
-  EXPECT_EQ(HistogramValue(batched.metrics_port(), "sum"), 2 * (kCalls + 1));
+  EXPECT_EQ(HistogramValue(batched.metrics_port(), "sum"), images * (kCalls + 1));
   const double forwards = HistogramValue(batched.metrics_port(), "count");
   EXPECT_GE(forwards, 2);
   EXPECT_LT(forwards, kCalls + 1);
+}
+
+TEST(MicroBatchTest, ConcurrentMatchesShareForwardsAndScoreAsWithoutBatching) {
+  ExpectBatchedMatchesScoreAsUnbatched(/*flip=*/false);
+}
+
+// A face and its mirror ride in the same shared forward; the normalized sum
+// of their rows is what the unbatched flip forward computes.
+TEST(MicroBatchTest, MirrorAveragedMatchesShareForwardsAndScoreAsWithoutBatching) {
+  ExpectBatchedMatchesScoreAsUnbatched(/*flip=*/true);
 }
 
 TEST(MicroBatchTest, BadBatchSettingsAreRefusedAtStartUp) {
