@@ -1,12 +1,11 @@
 #include "server/face_batch.h"
 
-#include <algorithm>
-#include <cmath>
 #include <numeric>
 
 #include <opencv2/core.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "core/util/unit_vector.h"
 
 namespace qf::server {
 namespace {
@@ -64,26 +63,7 @@ absl::StatusOr<std::vector<float>> CheckedEmbedding(const v1::Embedding& embeddi
     return absl::InvalidArgumentError(absl::StrCat(model_name, " embeddings have ", dim,
                                                    " values, got ", embedding.values_size()));
   }
-  std::vector<float> values(embedding.values().begin(), embedding.values().end());
-  double norm = 0;
-  for (float v : values) {
-    if (!std::isfinite(v)) return absl::InvalidArgumentError("embedding has a non-finite value");
-    norm += static_cast<double>(v) * v;
-  }
-  if (norm <= 0) return absl::InvalidArgumentError("embedding is all zeros");
-  const float scale = static_cast<float>(1.0 / std::sqrt(norm));
-  for (float& v : values) v *= scale;
-  return values;
-}
-
-// `row` scaled to unit length, in double precision like torch's normalize
-// of the unbatched path (which clamps the norm at 1e-12).
-std::vector<float> L2Normalized(std::vector<float> row) {
-  double norm = 0;
-  for (float v : row) norm += static_cast<double>(v) * v;
-  const double scale = 1.0 / std::max(std::sqrt(norm), 1e-12);
-  for (float& v : row) v = static_cast<float>(v * scale);
-  return row;
+  return UnitLength({embedding.values().begin(), embedding.values().end()});
 }
 
 }  // namespace
@@ -147,7 +127,14 @@ std::vector<FaceResult> EmbedFaces(const std::vector<const v1::FaceInput*>& face
         const std::vector<float>& mirror = (*rows)[count + k];
         for (size_t d = 0; d < row.size(); ++d) row[d] += mirror[d];
       }
-      result.embedding = L2Normalized(std::move(row));
+      // A model row without direction (non-finite) fails its face only.
+      auto unit = UnitLength(std::move(row));
+      if (unit.ok()) {
+        result.embedding = *std::move(unit);
+      } else {
+        result.status =
+            absl::InternalError(absl::StrCat("model output: ", unit.status().message()));
+      }
     }
     return results;
   }

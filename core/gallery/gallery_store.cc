@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/gallery/sqlite_statement.h"
 #include "core/util/status_macros.h"
+#include "core/util/unit_vector.h"
 
 namespace qf::gallery {
 namespace {
@@ -117,16 +118,7 @@ absl::StatusOr<std::vector<float>> Normalized(const std::vector<float>& embeddin
     return absl::InvalidArgumentError(absl::StrCat("embedding has ", embedding.size(),
                                                    " values; the gallery's model has ", dimension));
   }
-  double norm = 0;
-  for (float v : embedding) {
-    if (!std::isfinite(v)) return absl::InvalidArgumentError("embedding has a non-finite value");
-    norm += static_cast<double>(v) * v;
-  }
-  if (norm <= 0) return absl::InvalidArgumentError("embedding is all zeros");
-  const double scale = 1.0 / std::sqrt(norm);
-  std::vector<float> out(embedding.size());
-  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(embedding[i] * scale);
-  return out;
+  return UnitLength(embedding);
 }
 
 GalleryRecord GalleryFromRow(const SqliteStatement& row) {
