@@ -24,6 +24,20 @@ absl::Status CheckRange(const std::string& field, int64_t value, int64_t lo, int
   return absl::OkStatus();
 }
 
+// The registry model that config field `field` names: INVALID_ARGUMENT for a
+// malformed name, NOT_FOUND "config.<field> <name> not found".
+absl::StatusOr<v1::Model> ReferencedModel(const ModelRegistry& registry, const std::string& field,
+                                          const std::string& name) {
+  if (auto id = ModelRegistry::IdOf(name, absl::StrCat("config.", field)); !id.ok()) {
+    return id.status();
+  }
+  auto model = registry.Get(name);
+  if (!model.ok() && model.status().code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(absl::StrCat("config.", field, " ", name, " not found"));
+  }
+  return model;
+}
+
 constexpr int kViewsPerIdentity = 4;  // The built-in generator's (core/synth).
 
 }  // namespace
@@ -37,14 +51,8 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
   if (config.teacher_model().empty()) return Invalid("teacher_model", "is required");
   auto teacher_id = ModelRegistry::IdOf(config.teacher_model(), "config.teacher_model");
   if (!teacher_id.ok()) return teacher_id.status();
-  auto teacher = registry.Get(config.teacher_model());
-  if (!teacher.ok()) {
-    if (teacher.status().code() == absl::StatusCode::kNotFound) {
-      return absl::NotFoundError(
-          absl::StrCat("config.teacher_model ", config.teacher_model(), " not found"));
-    }
-    return teacher.status();
-  }
+  auto teacher = ReferencedModel(registry, "teacher_model", config.teacher_model());
+  if (!teacher.ok()) return teacher.status();
   const auto& quantizable = limits.quantizable_teachers;
   if (teacher->format() != v1::MODEL_FORMAT_BUILTIN ||
       std::find(quantizable.begin(), quantizable.end(), *teacher_id) == quantizable.end()) {
@@ -57,17 +65,8 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
   // Starting point: a student of this teacher, checked now so that a job
   // cannot wait in the queue only to fail on it.
   if (const std::string& initial = config.initial_student_model(); !initial.empty()) {
-    if (auto id = ModelRegistry::IdOf(initial, "config.initial_student_model"); !id.ok()) {
-      return id.status();
-    }
-    auto student = registry.Get(initial);
-    if (!student.ok()) {
-      if (student.status().code() == absl::StatusCode::kNotFound) {
-        return absl::NotFoundError(
-            absl::StrCat("config.initial_student_model ", initial, " not found"));
-      }
-      return student.status();
-    }
+    auto student = ReferencedModel(registry, "initial_student_model", initial);
+    if (!student.ok()) return student.status();
     if (student->format() != v1::MODEL_FORMAT_PACKED_QUANTIZED) {
       return absl::FailedPreconditionError(absl::StrCat(
           "config.initial_student_model ", initial,
@@ -190,14 +189,9 @@ absl::StatusOr<v1::JobConfig> ValidateJobConfig(const v1::JobConfig& input,
       if (data.generator_model().empty()) {
         return Invalid("synthetic_data.generator_model", "is required for SOURCE_GENERATOR_MODEL");
       }
-      auto generator = registry.Get(data.generator_model());
-      if (!generator.ok()) {
-        if (generator.status().code() == absl::StatusCode::kNotFound) {
-          return absl::NotFoundError(absl::StrCat("config.synthetic_data.generator_model ",
-                                                  data.generator_model(), " not found"));
-        }
-        return generator.status();
-      }
+      auto generator =
+          ReferencedModel(registry, "synthetic_data.generator_model", data.generator_model());
+      if (!generator.ok()) return generator.status();
       if (generator->format() != v1::MODEL_FORMAT_TORCHSCRIPT_GENERATOR) {
         return absl::FailedPreconditionError(absl::StrCat(
             "config.synthetic_data.generator_model ", data.generator_model(),
