@@ -36,6 +36,7 @@
 
 #include "absl/strings/str_format.h"
 #include "bench/quant/all_pairs.h"
+#include "bench/quant/channel_ranges.h"
 #include "bench/quant/sensitivity.h"
 #include "client/cli_context.h"
 #include "client/commands/commands.h"
@@ -345,6 +346,7 @@ int main(int argc, char** argv) {
       [&] { exit_status = Int8Lfw(model_path, lfw_dir, threads, lfw_batch, lfw_layers); });
 
   qf::bench::AddAllPairsCommand(app, exit_status);
+  qf::bench::AddChannelRangesCommand(app, exit_status);
 
   std::string teacher_name = "dlib-resnet", source_name = "procedural", out = "synth.png";
   qf::bench::SensitivityOptions weight_options;

@@ -364,6 +364,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "instead of the teacher's, e.g. w4a4 from a w4a8 student (not the paper's "
                   "method)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--equalize-residual", job.residual_stream_equalization,
+                  "dlib-resnet: even out the residual stream's channels before quantizing, at "
+                  "this strength (0: off, 1: full; same function, per-tensor grids shared more "
+                  "evenly; not the paper's method)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--steps", job.qat.steps, "QAT steps")->capture_default_str();
   cmd->add_option("--batch-size", job.qat.batch_size, "QAT batch size")->capture_default_str();
   cmd->add_option("--lr", job.qat.learning_rate,

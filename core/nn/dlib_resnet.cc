@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -149,6 +150,46 @@ absl::Status DlibResnet::LoadTfjsWeights(const TensorMap& weights) {
         absl::StrCat("loading dlib-resnet weights: ", e.what_without_backtrace()));
   }
   return absl::OkStatus();
+}
+
+absl::Status DlibResnet::ScaleResidualStream(const torch::Tensor& scale) {
+  if (!scale.defined() || scale.dim() != 1 || scale.size(0) != kStreamChannels ||
+      !scale.is_floating_point()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("residual stream scale: expected ", kStreamChannels, " float factors"));
+  }
+  const torch::Tensor factors = scale.to(torch::kCPU, torch::kFloat32);
+  if (!(factors.isfinite().all().item<bool>() && (factors > 0).all().item<bool>())) {
+    return absl::InvalidArgumentError("residual stream scale: factors must be finite and > 0");
+  }
+  torch::NoGradGuard no_grad;
+  // A writer's output channel c times factor c.
+  const auto scale_outputs = [&](torch::nn::Conv2d& conv) {
+    const torch::Tensor f = factors.slice(0, 0, conv->weight.size(0)).to(conv->weight.device());
+    conv->weight.mul_(f.view({-1, 1, 1, 1}));
+    conv->bias.mul_(f);
+  };
+  // A reader's input channel c divided by factor c.
+  const auto divide_inputs = [&](torch::Tensor& weight) {
+    const torch::Tensor f = factors.slice(0, 0, weight.size(1)).to(weight.device());
+    std::vector<int64_t> shape(weight.dim(), 1);
+    shape[1] = -1;
+    weight.div_(f.view(shape));
+  };
+  scale_outputs(conv32_down_);
+  for (Block& block : blocks_) {
+    divide_inputs(block.conv1->weight);
+    scale_outputs(block.conv2);
+  }
+  divide_inputs(fc_->weight);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> DlibResnet::ResidualStreamReaders() const {
+  std::vector<std::string> names;
+  for (const Block& block : blocks_) names.push_back(block.name + "_conv1");
+  names.push_back("fc");
+  return names;
 }
 
 torch::Tensor DlibResnet::forward(torch::Tensor input) {

@@ -62,6 +62,27 @@ class DlibResnet : public Backbone, public Hookable {
   torch::Tensor forward(torch::Tensor input) override;
   const ModelSpec& spec() const override { return spec_; }
 
+  // Width of the residual stream at its widest (the last stage).
+  static constexpr int64_t kStreamChannels = 256;
+
+  // Multiplies channel c of the residual stream (the stem's output and
+  // every block's output) by scale[c] and divides what reads it by the
+  // same factor: the stem's and every conv2's output channel c (weights and
+  // bias) are multiplied, every conv1's and the fc's input channel c divided.
+  // A channel keeps its index through the down blocks (they append the new
+  // ones), so one factor per index holds for the whole net. ReLU, the pools
+  // and the down blocks' zero channels commute with positive per-channel
+  // factors, so the embedding is unchanged up to float rounding; what
+  // changes is how the channels share a per-tensor quantization grid.
+  // `scale` is float, kStreamChannels long, every entry finite and > 0;
+  // otherwise InvalidArgument and no weight changes.
+  absl::Status ScaleResidualStream(const torch::Tensor& scale);
+
+  // The layers that read the residual stream (every block's conv1, then
+  // the fc, which reads its spatial mean), by the names quantization gives
+  // them; their inputs are the stream at each depth.
+  std::vector<std::string> ResidualStreamReaders() const;
+
  private:
   struct Block {
     std::string name;  // face-api's prefix, e.g. "conv64_down".

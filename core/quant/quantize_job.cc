@@ -18,6 +18,7 @@
 #include "core/quant/integer_lfw_eval.h"
 #include "core/quant/lfw_student_eval.h"
 #include "core/quant/qat_checkpoint.h"
+#include "core/quant/residual_stream_equalizer.h"
 #include "core/quant/student_init.h"
 #include "core/synth/folder_source.h"
 #include "core/synth/generator_source.h"
@@ -222,12 +223,32 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
         ": '", config.teacher, "' has no residual adds"));
   }
   QF_RETURN_IF_ERROR(CheckKeep8BitLayers(*result.teacher, config.keep_8bit_layers));
+  if (config.residual_stream_equalization != 0.0 && !config.init_student_path.empty()) {
+    return absl::InvalidArgumentError(
+        "residual stream equalization and an initial student cannot be combined: the "
+        "student's weights carry their own scaling");
+  }
   // Before the synthetic set, so that a wrong file fails the job at once.
   const auto initialize_student = [&]() -> absl::StatusOr<nlohmann::json> {
     if (config.init_student_path.empty()) return nlohmann::json();
     return InitializeFromStudent(config.init_student_path, teacher_id, *result.student);
   };
   QF_ASSIGN_OR_RETURN(const nlohmann::json initialized_from, initialize_student());
+  // Residual stream factors, measured on the teacher once; every fresh
+  // student (and QAT's teacher) gets the same.
+  torch::Tensor stream_factors;
+  if (config.residual_stream_equalization != 0.0) {
+    QF_ASSIGN_OR_RETURN(const auto faces, synth::ProceduralFaceSource::Create(input, config.seed));
+    torch::NoGradGuard no_grad;
+    QF_ASSIGN_OR_RETURN(stream_factors, ResidualStreamFactors(*result.teacher,
+                                                              faces->NextBatch(kEqualizationImages),
+                                                              config.residual_stream_equalization));
+  }
+  const auto equalize = [&](nn::Backbone& model) -> absl::Status {
+    if (!stream_factors.defined()) return absl::OkStatus();
+    return ScaleResidualStream(model, stream_factors);
+  };
+  QF_RETURN_IF_ERROR(equalize(*result.student));
 
   QF_ASSIGN_OR_RETURN(const SourceKind source_kind, ParseSourceKind(config.source));
   if (config.augmentation.enabled() && !IsImageSet(source_kind)) {
@@ -309,6 +330,12 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   report["teacher"] = {{"name", config.teacher}, {"id", teacher_id}};
   report["bits"] = QuantBitsName(config.bits);
   if (!initialized_from.is_null()) report["initialized_from"] = initialized_from;
+  if (stream_factors.defined()) {
+    report["residual_stream_equalization"] = {{"strength", config.residual_stream_equalization},
+                                              {"images", kEqualizationImages},
+                                              {"min_factor", stream_factors.min().item<double>()},
+                                              {"max_factor", stream_factors.max().item<double>()}};
+  }
   report["keep_first_last_8bit"] = config.keep_first_last_8bit;
   report["keep_depthwise_8bit"] = config.keep_depthwise_8bit;
   report["keep_8bit_layers"] = config.keep_8bit_layers;
@@ -324,9 +351,16 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
 
   const auto train_start = std::chrono::steady_clock::now();
   if (config.method == QuantMethod::kQat) {
+    // An equalized student distills from a teacher scaled alike (same
+    // function, same feature scales); the unscaled one stays for evaluation.
+    std::shared_ptr<nn::Backbone> qat_teacher = result.teacher;
+    if (stream_factors.defined()) {
+      QF_ASSIGN_OR_RETURN(qat_teacher, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
+      QF_RETURN_IF_ERROR(equalize(*qat_teacher));
+    }
     QF_ASSIGN_OR_RETURN(const QatReport qat_report,
-                        RunQat(*result.teacher, *result.student, *result.hooks, *source, qat,
-                               device, [&](const QatProgress& p) {
+                        RunQat(*qat_teacher, *result.student, *result.hooks, *source, qat, device,
+                               [&](const QatProgress& p) {
                                  report_progress({"qat", p.step, p.total, p.loss, p.learning_rate});
                                }));
     report["method"] = "qat";
@@ -348,6 +382,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
         // Unusable or incomplete: start over from a fresh student.
         QF_ASSIGN_OR_RETURN(result.student, nn::LoadBuiltinModel(config.teacher, config.asset_dir));
         QF_RETURN_IF_ERROR(initialize_student().status());
+        QF_RETURN_IF_ERROR(equalize(*result.student));
         QF_ASSIGN_OR_RETURN(result.hooks, FakeQuantHooks::Attach(*result.student, fq));
       }
     }

@@ -36,6 +36,9 @@ namespace qf::quant {
 
 enum class QuantMethod { kQat, kPtq };
 
+// Rendered faces that residual stream equalization measures channels on.
+inline constexpr int64_t kEqualizationImages = 64;
+
 struct QuantizeJobConfig {
   std::string teacher = "dlib-resnet";
   std::string asset_dir;
@@ -59,6 +62,13 @@ struct QuantizeJobConfig {
   // teacher's. Not the paper's method: progressive quantization, e.g. w4a4
   // from a w4a8 student.
   std::string init_student_path;
+  // Strength in [0, 1] of residual stream equalization before quantizing
+  // (core/quant/residual_stream_equalizer.h; dlib-resnet only), factors
+  // measured on kEqualizationImages rendered faces of `seed`; 0: off. The
+  // teacher that QAT distills from gets the same factors, so that feature
+  // distillation compares like with like. Refused with init_student_path
+  // (that student's weights carry their own factors). Not the paper's method.
+  double residual_stream_equalization = 0.0;
   // "noise", "procedural" (rendered faces), "procedural+noise" (half of
   // each batch each), "builtin" (teacher inversion from noise),
   // "inverted-faces" (teacher inversion from rendered faces, spread apart:

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -126,6 +127,42 @@ TEST(DlibResnetTest, MissingMisShapedOrExtraWeightsFailWithoutChangingTheNet) {
   EXPECT_THAT(c.message(), HasSubstr("conv512_1/conv1/conv/filters"));
 
   EXPECT_TRUE(torch::equal(net.named_parameters()["conv32_down.weight"], before));
+}
+
+TEST(DlibResnetTest, ScalingTheResidualStreamKeepsTheEmbedding) {
+  DlibResnet net;
+  ASSERT_TRUE(net.LoadTfjsWeights(SyntheticWeights()).ok());
+  net.eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor input = torch::randn({2, 3, 150, 150}) * 0.2;
+  const torch::Tensor before = net.forward(input);
+  const torch::Tensor conv1_before = net.named_parameters()["conv64_1_conv1.weight"].clone();
+  const torch::Tensor factors = torch::rand({DlibResnet::kStreamChannels}) * 4 + 0.25;
+  ASSERT_TRUE(net.ScaleResidualStream(factors).ok());
+  const torch::Tensor after = net.forward(input);
+  const double relative = ((after - before).norm() / before.norm()).item<double>();
+  EXPECT_LT(relative, 1e-5);
+  // The weights did change: a reader's input channel 5 is divided by its factor.
+  const torch::Tensor conv1_after = net.named_parameters()["conv64_1_conv1.weight"];
+  EXPECT_TRUE(torch::allclose(conv1_after.select(1, 5) * factors[5], conv1_before.select(1, 5),
+                              1e-5, 1e-6));
+  EXPECT_EQ(net.ResidualStreamReaders().size(), 15u);
+  EXPECT_EQ(net.ResidualStreamReaders().back(), "fc");
+}
+
+TEST(DlibResnetTest, ScalingRefusesBadFactorsAndChangesNothing) {
+  DlibResnet net;
+  const torch::Tensor before = net.named_parameters()["conv32_1_conv1.weight"].clone();
+  const int64_t n = DlibResnet::kStreamChannels;
+  torch::Tensor with_zero = torch::ones({n});
+  with_zero[3] = 0;
+  torch::Tensor with_nan = torch::ones({n});
+  with_nan[9] = std::numeric_limits<float>::quiet_NaN();
+  for (const torch::Tensor& bad : {torch::ones({n - 1}), torch::ones({n}, torch::kInt64), with_zero,
+                                   -torch::ones({n}), with_nan, torch::Tensor()}) {
+    EXPECT_EQ(net.ScaleResidualStream(bad).code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(torch::equal(net.named_parameters()["conv32_1_conv1.weight"], before));
 }
 
 }  // namespace

@@ -164,5 +164,31 @@ TEST(QuantizeJobTest, AJobStartsFromAStudentOfItsTeacherAndRefusesOthers) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(QuantizeJobTest, AnEqualizedJobScalesTheStudentsStreamAndRecordsIt) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  QuantizeJobConfig config = DlibResnetJob("noise");
+  config.keep_first_last_8bit = true;
+  config.residual_stream_equalization = 0.5;
+  const auto job = RunQuantizeJob(config, nullptr);
+  ASSERT_TRUE(job.ok()) << job.status();
+  const nlohmann::json& equalization = job->report["residual_stream_equalization"];
+  EXPECT_EQ(equalization["strength"], 0.5);
+  EXPECT_EQ(equalization["images"], kEqualizationImages);
+  EXPECT_GE(equalization["min_factor"].get<double>(), 1.0 - 1e-6);
+  EXPECT_GT(equalization["max_factor"].get<double>(), equalization["min_factor"].get<double>());
+  // The student's stream readers differ from the teacher's; the teacher,
+  // kept for evaluation, is the built-in model as loaded.
+  auto student = job->student->named_parameters();
+  auto teacher = job->teacher->named_parameters();
+  EXPECT_FALSE(torch::allclose(student["conv64_1_conv1.weight"], teacher["conv64_1_conv1.weight"]));
+  const auto fresh = nn::LoadBuiltinModel("dlib-resnet", nn::testing::AssetDir());
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_TRUE(torch::equal((*fresh)->named_parameters()["fc.weight"], teacher["fc.weight"]));
+
+  config.init_student_path = "/nonexistent/student.qfp";
+  const auto combined = RunQuantizeJob(config, nullptr);
+  EXPECT_EQ(combined.status().code(), absl::StatusCode::kInvalidArgument) << combined.status();
+}
+
 }  // namespace
 }  // namespace qf::quant
