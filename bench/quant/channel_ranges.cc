@@ -28,16 +28,16 @@ struct ChannelRangesArgs {
   std::vector<double> strengths;  // --equalize: residual stream strengths to try.
 };
 
-// Per-channel minimum and maximum of one site's input over every forward.
-struct SiteRange {
-  torch::Tensor min;  // [channels]
-  torch::Tensor max;
+// What one site's input spans: each channel's max - min, and the tensor's.
+struct SiteSpans {
+  torch::Tensor channels;  // [channels]
+  double tensor = 0;
 };
 
-// Full-precision hooks that only record what each site sees.
-class RangeRecorder : public nn::LayerHooks {
+// Full-precision hooks that only record what each site sees, for one forward.
+class SpanRecorder : public nn::LayerHooks {
  public:
-  explicit RangeRecorder(std::map<const torch::nn::Module*, std::string> layer_names)
+  explicit SpanRecorder(std::map<const torch::nn::Module*, std::string> layer_names)
       : layer_names_(std::move(layer_names)) {}
 
   torch::Tensor Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) override {
@@ -53,28 +53,19 @@ class RangeRecorder : public nn::LayerHooks {
     return x;
   }
 
-  // Sites in the order the forward first reached them.
+  // Sites in the order the forward reached them.
   const std::vector<std::string>& order() const { return order_; }
-  const SiteRange& range(const std::string& site) const { return ranges_.at(site); }
+  const SiteSpans& spans(const std::string& site) const { return spans_.at(site); }
 
  private:
   void Record(const std::string& site, const torch::Tensor& x) {
-    // Channels are dimension 1 for both N x C x H x W and N x C.
-    const torch::Tensor channels_last = x.transpose(0, 1).reshape({x.size(1), -1});
-    const torch::Tensor low = std::get<0>(channels_last.min(1));
-    const torch::Tensor high = std::get<0>(channels_last.max(1));
-    auto [it, inserted] = ranges_.try_emplace(site, SiteRange{low, high});
-    if (inserted) {
-      order_.push_back(site);
-    } else {
-      it->second.min = torch::minimum(it->second.min, low);
-      it->second.max = torch::maximum(it->second.max, high);
-    }
+    if (spans_.count(site) == 0) order_.push_back(site);
+    spans_[site] = SiteSpans{quant::ChannelSpans(x), (x.max() - x.min()).item<double>()};
   }
 
   const std::map<const torch::nn::Module*, std::string> layer_names_;
   std::vector<std::string> order_;
-  std::map<std::string, SiteRange> ranges_;
+  std::map<std::string, SiteSpans> spans_;
 };
 
 int Fail(const absl::Status& status) {
@@ -124,7 +115,7 @@ int TryEqualization(const ChannelRangesArgs& args, const torch::Tensor& calibrat
     (*model)->eval();
     auto factors = quant::ResidualStreamFactors(**model, calibration, strength);
     if (!factors.ok()) return Fail(factors.status());
-    const absl::Status applied = quant::EqualizeResidualStream(**model, calibration, strength);
+    const absl::Status applied = quant::ScaleResidualStream(**model, *factors);
     if (!applied.ok()) return Fail(applied);
     const double float_cosine = MeanCosine((*model)->forward(eval), reference);
     std::vector<double> cosines;
@@ -159,7 +150,7 @@ int Run(const ChannelRangesArgs& args) {
     std::cerr << "error: " << source.status() << "\n";
     return 1;
   }
-  auto recorder = std::make_shared<RangeRecorder>(quant::QuantizedLayerNames(**model));
+  auto recorder = std::make_shared<SpanRecorder>(quant::QuantizedLayerNames(**model));
   hookable->set_layer_hooks(recorder);
   torch::NoGradGuard no_grad;
   const torch::Tensor calibration = (*source)->NextBatch(args.images);
@@ -172,10 +163,9 @@ int Run(const ChannelRangesArgs& args) {
   std::cout << absl::StrFormat("%-28s %8s %10s %10s %10s %14s\n", "site", "channels", "span",
                                "median", "p10", "under 1/15");
   for (const std::string& site : recorder->order()) {
-    const SiteRange& range = recorder->range(site);
-    const torch::Tensor spans = range.max - range.min;
-    const double span = (range.max.max() - range.min.min()).item<double>();
-    const torch::Tensor relative = std::get<0>(spans.sort()) / std::max(span, 1e-12);
+    const SiteSpans& spans = recorder->spans(site);
+    const double span = spans.tensor;
+    const torch::Tensor relative = std::get<0>(spans.channels.sort()) / std::max(span, 1e-12);
     const int64_t channels = relative.numel();
     const int64_t under_a_step = (relative < 1.0 / 15).sum().item<int64_t>();
     std::cout << absl::StrFormat("%-28s %8d %10.3f %10.3f %10.3f %8d (%3.0f%%)\n", site, channels,

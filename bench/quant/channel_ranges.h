@@ -7,7 +7,10 @@
 // under one step of the tensor's is rounded to at most two values. For each
 // site the tool prints the tensor's span (max - min over the batch), the
 // median and 10th percentile of the channels' spans relative to it, and how
-// many channels span less than one 4-bit step of a min/max grid.
+// many channels span less than one 4-bit step of a min/max grid. With
+// --equalize S,... it then equalizes dlib-resnet's residual stream at each
+// strength (core/quant/residual_stream_equalizer.h) and prints the float
+// and PTQ (w4a4, w8a4, w4a8 at the paper's points) embedding cosines.
 //
 // Why a bench tool: it tells whether rescaling channels (which leaves the
 // float function unchanged where a ReLU sits between writer and reader) could

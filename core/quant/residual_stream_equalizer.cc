@@ -31,14 +31,12 @@ absl::StatusOr<nn::DlibResnet*> StreamModel(nn::Backbone& model, double strength
   return resnet;
 }
 
-// Span (max - min over batch and positions) of each channel of `x`, whose
-// channels are dimension 1.
+}  // namespace
+
 torch::Tensor ChannelSpans(const torch::Tensor& x) {
   const torch::Tensor rows = x.transpose(0, 1).reshape({x.size(1), -1});
   return std::get<0>(rows.max(1)) - std::get<0>(rows.min(1));
 }
-
-}  // namespace
 
 absl::StatusOr<torch::Tensor> ResidualStreamFactors(nn::Backbone& model, const torch::Tensor& batch,
                                                     double strength) {

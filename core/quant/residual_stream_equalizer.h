@@ -35,6 +35,10 @@
 
 namespace qf::quant {
 
+// Span (max - min over the batch and every position) of each channel of
+// `x`, whose channels are dimension 1 (N x C x H x W or N x C).
+torch::Tensor ChannelSpans(const torch::Tensor& x);
+
 absl::StatusOr<torch::Tensor> ResidualStreamFactors(nn::Backbone& model, const torch::Tensor& batch,
                                                     double strength);
 
