@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/nn/dlib_resnet.h"
@@ -31,6 +32,23 @@ absl::StatusOr<nn::DlibResnet*> StreamModel(nn::Backbone& model, double strength
   return resnet;
 }
 
+// Installs `hooks` on `model` for its lifetime, then puts back the ones it
+// found, on every exit path.
+class InstalledHooks {
+ public:
+  InstalledHooks(nn::Hookable& model, std::shared_ptr<nn::LayerHooks> hooks)
+      : model_(model), previous_(model.layer_hooks()) {
+    model_.set_layer_hooks(std::move(hooks));
+  }
+  ~InstalledHooks() { model_.set_layer_hooks(previous_); }
+  InstalledHooks(const InstalledHooks&) = delete;
+  InstalledHooks& operator=(const InstalledHooks&) = delete;
+
+ private:
+  nn::Hookable& model_;
+  const std::shared_ptr<nn::LayerHooks> previous_;
+};
+
 }  // namespace
 
 torch::Tensor ChannelSpans(const torch::Tensor& x) {
@@ -43,15 +61,15 @@ absl::StatusOr<torch::Tensor> ResidualStreamFactors(nn::Backbone& model, const t
   auto resnet = StreamModel(model, strength);
   if (!resnet.ok()) return resnet.status();
   constexpr int64_t kChannels = nn::DlibResnet::kStreamChannels;
-  const std::shared_ptr<nn::LayerHooks> own_hooks = (*resnet)->layer_hooks();
   auto recorder = std::make_shared<FeatureRecorder>(QuantizedLayerNames(model));
   torch::Tensor log_sum = torch::zeros({kChannels}, torch::kFloat64);
   torch::Tensor count = torch::zeros({kChannels}, torch::kFloat64);
   try {
     torch::NoGradGuard no_grad;
-    (*resnet)->set_layer_hooks(recorder);
-    model.forward(batch);
-    (*resnet)->set_layer_hooks(own_hooks);
+    {
+      const InstalledHooks installed(**resnet, recorder);
+      model.forward(batch);
+    }
     for (const std::string& site : (*resnet)->ResidualStreamReaders()) {
       const auto it = recorder->features().find(site);
       if (it == recorder->features().end()) {
@@ -64,7 +82,6 @@ absl::StatusOr<torch::Tensor> ResidualStreamFactors(nn::Backbone& model, const t
       count.slice(0, 0, width).add_(1.0);
     }
   } catch (const c10::Error& e) {
-    (*resnet)->set_layer_hooks(own_hooks);
     return absl::InternalError(
         absl::StrCat("residual stream equalization: ", e.what_without_backtrace()));
   }
