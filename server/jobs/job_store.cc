@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <random>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/util/status_macros.h"
+#include "server/store/page_request.h"
 
 namespace qf::server {
 namespace {
@@ -19,9 +20,6 @@ CREATE TABLE IF NOT EXISTS jobs(
   proto BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, seq);
 )sql";
-
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 1000;
 
 absl::StatusOr<v1::Job> ParseJob(const std::string& bytes) {
   v1::Job job;
@@ -113,12 +111,8 @@ absl::StatusOr<v1::Job> JobStore::Get(const std::string& id) const {
 
 absl::StatusOr<JobPage> JobStore::List(v1::Job::State state, int page_size,
                                        const std::string& page_token) const {
-  if (page_size < 0) return absl::InvalidArgumentError("page_size must not be negative");
-  const int limit = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
-  int64_t offset = 0;
-  if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &offset) || offset < 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("page_token '", page_token, "' is invalid"));
-  }
+  QF_ASSIGN_OR_RETURN(const int limit, PageLimit(page_size));
+  QF_ASSIGN_OR_RETURN(const int64_t offset, PageOffset(page_token));
   auto lock = db_->Lock();
   auto stmt = db_->Prepare(
       "SELECT proto FROM jobs WHERE (?1 = 0 OR state = ?1) ORDER BY seq DESC LIMIT ?2 OFFSET ?3");

@@ -2,13 +2,13 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <regex>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/util/status_macros.h"
+#include "server/store/page_request.h"
 
 namespace qf::server {
 namespace {
@@ -31,9 +31,6 @@ CREATE TABLE IF NOT EXISTS artifacts(
   blob TEXT NOT NULL,
   PRIMARY KEY(model_id, name));
 )sql";
-
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 1000;
 
 absl::Status CheckArtifactName(const std::string& name) {
   static const std::regex pattern("[a-z0-9_-]{1,32}");
@@ -278,12 +275,8 @@ absl::StatusOr<v1::Model> ModelRegistry::Get(const std::string& name) const {
 
 absl::StatusOr<ModelPage> ModelRegistry::List(const ModelListFilter& filter, int page_size,
                                               const std::string& page_token) const {
-  if (page_size < 0) return absl::InvalidArgumentError("page_size must not be negative");
-  const int limit = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
-  int64_t offset = 0;
-  if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &offset) || offset < 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("page_token '", page_token, "' is invalid"));
-  }
+  QF_ASSIGN_OR_RETURN(const int limit, PageLimit(page_size));
+  QF_ASSIGN_OR_RETURN(const int64_t offset, PageOffset(page_token));
   std::lock_guard<std::mutex> lock(mutex_);
   auto stmt = db_->Prepare(
       "SELECT proto FROM models WHERE (?1 = '' OR architecture = ?1) AND "

@@ -8,20 +8,9 @@
 #include "server/face_batch.h"
 #include "server/gallery_names.h"
 #include "server/grpc_status.h"
+#include "server/store/page_request.h"
 
 namespace qf::server {
-namespace {
-
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 1000;
-
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested < 0) return absl::InvalidArgumentError("page_size must not be negative");
-  if (requested == 0) return kDefaultPageSize;
-  return std::min(requested, kMaxPageSize);
-}
-
-}  // namespace
 
 GalleryService::GalleryService(gallery::Galleries& galleries, ModelHub& models,
                                GalleryMetrics& metrics, int max_batch_items)
@@ -89,7 +78,7 @@ grpc::Status GalleryService::GetGallery(grpc::ServerContext*, const v1::GetGalle
 grpc::Status GalleryService::ListGalleries(grpc::ServerContext*,
                                            const v1::ListGalleriesRequest* request,
                                            v1::ListGalleriesResponse* response) {
-  auto size = PageSize(request->page_size());
+  auto size = PageLimit(request->page_size());
   if (!size.ok()) return ToGrpcStatus(size.status());
   auto page = galleries_.List(request->page_token(), *size + 1);
   if (!page.ok()) return ToGrpcStatus(page.status());
@@ -241,7 +230,7 @@ grpc::Status GalleryService::ListIdentities(grpc::ServerContext*,
                                             v1::ListIdentitiesResponse* response) {
   auto id = ParseGalleryName(request->gallery(), "gallery");
   if (!id.ok()) return ToGrpcStatus(id.status());
-  auto size = PageSize(request->page_size());
+  auto size = PageLimit(request->page_size());
   if (!size.ok()) return ToGrpcStatus(size.status());
   auto page = galleries_.ListIdentities(*id, request->page_token(), *size + 1);
   if (!page.ok()) return ToGrpcStatus(page.status());
