@@ -12,6 +12,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang-format ca-certificates
   # numerics
   libtorch-dev libopenblas0-pthread libopenblas-dev libfaiss-dev
+  # malloc for every binary (tcmalloc; see core/util/heap_allocator.h)
+  libgoogle-perftools-dev
   # images
   libopencv-dev
   # RPC

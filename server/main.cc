@@ -13,6 +13,7 @@
 #include <map>
 #include <thread>
 
+#include "core/util/heap_allocator.h"
 #include "server/config/server_config.h"
 #include "server/quantface_server.h"
 
@@ -107,9 +108,10 @@ int main(int argc, char** argv) {
   auto server = qf::server::QuantFaceServer::Start(config);
   if (!server.ok()) return Fail(std::string(server.status().message()));
   spdlog::info(
-      "quantface-server {} serving grpc_port={} metrics_port={} data_dir={} torch_threads={}",
-      QF_VERSION, (*server)->grpc_port(), (*server)->metrics_port(), config.data_dir,
-      torch_threads);
+      "quantface-server {} serving grpc_port={} metrics_port={} data_dir={} torch_threads={} "
+      "malloc={}",
+      QF_VERSION, (*server)->grpc_port(), (*server)->metrics_port(), config.data_dir, torch_threads,
+      qf::CurrentHeapAllocator().name);
   if (!config.port_file.empty()) {
     WritePortFile(config.port_file, (*server)->grpc_port(), (*server)->metrics_port());
   }
