@@ -6,8 +6,8 @@
 // threshold (32 MiB at most) with a fresh mmap and unmaps them on free, so
 // the kernel zero-fills every page of such a block again on first touch. At
 // batch 32 faceres' activations are tens of MiB each, and its float forward
-// spent most of its time in page faults (12.6 embeddings/s on 2 threads
-// against 139 with tcmalloc; docs/BENCHMARKS.md, "The heap allocator").
+// spent most of its time in page faults (6.8 embeddings/s on 2 threads
+// against 146 with tcmalloc; docs/BENCHMARKS.md, "The heap allocator").
 // tcmalloc keeps freed pages for reuse.
 //
 // CurrentHeapAllocator() asks the allocator itself: "tcmalloc" only when
