@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "core/nn/layer_hooks.h"
 #include "core/nn/model_zoo.h"
+#include "core/nn/scoped_layer_hooks.h"
 #include "core/quant/fake_quant_hooks.h"
 #include "core/quant/residual_stream_equalizer.h"
 #include "core/synth/procedural_face_source.h"
@@ -151,12 +152,13 @@ int Run(const ChannelRangesArgs& args) {
     return 1;
   }
   auto recorder = std::make_shared<SpanRecorder>(quant::QuantizedLayerNames(**model));
-  hookable->set_layer_hooks(recorder);
   torch::NoGradGuard no_grad;
   const torch::Tensor calibration = (*source)->NextBatch(args.images);
   const torch::Tensor eval = (*source)->NextBatch(args.images);
-  (*model)->forward(calibration);
-  hookable->set_layer_hooks(nullptr);
+  {
+    const nn::ScopedLayerHooks recording(*hookable, recorder);
+    (*model)->forward(calibration);
+  }
 
   std::cout << absl::StrFormat("%s: %d rendered faces, per-channel spans relative to the site's\n",
                                args.teacher, args.images);

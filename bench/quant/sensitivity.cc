@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "core/nn/layer_hooks.h"
 #include "core/nn/model_zoo.h"
+#include "core/nn/scoped_layer_hooks.h"
 #include "core/quant/affine.h"
 #include "core/quant/fake_quant_hooks.h"
 #include "core/quant/range_estimator.h"
@@ -193,7 +194,7 @@ int ActivationSensitivity(const SensitivityOptions& options) {
   (*low)->set_tap(nullptr);
 
   auto router = std::make_shared<SiteRouter>(*high, *low, quant::QuantizedLayerNames(model));
-  hookable->set_layer_hooks(router);
+  const nn::ScopedLayerHooks routing(*hookable, router);
   const auto cosine_with_low = [&](std::set<std::string> low_sites) {
     router->set_low_sites(std::move(low_sites));
     return MeanCosine(model.forward(batch), reference);
@@ -220,7 +221,6 @@ int ActivationSensitivity(const SensitivityOptions& options) {
     const double all_but = cosine_with_low(std::move(others));
     std::cout << absl::StrFormat("%-28s %12.4f %12.4f\n", site, only, all_but);
   }
-  hookable->set_layer_hooks(nullptr);
   return 0;
 }
 

@@ -180,6 +180,19 @@ int RunQuantize(QuantizeFlags flags) {
       report["seconds"].get<double>(), report["synthetic"]["seconds"].get<double>(),
       report["synthetic"]["cache_hit"].get<bool>() ? ", cached" : "",
       report["training"]["seconds"].get<double>());
+  if (report["training"].contains("oscillations")) {
+    const nlohmann::json& oscillations = report["training"]["oscillations"];
+    const auto counts = [](const nlohmann::json& c) {
+      return absl::StrFormat("%d of %d weights oscillating, %d frozen",
+                             c["oscillating"].get<int64_t>(), c["weights"].get<int64_t>(),
+                             c["frozen"].get<int64_t>());
+    };
+    std::cout << "weights under 8 bits at the last step: " << counts(oscillations["all"]);
+    if (oscillations.contains("depthwise")) {
+      std::cout << "; depthwise convs: " << counts(oscillations["depthwise"]);
+    }
+    std::cout << "\n";
+  }
   if (result->lfw.has_value()) {
     const quant::StudentLfwReport& lfw = *result->lfw;
     std::vector<std::pair<std::string, const eval::VerificationMetrics*>> rows = {
@@ -395,6 +408,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                 "QAT: learn each layer's per-channel weight scales (LSQ) after the warm-up instead "
                 "of following the weights' ranges (not the paper's method; lower training loss "
                 "but no better on LFW so far, docs/BENCHMARKS.md)");
+  cmd->add_option("--freeze-oscillations", job.qat.oscillation_freeze_threshold,
+                  "QAT: freeze weights whose integer value oscillates more often than this "
+                  "frequency at the end (the threshold starts 10x higher; iterative weight "
+                  "freezing, Nagel et al. 2022; not the paper's method); 0 = off")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.0999));
   cmd->add_option("--feature-loss-weight", job.qat.feature_loss_weight,
                   "QAT: add this weight times the features' relative squared error (every "
                   "quantized activation, student vs teacher) to the loss; 0 = the paper's "

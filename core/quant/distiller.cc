@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/nn/scoped_layer_hooks.h"
 #include "core/quant/feature_recorder.h"
 #include "core/quant/qat_checkpoint.h"
 #include "core/util/status_macros.h"
@@ -29,6 +30,37 @@ double LearningRateAt(const QatOptions& options, double base, int64_t step) {
   return base;
 }
 
+// For the length of a QAT run: tracks the student's integer weights, and
+// on every exit path bakes any frozen ones into the latent weights and
+// stops tracking (FakeQuantHooks::FinishOscillationTracking).
+class OscillationTracking {
+ public:
+  explicit OscillationTracking(FakeQuantHooks& hooks) : hooks_(hooks) {
+    hooks_.TrackOscillations();
+  }
+  ~OscillationTracking() {
+    if (finished_) return;
+    // A run that failed or was cancelled: its student is not used, and a
+    // destructor must not throw.
+    try {
+      Finish();
+    } catch (const c10::Error&) {
+    }
+  }
+  OscillationTracking(const OscillationTracking&) = delete;
+  OscillationTracking& operator=(const OscillationTracking&) = delete;
+
+  std::vector<FakeQuantHooks::LayerOscillations> Finish() {
+    finished_ = true;
+    hooks_.set_oscillation_freeze_threshold(0);
+    return hooks_.FinishOscillationTracking();
+  }
+
+ private:
+  FakeQuantHooks& hooks_;
+  bool finished_ = false;
+};
+
 absl::Status CheckSameSpec(const nn::Backbone& teacher, const nn::Backbone& student) {
   if (teacher.spec().architecture != student.spec().architecture ||
       teacher.spec().embedding_dim != student.spec().embedding_dim) {
@@ -45,17 +77,13 @@ absl::Status CheckSameSpec(const nn::Backbone& teacher, const nn::Backbone& stud
 class FeatureTaps {
  public:
   FeatureTaps(nn::Backbone& teacher, nn::Hookable& hookable, FakeQuantHooks& student_hooks)
-      : teacher_(hookable),
-        student_hooks_(student_hooks),
-        recorder_(std::make_shared<FeatureRecorder>(QuantizedLayerNames(teacher))) {
-    teacher_.set_layer_hooks(recorder_);
+      : student_hooks_(student_hooks),
+        recorder_(std::make_shared<FeatureRecorder>(QuantizedLayerNames(teacher))),
+        teacher_hooks_(hookable, recorder_) {
     student_hooks_.set_tap(
         [this](const std::string& site, const torch::Tensor& values) { student_[site] = values; });
   }
-  ~FeatureTaps() {
-    student_hooks_.set_tap(nullptr);
-    teacher_.set_layer_hooks(nullptr);
-  }
+  ~FeatureTaps() { student_hooks_.set_tap(nullptr); }
   FeatureTaps(const FeatureTaps&) = delete;
   FeatureTaps& operator=(const FeatureTaps&) = delete;
 
@@ -63,9 +91,9 @@ class FeatureTaps {
   const std::map<std::string, torch::Tensor>& student() const { return student_; }
 
  private:
-  nn::Hookable& teacher_;
   FakeQuantHooks& student_hooks_;
   const std::shared_ptr<FeatureRecorder> recorder_;
+  const nn::ScopedLayerHooks teacher_hooks_;  // After recorder_: installs it.
   std::map<std::string, torch::Tensor> student_;
 };
 
@@ -120,6 +148,16 @@ double BaseLearningRate(const QatOptions& options) {
                                                   : SgdDefaultLearningRate(options.batch_size);
 }
 
+double FreezeThresholdAt(const QatOptions& options, int64_t step) {
+  if (options.oscillation_freeze_threshold <= 0 || step < options.warmup_steps) return 0;
+  const double span =
+      static_cast<double>(std::max<int64_t>(options.steps - options.warmup_steps, 1));
+  const double progress = static_cast<double>(step - options.warmup_steps) / span;
+  const double final_threshold = options.oscillation_freeze_threshold;
+  // From 10x the final threshold: early on only the wildest oscillators freeze.
+  return final_threshold + 9.0 * final_threshold * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
 nlohmann::json QatOptionsToJson(const QatOptions& options) {
   nlohmann::json json = {
       {"steps", options.steps},
@@ -135,10 +173,45 @@ nlohmann::json QatOptionsToJson(const QatOptions& options) {
       {"weight_grid", options.learn_weight_ranges ? "learned after the warm-up (LSQ)"
                                                   : "from the weights' ranges"},
       {"loss", LossDescription(options)}};
+  if (options.oscillation_freeze_threshold > 0) {
+    json["oscillation_freezing"] = {
+        {"final_threshold", options.oscillation_freeze_threshold},
+        {"first_threshold", FreezeThresholdAt(options, options.warmup_steps)},
+        {"momentum", kDefaultOscillationMomentum},
+        {"method", "iterative weight freezing, Nagel et al. 2022 (not the paper's)"}};
+  }
   if (options.optimizer == QatOptimizer::kSgd) {
     json["momentum"] = options.momentum;
     json["nesterov"] = options.nesterov;
   }
+  return json;
+}
+
+nlohmann::json OscillationsToJson(
+    const std::vector<FakeQuantHooks::LayerOscillations>& oscillations) {
+  const auto counts_json = [](const OscillationCounts& counts) {
+    return nlohmann::json{{"weights", counts.weights},
+                          {"oscillating", counts.oscillating},
+                          {"frozen", counts.frozen},
+                          {"reversals", counts.reversals}};
+  };
+  OscillationCounts all;
+  OscillationCounts depthwise;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const FakeQuantHooks::LayerOscillations& layer : oscillations) {
+    all += layer.counts;
+    if (layer.depthwise) depthwise += layer.counts;
+    nlohmann::json row = counts_json(layer.counts);
+    row["name"] = layer.name;
+    row["weight_bits"] = layer.weight_bits;
+    row["depthwise"] = layer.depthwise;
+    layers.push_back(std::move(row));
+  }
+  nlohmann::json json = {{"oscillating_above_frequency", kOscillatingFrequency},
+                         {"momentum", kDefaultOscillationMomentum},
+                         {"all", counts_json(all)},
+                         {"layers", std::move(layers)}};
+  if (depthwise.weights > 0) json["depthwise"] = counts_json(depthwise);
   return json;
 }
 
@@ -206,6 +279,12 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
   if (options.steps <= 0 || options.batch_size <= 0) {
     return absl::InvalidArgumentError("QAT needs steps > 0 and batch_size > 0");
   }
+  if (!(options.oscillation_freeze_threshold >= 0 && options.oscillation_freeze_threshold < 0.1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("oscillation freeze threshold must be in [0, 0.1) (it starts 10x higher, and "
+                     "a frequency never exceeds 1), got ",
+                     options.oscillation_freeze_threshold));
+  }
   if (absl::Status s = CheckSameSpec(teacher, student); !s.ok()) return s;
   std::unique_ptr<FeatureTaps> feature_taps;
   if (options.feature_loss_weight > 0) {
@@ -225,6 +304,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
     student.to(device);
     teacher.eval();
     student.train();
+    OscillationTracking oscillations(hooks);
     std::vector<torch::Tensor> params = student.parameters();
     const std::unique_ptr<torch::optim::Optimizer> optimizer_owner =
         MakeOptimizer(options, params, base_lr);
@@ -272,6 +352,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
         hooks.set_observing(false);
         if (learns_ranges) start_learning_ranges();
       }
+      hooks.set_oscillation_freeze_threshold(FreezeThresholdAt(options, step));
       const double lr = LearningRateAt(options, base_lr, step);
       SetLearningRate(optimizer, lr);
       if (range_optimizer) {
@@ -313,6 +394,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
       }
     }
     hooks.set_observing(false);
+    report.oscillations = oscillations.Finish();
     student.eval();
     report.steps = options.steps;
     report.last_loss = tail_sum / static_cast<double>(std::max<int64_t>(tail_count, 1));

@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -92,6 +93,17 @@ struct QatOptions {
   // cosine 0.84 between different people on LFW) a small embedding error
   // is a large error in the part of each embedding that tells people apart.
   double pair_loss_weight = 0;
+  // Not the paper's method: > 0 freezes weights that oscillate between two
+  // grid levels (iterative weight freezing, Nagel et al., ICML 2022; see
+  // oscillation_tracker.h): after the warm-up, a weight whose oscillation
+  // frequency (EMA, momentum kDefaultOscillationMomentum) exceeds the
+  // threshold keeps its most frequent level to the end. The threshold decays
+  // on a cosine from 10x this value to this value over the steps after the
+  // warm-up (the paper's MobileNetV2 setting: 0.1 to 0.01). 0: weights are
+  // only tracked, and the report counts them. Frozen state is not
+  // checkpointed: a resumed run tracks afresh. Offline only (quant_bench
+  // quantize --freeze-oscillations), not in the job API.
+  double oscillation_freeze_threshold = 0;
   // Polled before every step; returning true stops training with CANCELLED
   // (the job system's cooperative cancellation). Not part of the report.
   std::function<bool()> should_stop;
@@ -108,6 +120,12 @@ double BaseLearningRate(const QatOptions& options);
 
 nlohmann::json QatOptionsToJson(const QatOptions& options);
 
+// QatReport::oscillations for the job report: the counts over every tracked
+// layer ("all"), over the depthwise convs alone when there are any, and per
+// layer.
+nlohmann::json OscillationsToJson(
+    const std::vector<FakeQuantHooks::LayerOscillations>& oscillations);
+
 struct QatProgress {
   int64_t step = 0;  // 1-based, after the step.
   int64_t total = 0;
@@ -121,7 +139,15 @@ struct QatReport {
   double last_loss = 0;   // Mean loss over the last 10 % of the steps.
   double seconds = 0;
   int64_t resumed_from_step = 0;  // > 0 when a checkpoint was loaded.
+  // Every layer with weights under 8 bits, at the last step: how many of its
+  // integer weights oscillate or were frozen (FakeQuantHooks::
+  // FinishOscillationTracking; tracked after the warm-up in every run).
+  std::vector<FakeQuantHooks::LayerOscillations> oscillations;
 };
+
+// The freezing threshold at `step` (oscillation_freeze_threshold's cosine
+// schedule); 0 during the warm-up and when freezing is off.
+double FreezeThresholdAt(const QatOptions& options, int64_t step);
 
 // MSE of the row-wise L2-normalized embeddings (both N x D).
 torch::Tensor DistillationLoss(const torch::Tensor& student, const torch::Tensor& teacher);

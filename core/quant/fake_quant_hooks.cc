@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/quant/affine.h"
@@ -105,6 +106,7 @@ absl::StatusOr<std::shared_ptr<FakeQuantHooks>> FakeQuantHooks::Attach(
     if (!IsQuantizedLayer(module)) continue;
     auto layer = std::make_unique<Layer>();
     layer->name = item.key();
+    layer->depthwise = IsDepthwiseConv(module);
     layer->weight_bits = options.bits.weight;
     layer->weight_scheme = ResolveWeightScheme(options.weight_scheme, layer->weight_bits);
     if (options.keep_depthwise_8bit && IsDepthwiseConv(module)) KeepWeightsAt8Bits(*layer);
@@ -166,9 +168,12 @@ torch::Tensor FakeQuantHooks::QuantizeWeight(Layer& layer, const torch::Tensor& 
   if (layer.learned_weight_scale.defined()) {
     const int64_t qmax = QuantMax(layer.weight_bits);
     const double per_channel = static_cast<double>(weight.numel() / weight.size(0));
-    return at::_fake_quantize_learnable_per_channel_affine(
+    const torch::Tensor quantized = at::_fake_quantize_learnable_per_channel_affine(
         weight, layer.learned_weight_scale.clamp_min(kMinScale), layer.learned_weight_zero_point,
         /*axis=*/0, 0, qmax, 1.0 / std::sqrt(per_channel * static_cast<double>(qmax)));
+    return layer.oscillations
+               ? ApplyOscillationTracking(layer, weight, WeightParams(layer, weight), quantized)
+               : quantized;
   }
   if (observing_ && options_.weight_ranges != RangeEstimator::kMinMax &&
       !layer.frozen_weight_params.has_value()) {
@@ -176,8 +181,77 @@ torch::Tensor FakeQuantHooks::QuantizeWeight(Layer& layer, const torch::Tensor& 
         EstimateWeightClip(weight, layer.weight_bits, layer.weight_scheme, options_.weight_ranges);
   }
   const AffineParams p = WeightParams(layer, weight);
-  return torch::fake_quantize_per_channel_affine(weight, p.scale, p.zero_point, /*axis=*/0, 0,
-                                                 QuantMax(layer.weight_bits));
+  const torch::Tensor quantized = torch::fake_quantize_per_channel_affine(
+      weight, p.scale, p.zero_point, /*axis=*/0, 0, QuantMax(layer.weight_bits));
+  return layer.oscillations ? ApplyOscillationTracking(layer, weight, p, quantized) : quantized;
+}
+
+torch::Tensor FakeQuantHooks::ApplyOscillationTracking(Layer& layer, const torch::Tensor& weight,
+                                                       const AffineParams& p,
+                                                       const torch::Tensor& quantized) {
+  OscillationTracker& tracker = *layer.oscillations;
+  const bool training = !observing_ && torch::GradMode::is_enabled() && weight.requires_grad();
+  if (!training && !tracker.has_frozen()) return quantized;
+  std::vector<int64_t> per_channel(static_cast<size_t>(weight.dim()), 1);
+  per_channel[0] = -1;
+  const torch::Tensor scale = p.scale.to(weight.dtype()).view(per_channel);
+  const torch::Tensor zero_point = p.zero_point.to(weight.dtype()).view(per_channel);
+  if (training) {
+    torch::NoGradGuard no_grad;
+    torch::Tensor integers = (weight.detach() / scale)
+                                 .round()
+                                 .add(zero_point)
+                                 .clamp(0, static_cast<double>(QuantMax(layer.weight_bits)));
+    if (tracker.has_frozen()) {
+      integers = torch::where(tracker.frozen(), tracker.frozen_integers(), integers);
+    }
+    tracker.Observe(integers, freeze_threshold_);
+  }
+  if (!tracker.has_frozen()) return quantized;
+  // No gradient reaches a frozen weight: where() routes it to `quantized`'s
+  // other entries only.
+  return torch::where(tracker.frozen(), (tracker.frozen_integers() - zero_point) * scale,
+                      quantized);
+}
+
+torch::Tensor FakeQuantHooks::WeightOf(const Layer& layer) const {
+  for (const auto& [module, candidate] : by_module_) {
+    if (candidate != &layer) continue;
+    // named_parameters() returns by value: the dict must outlive find()'s
+    // pointer into it.
+    const auto parameters = module->named_parameters(/*recurse=*/false);
+    const torch::Tensor* weight = parameters.find("weight");
+    TORCH_CHECK(weight != nullptr, "fake quantization: layer ", layer.name, " has no weight");
+    return *weight;
+  }
+  TORCH_CHECK(false, "fake quantization: layer ", layer.name, " has no module");
+}
+
+void FakeQuantHooks::TrackOscillations(double momentum) {
+  for (auto& layer : ordered_) {
+    if (layer->oscillations || layer->weight_bits >= 8 || layer->frozen_weight_params.has_value()) {
+      continue;
+    }
+    layer->oscillations = std::make_unique<OscillationTracker>(momentum);
+  }
+}
+
+std::vector<FakeQuantHooks::LayerOscillations> FakeQuantHooks::FinishOscillationTracking() {
+  std::vector<LayerOscillations> report;
+  for (auto& layer : ordered_) {
+    if (!layer->oscillations) continue;
+    const OscillationTracker& tracker = *layer->oscillations;
+    report.push_back({layer->name, layer->depthwise, layer->weight_bits, tracker.Counts()});
+    if (tracker.has_frozen()) {
+      torch::NoGradGuard no_grad;
+      // The forward already substitutes the frozen values; computing them
+      // here through it keeps one formula.
+      const torch::Tensor latent = WeightOf(*layer).detach();
+      latent.copy_(ApplyOscillationTracking(*layer, latent, WeightParams(*layer, latent), latent));
+    }
+    layer->oscillations.reset();
+  }
+  return report;
 }
 
 torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) {
@@ -249,16 +323,11 @@ std::vector<torch::Tensor> FakeQuantHooks::StartLearningRanges() {
 
 std::vector<torch::Tensor> FakeQuantHooks::StartLearningWeightRanges() {
   set_observing(false);
-  std::unordered_map<const Layer*, const torch::nn::Module*> module_of;
-  for (const auto& [module, layer] : by_module_) module_of[layer] = module;
   std::vector<torch::Tensor> scales;  // In layer order, for reproducible optimizer state.
   for (const auto& layer : ordered_) {
     if (layer->frozen_weight_params.has_value()) continue;
     if (!layer->learned_weight_scale.defined()) {
-      const torch::Tensor* weight =
-          module_of.at(layer.get())->named_parameters(/*recurse=*/false).find("weight");
-      TORCH_CHECK(weight != nullptr, "fake quantization: layer ", layer->name, " has no weight");
-      const AffineParams p = WeightParams(*layer, *weight);
+      const AffineParams p = WeightParams(*layer, WeightOf(*layer));
       layer->learned_weight_scale = p.scale.detach().clone().set_requires_grad(true);
       layer->learned_weight_zero_point = p.zero_point.to(torch::kFloat);
     }

@@ -37,6 +37,7 @@
 #include "core/nn/layer_hooks.h"
 #include "core/quant/activation_quantizer.h"
 #include "core/quant/affine.h"
+#include "core/quant/oscillation_tracker.h"
 #include "core/quant/quant_bits.h"
 #include "core/quant/range_estimator.h"
 
@@ -132,7 +133,8 @@ class FakeQuantHooks : public nn::LayerHooks {
  public:
   // A quantized conv/linear layer.
   struct Layer {
-    std::string name;  // The backbone's module name, e.g. "conv32_1_conv1".
+    std::string name;        // The backbone's module name, e.g. "conv32_1_conv1".
+    bool depthwise = false;  // A conv with groups == input channels > 1.
     int weight_bits = 8;
     WeightScheme weight_scheme = WeightScheme::kAsymmetric;  // Resolved: never kAuto.
     std::unique_ptr<ActivationQuantizer> input;
@@ -149,6 +151,17 @@ class FakeQuantHooks : public nn::LayerHooks {
     // [C], fixed) that replace the ranges above.
     torch::Tensor learned_weight_scale;
     torch::Tensor learned_weight_zero_point;
+    // Set while oscillations are tracked (TrackOscillations); null for
+    // layers with 8-bit or frozen weights.
+    std::unique_ptr<OscillationTracker> oscillations;
+  };
+
+  // One tracked layer's oscillation counts (FinishOscillationTracking).
+  struct LayerOscillations {
+    std::string name;
+    bool depthwise = false;
+    int weight_bits = 0;
+    OscillationCounts counts;
   };
 
   // FailedPreconditionError if `backbone` is not Hookable, has no
@@ -201,6 +214,25 @@ class FakeQuantHooks : public nn::LayerHooks {
   std::vector<torch::Tensor> StartLearningWeightRanges();
   const FakeQuantOptions& options() const { return options_; }
 
+  // Starts tracking the integer weights of every layer with weights under 8
+  // bits and no stored grid (OscillationTracker, one per layer): each
+  // training forward (grad mode on, not observing) then records its layer's
+  // integer weights. Idempotent. Costs four floats per tracked weight.
+  void TrackOscillations(double momentum = kDefaultOscillationMomentum);
+  // Weights whose oscillation frequency exceeds `threshold` (> 0) freeze at
+  // the next training forward; 0 only tracks. Frozen weights keep their
+  // frozen integer on the layer's current grid in every forward, training
+  // or not, and get no gradient.
+  void set_oscillation_freeze_threshold(double threshold) { freeze_threshold_ = threshold; }
+  // Writes each frozen weight's value on its layer's current grid into the
+  // latent weight, so that the plain fake-quant forward, the packed file and
+  // the integer forward all hold the frozen integers; then stops tracking and
+  // returns the final counts of every tracked layer, in layer order. The
+  // grids stay as they are: a weight that oscillates between two levels is
+  // not its channel's extreme, and its value on the grid lies inside the
+  // channel's range, so the channel's min/max do not move.
+  std::vector<LayerOscillations> FinishOscillationTracking();
+
   // The per-channel grid `layer` quantizes `weight` with: its frozen params
   // if it has them, its learned scales (detached) while they are learned,
   // else the weight's ranges scaled by its clip factors.
@@ -221,9 +253,16 @@ class FakeQuantHooks : public nn::LayerHooks {
   // Fake-quantizes `weight` on layer's grid; refreshes its clip factors
   // first while observing.
   torch::Tensor QuantizeWeight(Layer& layer, const torch::Tensor& weight);
+  // Records `weight`'s integers on grid `p` in the layer's tracker during
+  // training and puts the frozen weights' values into `quantized`.
+  torch::Tensor ApplyOscillationTracking(Layer& layer, const torch::Tensor& weight,
+                                         const AffineParams& p, const torch::Tensor& quantized);
+  // The weight parameter of `layer`'s module (sharing its storage).
+  torch::Tensor WeightOf(const Layer& layer) const;
 
   const FakeQuantOptions options_;
   bool observing_ = true;
+  double freeze_threshold_ = 0.0;
   std::vector<std::unique_ptr<Layer>> ordered_;
   std::unordered_map<const torch::nn::Module*, Layer*> by_module_;
   std::map<std::string, std::unique_ptr<ActivationQuantizer>> add_operands_;

@@ -368,6 +368,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     report["training"]["first_loss"] = qat_report.first_loss;
     report["training"]["last_loss"] = qat_report.last_loss;
     report["training"]["resumed_from_step"] = qat_report.resumed_from_step;
+    report["training"]["oscillations"] = OscillationsToJson(qat_report.oscillations);
   } else {
     // The ranges are PTQ's whole result: a run that finds them saved by an
     // earlier run of this job (killed later, e.g. while evaluating) skips

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/nn/dlib_resnet.h"
+#include "core/nn/scoped_layer_hooks.h"
 #include "core/quant/fake_quant_hooks.h"
 #include "core/quant/feature_recorder.h"
 
@@ -32,23 +33,6 @@ absl::StatusOr<nn::DlibResnet*> StreamModel(nn::Backbone& model, double strength
   return resnet;
 }
 
-// Installs `hooks` on `model` for its lifetime, then puts back the ones it
-// found, on every exit path.
-class InstalledHooks {
- public:
-  InstalledHooks(nn::Hookable& model, std::shared_ptr<nn::LayerHooks> hooks)
-      : model_(model), previous_(model.layer_hooks()) {
-    model_.set_layer_hooks(std::move(hooks));
-  }
-  ~InstalledHooks() { model_.set_layer_hooks(previous_); }
-  InstalledHooks(const InstalledHooks&) = delete;
-  InstalledHooks& operator=(const InstalledHooks&) = delete;
-
- private:
-  nn::Hookable& model_;
-  const std::shared_ptr<nn::LayerHooks> previous_;
-};
-
 }  // namespace
 
 torch::Tensor ChannelSpans(const torch::Tensor& x) {
@@ -67,7 +51,7 @@ absl::StatusOr<torch::Tensor> ResidualStreamFactors(nn::Backbone& model, const t
   try {
     torch::NoGradGuard no_grad;
     {
-      const InstalledHooks installed(**resnet, recorder);
+      const nn::ScopedLayerHooks installed(**resnet, recorder);
       model.forward(batch);
     }
     for (const std::string& site : (*resnet)->ResidualStreamReaders()) {

@@ -383,6 +383,48 @@ TEST(QatOptimizerTest, NamesRoundTripAndUnknownNamesAreRefused) {
   EXPECT_NE(unknown.status().message().find("rmsprop"), std::string::npos);
 }
 
+// Every run reports its layers' oscillations (all three are at 3 bits);
+// the 3-bit student at this rate reverses some weights. With freezing on,
+// the threshold follows its schedule and some weights freeze, and the run
+// ends with every frozen weight baked in and nothing tracked.
+TEST_F(ThreeBitStudentTest, QatReportsOscillationsAndFreezesWhenAsked) {
+  synth::NoiseSource train(teacher.spec().input, 8);
+  QatOptions options = ShortRun();
+  absl::StatusOr<QatReport> report = RunQat(teacher, student, *hooks, train, options, torch::kCPU);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->oscillations.size(), 3u);
+  int64_t weights = 0;
+  int64_t reversals = 0;
+  for (const auto& layer : report->oscillations) {
+    weights += layer.counts.weights;
+    reversals += layer.counts.reversals;
+    EXPECT_EQ(layer.counts.frozen, 0) << layer.name;
+  }
+  EXPECT_EQ(weights, 8 * 3 * 9 + 8 * 8 * 9 + 8 * TinyBackbone::kDim);
+  EXPECT_GT(reversals, 0);
+  const nlohmann::json json = OscillationsToJson(report->oscillations);
+  EXPECT_EQ(json["all"]["weights"], weights);
+  EXPECT_FALSE(json.contains("depthwise"));  // TinyBackbone has none.
+  EXPECT_EQ(json["layers"].size(), 3u);
+  EXPECT_FALSE(QatOptionsToJson(options).contains("oscillation_freezing"));
+
+  options.oscillation_freeze_threshold = 0.02;
+  EXPECT_DOUBLE_EQ(FreezeThresholdAt(options, options.warmup_steps - 1), 0.0);
+  EXPECT_NEAR(FreezeThresholdAt(options, options.warmup_steps), 0.2, 1e-12);
+  EXPECT_NEAR(FreezeThresholdAt(options, options.steps), 0.02, 1e-12);
+  report = RunQat(teacher, student, *hooks, train, options, torch::kCPU);
+  ASSERT_TRUE(report.ok()) << report.status();
+  int64_t frozen = 0;
+  for (const auto& layer : report->oscillations) frozen += layer.counts.frozen;
+  EXPECT_GT(frozen, 0);
+  for (const auto* layer : hooks->layers()) EXPECT_EQ(layer->oscillations, nullptr);
+  EXPECT_EQ(QatOptionsToJson(options)["oscillation_freezing"]["final_threshold"], 0.02);
+
+  options.oscillation_freeze_threshold = 0.1;  // Would start at 1: nothing could freeze.
+  EXPECT_EQ(RunQat(teacher, student, *hooks, train, options, torch::kCPU).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RunQatTest, RejectsMismatchedModels) {
   TinyBackbone student;
   testing::UnhookableBackbone teacher;

@@ -341,6 +341,103 @@ TEST(FakeQuantHooksTest, LearnedWeightScalesStartOnTheWeightsGridAndTakeGradient
   EXPECT_FALSE(torch::equal(model.forward(x), before));
 }
 
+// One conv2 weight flips between two adjacent levels in training forwards
+// until it freezes at its mean level: from then on the forward holds it there
+// whatever its latent value, it takes no gradient, and finishing writes it
+// into the latent weight without changing the forward.
+TEST(FakeQuantHooksTest, OscillatingWeightFreezesAndBakesIntoTheLatentWeight) {
+  torch::manual_seed(12);
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {4, 8};
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  const torch::Tensor x = torch::randn({4, 3, 16, 16});
+  {
+    torch::NoGradGuard no_grad;
+    model.forward(x);  // Observes the activation ranges.
+  }
+  (*hooks)->set_observing(false);
+  (*hooks)->TrackOscillations(/*momentum=*/0.5);
+  (*hooks)->set_oscillation_freeze_threshold(0.6);
+  const auto layers = (*hooks)->layers();
+  ASSERT_EQ(layers[1]->name, "conv2");
+  torch::Tensor weight = model.named_parameters()["conv2.weight"];
+  const AffineParams grid = (*hooks)->WeightParams(*layers[1], weight);
+  const double scale = grid.scale[0].item<double>();
+  const double zero_point = grid.zero_point[0].item<double>();
+  // A weight of channel 0 that is not the channel's extreme, moved between
+  // levels 5 and 6 (the channel's min/max, hence its grid, stay put).
+  const torch::Tensor channel = weight[0].flatten();
+  const int64_t index = (channel - channel.median()).abs().argmin().item<int64_t>();
+  const auto set_level = [&](double level) {
+    torch::NoGradGuard no_grad;
+    weight[0].view(-1)[index] = (level - zero_point) * scale;
+  };
+  for (const double level : {6.1, 5.1, 6.1, 5.1}) {  // Reversals at steps 3 and 4.
+    set_level(level);
+    model.forward(x);
+  }
+  const OscillationTracker& tracker = *layers[1]->oscillations;
+  ASSERT_TRUE(tracker.has_frozen());
+  ASSERT_EQ(tracker.Counts().frozen, 1);
+  EXPECT_EQ(tracker.frozen_integers()[0].view(-1)[index].item<float>(), 5.f);
+  torch::Tensor held;
+  {
+    torch::NoGradGuard no_grad;
+    held = model.forward(x);
+    set_level(8.0);
+    EXPECT_TRUE(torch::allclose(model.forward(x), held));
+  }
+  model.forward(x).square().sum().backward();
+  ASSERT_TRUE(weight.grad().defined());
+  EXPECT_EQ(weight.grad()[0].view(-1)[index].item<float>(), 0.f);
+  EXPECT_GT(weight.grad().abs().sum().item<double>(), 0.0);
+
+  const std::vector<FakeQuantHooks::LayerOscillations> report =
+      (*hooks)->FinishOscillationTracking();
+  ASSERT_EQ(report.size(), 3u);  // Every layer is at 4 bits.
+  EXPECT_EQ(report[1].name, "conv2");
+  EXPECT_EQ(report[1].counts.frozen, 1);
+  EXPECT_EQ(report[1].counts.weights, weight.numel());
+  EXPECT_EQ(report[0].counts.frozen, 0);
+  for (const auto* layer : layers) EXPECT_EQ(layer->oscillations, nullptr) << layer->name;
+  EXPECT_NEAR(weight[0].view(-1)[index].item<double>(), (5.0 - zero_point) * scale, 1e-6);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(model.forward(x), held));
+}
+
+// Layers at 8 bits (here the first and last) are not tracked; forwards in
+// no-grad mode or while observing record nothing.
+TEST(FakeQuantHooksTest, TracksOnlyTrainingForwardsOfLayersUnder8Bits) {
+  torch::manual_seed(13);
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {4, 4};
+  options.keep_first_last_8bit = true;
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  (*hooks)->TrackOscillations();
+  const auto layers = (*hooks)->layers();
+  EXPECT_EQ(layers[0]->oscillations, nullptr);
+  ASSERT_NE(layers[1]->oscillations, nullptr);
+  EXPECT_EQ(layers[2]->oscillations, nullptr);
+  const torch::Tensor x = torch::randn({2, 3, 16, 16});
+  model.forward(x);  // Observing: not a training step yet.
+  (*hooks)->set_observing(false);
+  {
+    torch::NoGradGuard no_grad;
+    model.forward(x);
+  }
+  EXPECT_EQ(layers[1]->oscillations->steps(), 0);
+  model.forward(x);
+  EXPECT_EQ(layers[1]->oscillations->steps(), 1);
+  const auto report = (*hooks)->FinishOscillationTracking();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].name, "conv2");
+  EXPECT_EQ(report[0].weight_bits, 4);
+}
+
 TEST(FakeQuantHooksTest, ErrorGrowsAsBitsShrinkAndDetachRestoresFullPrecision) {
   torch::manual_seed(1);
   TinyBackbone model;
