@@ -38,6 +38,7 @@ struct QuantizeFlags {
   std::string method = "qat";
   std::string schedule = "cosine";
   std::string optimizer = "sgd";
+  std::string learned_rounding = "none";
   std::string out;
   std::string report;
 };
@@ -159,6 +160,13 @@ int RunQuantize(QuantizeFlags flags) {
     return kExitUsage;
   }
   flags.job.qat.optimizer = *optimizer;
+  const absl::StatusOr<quant::RoundingLayers> rounding =
+      quant::ParseRoundingLayers(flags.learned_rounding);
+  if (!rounding.ok()) {
+    std::cerr << "error: --learn-rounding: " << rounding.status().message() << "\n";
+    return kExitUsage;
+  }
+  flags.job.qat.learned_rounding = *rounding;
   // One declaration flag for both user-supplied sources.
   flags.job.generator_declared_synthetic = flags.job.folder_declared_synthetic;
   ResolveOfflineDefaults(flags.job);
@@ -192,6 +200,16 @@ int RunQuantize(QuantizeFlags flags) {
       std::cout << "; depthwise convs: " << counts(oscillations["depthwise"]);
     }
     std::cout << "\n";
+  }
+  if (report["training"].contains("learned_rounding") &&
+      report["training"]["learned_rounding"].contains("decisions")) {
+    const nlohmann::json& rounding = report["training"]["learned_rounding"];
+    const nlohmann::json& all = rounding["decisions"]["all"];
+    std::cout << absl::StrFormat(
+        "learned rounding, decided at step %d: %d of %d weights rounded away from the nearest "
+        "level; %d were still between levels when decided\n",
+        rounding["decided_at_step"].get<int64_t>(), all["away_from_nearest"].get<int64_t>(),
+        all["weights"].get<int64_t>(), all["soft_when_decided"].get<int64_t>());
   }
   if (result->lfw.has_value()) {
     const quant::StudentLfwReport& lfw = *result->lfw;
@@ -414,6 +432,25 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "freezing, Nagel et al. 2022; not the paper's method); 0 = off")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.0999));
+  cmd->add_option("--learn-rounding", flags->learned_rounding,
+                  "QAT: learn whether each weight rounds up or down (AdaRound's soft rounding, "
+                  "trained by the QAT loss; not the paper's method) in these layers under 8 bits: "
+                  "none, depthwise or all")
+      ->capture_default_str();
+  cmd->add_option("--rounding-lr", job.qat.rounding_learning_rate,
+                  "QAT with --learn-rounding: Adam's learning rate for the rounding logits")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--rounding-share", job.qat.rounding_share,
+                  "QAT with --learn-rounding: share of the steps after the warm-up that learn "
+                  "the rounding; the rest train against the decided weights")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1.0));
+  cmd->add_option("--rounding-reg", job.qat.rounding_regularization,
+                  "QAT with --learn-rounding: weight of the regularizer that pushes every "
+                  "rounding to a decision")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--feature-loss-weight", job.qat.feature_loss_weight,
                   "QAT: add this weight times the features' relative squared error (every "
                   "quantized activation, student vs teacher) to the loss; 0 = the paper's "

@@ -132,6 +132,26 @@ void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {
 
 }  // namespace
 
+const char* RoundingLayersName(RoundingLayers layers) {
+  switch (layers) {
+    case RoundingLayers::kDepthwise:
+      return "depthwise";
+    case RoundingLayers::kAll:
+      return "all";
+    case RoundingLayers::kNone:
+      break;
+  }
+  return "none";
+}
+
+absl::StatusOr<RoundingLayers> ParseRoundingLayers(const std::string& name) {
+  if (name == "none") return RoundingLayers::kNone;
+  if (name == "depthwise") return RoundingLayers::kDepthwise;
+  if (name == "all") return RoundingLayers::kAll;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown learned-rounding layers '", name, "' (none, depthwise or all)"));
+}
+
 const char* QatOptimizerName(QatOptimizer optimizer) {
   return optimizer == QatOptimizer::kAdam ? "adam" : "sgd";
 }
@@ -158,6 +178,29 @@ double FreezeThresholdAt(const QatOptions& options, int64_t step) {
   return final_threshold + 9.0 * final_threshold * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
+int64_t RoundingEndStep(const QatOptions& options) {
+  const double span =
+      static_cast<double>(std::max<int64_t>(options.steps - options.warmup_steps, 0));
+  return options.warmup_steps + std::max<int64_t>(1, std::llround(options.rounding_share * span));
+}
+
+double RoundingBetaAt(const QatOptions& options, int64_t step) {
+  const int64_t end = RoundingEndStep(options);
+  if (options.learned_rounding == RoundingLayers::kNone || step < options.warmup_steps ||
+      step >= end) {
+    return 0;
+  }
+  const double progress = static_cast<double>(step - options.warmup_steps) /
+                          static_cast<double>(end - options.warmup_steps);
+  // AdaRound's schedule: choices move freely at first, then a falling beta
+  // pushes each towards its nearer end.
+  constexpr double kFreeShare = 0.2;
+  constexpr double kFirstBeta = 20;
+  constexpr double kLastBeta = 2;
+  if (progress < kFreeShare) return 0;
+  return kLastBeta + (kFirstBeta - kLastBeta) * (1 - (progress - kFreeShare) / (1 - kFreeShare));
+}
+
 nlohmann::json QatOptionsToJson(const QatOptions& options) {
   nlohmann::json json = {
       {"steps", options.steps},
@@ -179,6 +222,18 @@ nlohmann::json QatOptionsToJson(const QatOptions& options) {
         {"first_threshold", FreezeThresholdAt(options, options.warmup_steps)},
         {"momentum", kDefaultOscillationMomentum},
         {"method", "iterative weight freezing, Nagel et al. 2022 (not the paper's)"}};
+  }
+  if (options.learned_rounding != RoundingLayers::kNone) {
+    json["learned_rounding"] = {
+        {"layers", RoundingLayersName(options.learned_rounding)},
+        {"learning_rate", options.rounding_learning_rate},
+        {"regularization", options.rounding_regularization},
+        {"share", options.rounding_share},
+        {"decided_at_step", RoundingEndStep(options)},
+        {"beta", "off for the first 20 % of its steps, then 20 falling linearly to 2"},
+        {"method",
+         "AdaRound's soft rounding, Nagel et al. 2020, trained by the QAT loss "
+         "(not the paper's)"}};
   }
   if (options.optimizer == QatOptimizer::kSgd) {
     json["momentum"] = options.momentum;
@@ -212,6 +267,33 @@ nlohmann::json OscillationsToJson(
                          {"all", counts_json(all)},
                          {"layers", std::move(layers)}};
   if (depthwise.weights > 0) json["depthwise"] = counts_json(depthwise);
+  return json;
+}
+
+nlohmann::json RoundingToJson(const std::vector<FakeQuantHooks::LayerRounding>& rounding) {
+  const auto counts_json = [](const RoundingCounts& counts) {
+    return nlohmann::json{{"weights", counts.weights},
+                          {"away_from_nearest", counts.away_from_nearest},
+                          {"soft_when_decided", counts.undecided}};
+  };
+  RoundingCounts all;
+  RoundingCounts depthwise;
+  bool any_depthwise = false;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const FakeQuantHooks::LayerRounding& layer : rounding) {
+    all += layer.counts;
+    if (layer.depthwise) {
+      depthwise += layer.counts;
+      any_depthwise = true;
+    }
+    nlohmann::json row = counts_json(layer.counts);
+    row["name"] = layer.name;
+    row["weight_bits"] = layer.weight_bits;
+    row["depthwise"] = layer.depthwise;
+    layers.push_back(std::move(row));
+  }
+  nlohmann::json json = {{"all", counts_json(all)}, {"layers", std::move(layers)}};
+  if (any_depthwise) json["depthwise"] = counts_json(depthwise);
   return json;
 }
 
@@ -285,6 +367,25 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
                      "a frequency never exceeds 1), got ",
                      options.oscillation_freeze_threshold));
   }
+  const bool learns_rounding = options.learned_rounding != RoundingLayers::kNone;
+  if (learns_rounding && !options.checkpoint_path.empty() && options.checkpoint_every > 0) {
+    return absl::InvalidArgumentError(
+        "learned rounding is not checkpointed: run it without a checkpoint path");
+  }
+  if (learns_rounding && !(options.rounding_share > 0 && options.rounding_share <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "learned rounding's share of the steps must be in (0, 1], got ", options.rounding_share));
+  }
+  if (learns_rounding && options.warmup_steps >= options.steps) {
+    return absl::InvalidArgumentError(
+        "learned rounding starts after the warm-up: it needs warmup_steps < steps");
+  }
+  if (learns_rounding &&
+      !(options.rounding_learning_rate > 0 && options.rounding_regularization >= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learned rounding needs a learning rate > 0 and a regularization >= 0, got ",
+                     options.rounding_learning_rate, " and ", options.rounding_regularization));
+  }
   if (absl::Status s = CheckSameSpec(teacher, student); !s.ok()) return s;
   std::unique_ptr<FeatureTaps> feature_taps;
   if (options.feature_loss_weight > 0) {
@@ -341,6 +442,21 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
     if (learns_ranges && first_step > 0 && first_step >= options.warmup_steps) {
       start_learning_ranges();
     }
+    // Learned rounding's logits get theirs at the same point, before the
+    // weight scales (a layer whose rounding is learned keeps its grid).
+    std::unique_ptr<torch::optim::Optimizer> rounding_optimizer;
+    const auto start_learning_rounding = [&]() -> absl::Status {
+      std::vector<torch::Tensor> logits =
+          hooks.StartLearningRounding(options.learned_rounding == RoundingLayers::kDepthwise);
+      if (logits.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("learned rounding (", RoundingLayersName(options.learned_rounding),
+                         "): the student has no such layer with weights under 8 bits"));
+      }
+      rounding_optimizer = std::make_unique<torch::optim::Adam>(
+          std::move(logits), torch::optim::AdamOptions(options.rounding_learning_rate));
+      return absl::OkStatus();
+    };
     double tail_sum = 0;
     int64_t tail_count = 0;
     const int64_t tail_start = options.steps - std::max<int64_t>(1, options.steps / 10);
@@ -350,7 +466,14 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
       }
       if (step == options.warmup_steps) {
         hooks.set_observing(false);
+        if (learns_rounding) QF_RETURN_IF_ERROR(start_learning_rounding());
         if (learns_ranges) start_learning_ranges();
+      }
+      if (rounding_optimizer && step == RoundingEndStep(options)) {
+        // Decided from here on: the other layers train against the
+        // decisions as they will be served.
+        report.rounding = hooks.FinishLearningRounding();
+        rounding_optimizer.reset();
       }
       hooks.set_oscillation_freeze_threshold(FreezeThresholdAt(options, step));
       const double lr = LearningRateAt(options, base_lr, step);
@@ -374,14 +497,19 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
         loss = loss + options.feature_loss_weight *
                           FeatureDistillationLoss(feature_taps->student(), feature_taps->teacher());
       }
+      const double value = loss.item<double>();
+      if (const double beta = RoundingBetaAt(options, step); beta > 0) {
+        loss = loss + options.rounding_regularization * hooks.RoundingRegularizer(beta);
+      }
       optimizer.zero_grad();
+      if (rounding_optimizer) rounding_optimizer->zero_grad();
       loss.backward();
       if (options.grad_clip_norm > 0) {
         torch::nn::utils::clip_grad_norm_(params, options.grad_clip_norm);
       }
       optimizer.step();
       if (range_optimizer) range_optimizer->step();
-      const double value = loss.item<double>();
+      if (rounding_optimizer) rounding_optimizer->step();
       if (step == first_step) report.first_loss = value;
       if (step >= tail_start) {
         tail_sum += value;
@@ -394,6 +522,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
       }
     }
     hooks.set_observing(false);
+    if (rounding_optimizer) report.rounding = hooks.FinishLearningRounding();
     report.oscillations = oscillations.Finish();
     student.eval();
     report.steps = options.steps;

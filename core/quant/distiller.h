@@ -50,6 +50,13 @@ enum class LrSchedule { kCosine, kStep };
 // mean over a 1024-d normalized embedding is tiny.
 enum class QatOptimizer { kSgd, kAdam };
 
+// Which layers' rounding QAT learns (QatOptions::learned_rounding).
+enum class RoundingLayers { kNone, kDepthwise, kAll };
+
+// "none" / "depthwise" / "all", and back; other names are InvalidArgument.
+const char* RoundingLayersName(RoundingLayers layers);
+absl::StatusOr<RoundingLayers> ParseRoundingLayers(const std::string& name);
+
 // "sgd" / "adam", and back; other names are InvalidArgument.
 const char* QatOptimizerName(QatOptimizer optimizer);
 absl::StatusOr<QatOptimizer> ParseQatOptimizer(const std::string& name);
@@ -104,6 +111,39 @@ struct QatOptions {
   // checkpointed: a resumed run tracks afresh. Offline only (quant_bench
   // quantize --freeze-oscillations), not in the job API.
   double oscillation_freeze_threshold = 0;
+  // Not the paper's method: after the warm-up, the chosen layers' weights
+  // stop being rounded to the nearest level; each weight's up-or-down choice
+  // is learned instead (FakeQuantHooks::StartLearningRounding, AdaRound's
+  // soft rounding) by its own Adam optimizer at rounding_learning_rate
+  // (constant), through the same loss plus rounding_regularization times
+  // the rounding regularizer, for rounding_share of the steps after the
+  // warm-up. The regularizer is off for the first 20 % of those steps, then
+  // its beta falls linearly from 20 to 2 (AdaRound's schedule), pushing
+  // every choice towards a decision. The chosen layers' latent weights and
+  // grids stay where the warm-up left them until then; at the end of the
+  // share every choice is decided (up where h >= 0.5) and written into the
+  // latent weights (FinishLearningRounding), and the remaining steps train
+  // the whole student, those layers on their kept grids, against the
+  // decided weights. Why the remaining steps: at the end of a run with
+  // rounding_share 1, 99 of faceres' 44,640 depthwise weights were still
+  // between their levels, most of them in the first three layers, so the
+  // student trained was not the student served (docs/BENCHMARKS.md,
+  // session 31).
+  // Measured on faceres w4a4 it served worse than nearest rounding (drops
+  // 1.60 at share 0.75 and 2.35 at share 1, against 1.26), choosing nearest
+  // rounding for all but 4-26 of 44,640 depthwise weights (sessions 31-32).
+  // Offline only (quant_bench quantize --learn-rounding), not in the job
+  // API, and not checkpointed (refused with a checkpoint path).
+  RoundingLayers learned_rounding = RoundingLayers::kNone;
+  double rounding_learning_rate = 1e-2;
+  double rounding_share = 0.75;
+  // The regularizer's gradient on a logit is about 0.1 to 0.5 times this
+  // weight, and it must be of the order of the loss's own gradient there
+  // for the loss to have a say: on faceres w4a4 (embedding loss plus 0.01
+  // times the feature loss) that gradient's RMS was 1e-7 to 2e-7 per logit
+  // (docs/BENCHMARKS.md, session 31), where 1e-4 snapped every choice back
+  // to nearest rounding within 50 steps.
+  double rounding_regularization = 1e-6;
   // Polled before every step; returning true stops training with CANCELLED
   // (the job system's cooperative cancellation). Not part of the report.
   std::function<bool()> should_stop;
@@ -143,7 +183,24 @@ struct QatReport {
   // integer weights oscillate or were frozen (FakeQuantHooks::
   // FinishOscillationTracking; tracked after the warm-up in every run).
   std::vector<FakeQuantHooks::LayerOscillations> oscillations;
+  // Every layer whose rounding was learned (QatOptions::learned_rounding),
+  // at the last step.
+  std::vector<FakeQuantHooks::LayerRounding> rounding;
 };
+
+// The step at which learned rounding's choices are decided:
+// warmup_steps + rounding_share * (steps - warmup_steps), at least one step
+// after the warm-up.
+int64_t RoundingEndStep(const QatOptions& options);
+
+// The rounding regularizer's beta at `step`; 0 (regularizer off) during the
+// warm-up, the first 20 % of the rounding steps after it, from
+// RoundingEndStep on, and when rounding is not learned.
+double RoundingBetaAt(const QatOptions& options, int64_t step);
+
+// QatReport::rounding for the job report: the counts over every layer
+// ("all"), over the depthwise convs alone when there are any, and per layer.
+nlohmann::json RoundingToJson(const std::vector<FakeQuantHooks::LayerRounding>& rounding);
 
 // The freezing threshold at `step` (oscillation_freeze_threshold's cosine
 // schedule); 0 during the warm-up and when freezing is off.

@@ -165,6 +165,7 @@ AffineParams FakeQuantHooks::WeightParams(const Layer& layer, const torch::Tenso
 }
 
 torch::Tensor FakeQuantHooks::QuantizeWeight(Layer& layer, const torch::Tensor& weight) {
+  if (layer.rounding) return layer.rounding->Quantized(torch::GradMode::is_enabled());
   if (layer.learned_weight_scale.defined()) {
     const int64_t qmax = QuantMax(layer.weight_bits);
     const double per_channel = static_cast<double>(weight.numel() / weight.size(0));
@@ -254,6 +255,54 @@ std::vector<FakeQuantHooks::LayerOscillations> FakeQuantHooks::FinishOscillation
   return report;
 }
 
+std::vector<torch::Tensor> FakeQuantHooks::StartLearningRounding(bool depthwise_only) {
+  set_observing(false);
+  std::vector<torch::Tensor> logits;
+  for (auto& layer : ordered_) {
+    if (layer->weight_bits >= 8 || layer->frozen_weight_params.has_value() ||
+        layer->learned_weight_scale.defined() || (depthwise_only && !layer->depthwise)) {
+      continue;
+    }
+    if (!layer->rounding) {
+      const torch::Tensor weight = WeightOf(*layer);
+      layer->rounding = std::make_unique<LearnedRounding>(weight, WeightParams(*layer, weight),
+                                                          layer->weight_bits);
+      // Rounding is now a choice, not where the latent weight lies.
+      layer->oscillations.reset();
+    }
+    logits.push_back(layer->rounding->logits());
+  }
+  return logits;
+}
+
+torch::Tensor FakeQuantHooks::RoundingRegularizer(double beta) const {
+  torch::Tensor sum;
+  for (const auto& layer : ordered_) {
+    if (!layer->rounding) continue;
+    const torch::Tensor term = layer->rounding->Regularizer(beta);
+    sum = sum.defined() ? sum + term : term;
+  }
+  return sum.defined() ? sum : torch::zeros({});
+}
+
+std::vector<FakeQuantHooks::LayerRounding> FakeQuantHooks::FinishLearningRounding() {
+  std::vector<LayerRounding> report;
+  for (auto& layer : ordered_) {
+    if (!layer->rounding) continue;
+    const LearnedRounding& rounding = *layer->rounding;
+    report.push_back({layer->name, layer->depthwise, layer->weight_bits, rounding.Counts()});
+    {
+      torch::NoGradGuard no_grad;
+      WeightOf(*layer).detach().copy_(rounding.Quantized(/*soft=*/false));
+    }
+    // The decided values lie on this grid; the grid computed afresh from
+    // them could differ (a channel's extremes may have moved to a level).
+    layer->frozen_weight_params = rounding.grid();
+    layer->rounding.reset();
+  }
+  return report;
+}
+
 torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) {
   Layer& layer = Find(&conv, "conv");
   const torch::Tensor x = layer.input->Apply(input);
@@ -325,7 +374,7 @@ std::vector<torch::Tensor> FakeQuantHooks::StartLearningWeightRanges() {
   set_observing(false);
   std::vector<torch::Tensor> scales;  // In layer order, for reproducible optimizer state.
   for (const auto& layer : ordered_) {
-    if (layer->frozen_weight_params.has_value()) continue;
+    if (layer->frozen_weight_params.has_value() || layer->rounding) continue;
     if (!layer->learned_weight_scale.defined()) {
       const AffineParams p = WeightParams(*layer, WeightOf(*layer));
       layer->learned_weight_scale = p.scale.detach().clone().set_requires_grad(true);

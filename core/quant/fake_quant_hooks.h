@@ -37,6 +37,7 @@
 #include "core/nn/layer_hooks.h"
 #include "core/quant/activation_quantizer.h"
 #include "core/quant/affine.h"
+#include "core/quant/learned_rounding.h"
 #include "core/quant/oscillation_tracker.h"
 #include "core/quant/quant_bits.h"
 #include "core/quant/range_estimator.h"
@@ -154,6 +155,17 @@ class FakeQuantHooks : public nn::LayerHooks {
     // Set while oscillations are tracked (TrackOscillations); null for
     // layers with 8-bit or frozen weights.
     std::unique_ptr<OscillationTracker> oscillations;
+    // Set while the layer's rounding is learned (StartLearningRounding):
+    // its weights then come from here, not from the latent weights.
+    std::unique_ptr<LearnedRounding> rounding;
+  };
+
+  // One layer's learned rounding at its end (FinishLearningRounding).
+  struct LayerRounding {
+    std::string name;
+    bool depthwise = false;
+    int weight_bits = 0;
+    RoundingCounts counts;
   };
 
   // One tracked layer's oscillation counts (FinishOscillationTracking).
@@ -209,8 +221,9 @@ class FakeQuantHooks : public nn::LayerHooks {
   // weights' min/max: at 4 bits a channel's extreme weights otherwise set its
   // step, and the step LSQ learns trades their clipping against the
   // resolution of the rest (Esser et al., ICLR 2020). Layers loaded from a
-  // packed model keep their stored grids. Not the paper's method (its
-  // weight ranges are the weights' min/max). Idempotent.
+  // packed model keep their stored grids, and layers whose rounding is
+  // learned keep theirs. Not the paper's method (its weight ranges are the
+  // weights' min/max). Idempotent.
   std::vector<torch::Tensor> StartLearningWeightRanges();
   const FakeQuantOptions& options() const { return options_; }
 
@@ -232,6 +245,25 @@ class FakeQuantHooks : public nn::LayerHooks {
   // not its channel's extreme, and its value on the grid lies inside the
   // channel's range, so the channel's min/max do not move.
   std::vector<LayerOscillations> FinishOscillationTracking();
+
+  // Starts learned rounding (learned_rounding.h) for every layer with
+  // weights under 8 bits, no stored grid and no learned weight scales (only
+  // the depthwise convs when depthwise_only): each such layer's grid
+  // freezes where it is, its oscillations stop being tracked, and its
+  // weights come from its rounding from then on: soft while grad mode is on,
+  // decided otherwise. The latent weights of those layers get no gradient.
+  // Returns the rounding logits, in layer order (empty when no layer
+  // qualifies). Stops observing. Idempotent.
+  std::vector<torch::Tensor> StartLearningRounding(bool depthwise_only);
+  // Sum of every learned-rounding layer's Regularizer(beta); a zero scalar
+  // when there is none.
+  torch::Tensor RoundingRegularizer(double beta) const;
+  // Writes each learned-rounding layer's decided weights into its latent
+  // weight and keeps its grid as the layer's stored grid
+  // (frozen_weight_params), so that the fake-quant forward, the packed file
+  // and the integer forward all hold the decided integers; then stops
+  // learning and returns each layer's counts, in layer order.
+  std::vector<LayerRounding> FinishLearningRounding();
 
   // The per-channel grid `layer` quantizes `weight` with: its frozen params
   // if it has them, its learned scales (detached) while they are learned,

@@ -369,6 +369,9 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     report["training"]["last_loss"] = qat_report.last_loss;
     report["training"]["resumed_from_step"] = qat_report.resumed_from_step;
     report["training"]["oscillations"] = OscillationsToJson(qat_report.oscillations);
+    if (!qat_report.rounding.empty()) {
+      report["training"]["learned_rounding"]["decisions"] = RoundingToJson(qat_report.rounding);
+    }
   } else {
     // The ranges are PTQ's whole result: a run that finds them saved by an
     // earlier run of this job (killed later, e.g. while evaluating) skips

@@ -38,28 +38,46 @@ TEST(CopyWeightsTest, CopiesAndRejectsMismatch) {
   EXPECT_FALSE(CopyWeights(a, other).ok());
 }
 
+// 40 steps of 16 with a 5-step warm-up: enough for the tiny student's loss
+// to fall.
+QatOptions ShortRun() {
+  QatOptions options;
+  options.steps = 40;
+  options.batch_size = 16;
+  options.learning_rate = 0.5;
+  options.warmup_steps = 5;
+  return options;
+}
+
+// ShortRun with every layer's rounding learned, at a rate that lets the
+// tiny student's choices move in the 35 steps after its warm-up.
+QatOptions LearnedRoundingRun(double regularization, double share) {
+  QatOptions options = ShortRun();
+  options.learned_rounding = RoundingLayers::kAll;
+  options.rounding_learning_rate = 0.2;
+  options.rounding_regularization = regularization;
+  options.rounding_share = share;
+  return options;
+}
+
+// Copies `teacher` into `student` and attaches 3-bit fake quantization.
+absl::StatusOr<std::shared_ptr<FakeQuantHooks>> AttachThreeBitStudent(TinyBackbone& teacher,
+                                                                      TinyBackbone& student) {
+  if (absl::Status s = CopyWeights(teacher, student); !s.ok()) return s;
+  FakeQuantOptions fq;
+  fq.bits = {3, 3};
+  return FakeQuantHooks::Attach(student, fq);
+}
+
 // A tiny teacher and its 3-bit fake-quantized copy, the subject of the QAT
 // tests.
 class ThreeBitStudentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(CopyWeights(teacher, student).ok());
-    FakeQuantOptions fq;
-    fq.bits = {3, 3};
-    absl::StatusOr<std::shared_ptr<FakeQuantHooks>> attached = FakeQuantHooks::Attach(student, fq);
-    ASSERT_TRUE(attached.ok());
+    absl::StatusOr<std::shared_ptr<FakeQuantHooks>> attached =
+        AttachThreeBitStudent(teacher, student);
+    ASSERT_TRUE(attached.ok()) << attached.status();
     hooks = *std::move(attached);
-  }
-
-  // 40 steps of 16 with a 5-step warm-up: enough for the tiny student's
-  // loss to fall.
-  static QatOptions ShortRun() {
-    QatOptions options;
-    options.steps = 40;
-    options.batch_size = 16;
-    options.learning_rate = 0.5;
-    options.warmup_steps = 5;
-    return options;
   }
 
   // Seeded before the two models draw their weights.
@@ -209,11 +227,9 @@ TEST_F(ThreeBitStudentTest, LearnedWeightScalesResumeFromTheCheckpoint) {
 
   // A fresh student resumes at step 5; with steps = 5 it stops right there.
   TinyBackbone fresh;
-  ASSERT_TRUE(CopyWeights(teacher, fresh).ok());
-  FakeQuantOptions fq;
-  fq.bits = {3, 3};
-  absl::StatusOr<std::shared_ptr<FakeQuantHooks>> fresh_hooks = FakeQuantHooks::Attach(fresh, fq);
-  ASSERT_TRUE(fresh_hooks.ok());
+  absl::StatusOr<std::shared_ptr<FakeQuantHooks>> fresh_hooks =
+      AttachThreeBitStudent(teacher, fresh);
+  ASSERT_TRUE(fresh_hooks.ok()) << fresh_hooks.status();
   options.should_stop = nullptr;
   options.steps = 5;
   const absl::StatusOr<QatReport> resumed =
@@ -423,6 +439,121 @@ TEST_F(ThreeBitStudentTest, QatReportsOscillationsAndFreezesWhenAsked) {
   options.oscillation_freeze_threshold = 0.1;  // Would start at 1: nothing could freeze.
   EXPECT_EQ(RunQat(teacher, student, *hooks, train, options, torch::kCPU).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The rounding choices LearnedRoundingRun(regularization, 1) leaves
+// between levels when it decides them, for a fresh 3-bit student of
+// `teacher`.
+int64_t SoftWhenDecided(TinyBackbone& teacher, double regularization) {
+  TinyBackbone student;
+  absl::StatusOr<std::shared_ptr<FakeQuantHooks>> hooks = AttachThreeBitStudent(teacher, student);
+  EXPECT_TRUE(hooks.ok()) << hooks.status();
+  if (!hooks.ok()) return -1;
+  synth::NoiseSource train(teacher.spec().input, 8);
+  const absl::StatusOr<QatReport> report = RunQat(
+      teacher, student, **hooks, train, LearnedRoundingRun(regularization, 1.0), torch::kCPU);
+  EXPECT_TRUE(report.ok()) << report.status();
+  if (!report.ok()) return -1;
+  RoundingCounts counts;
+  for (const auto& layer : report->rounding) counts += layer.counts;
+  return counts.undecided;
+}
+
+// With learned rounding the 3-bit student's rounding trains after the
+// warm-up: the run ends with its choices decided, some of them away from
+// nearest rounding, baked into the latent weights on grids that no longer
+// move; the regularizer leaves fewer of them soft when they are decided.
+TEST_F(ThreeBitStudentTest, QatLearnsRoundingAndDecidesEveryChoice) {
+  synth::NoiseSource train(teacher.spec().input, 8);
+  const QatOptions options = LearnedRoundingRun(/*regularization=*/1.0, /*share=*/1.0);
+  EXPECT_EQ(RoundingEndStep(options), options.steps);
+  EXPECT_DOUBLE_EQ(RoundingBetaAt(options, options.warmup_steps + 6), 0.0);  // Free: 20 %.
+  EXPECT_NEAR(RoundingBetaAt(options, options.warmup_steps + 7), 20.0, 1e-9);
+  EXPECT_NEAR(RoundingBetaAt(options, options.steps - 1), 2.0 + 18.0 / 28.0, 1e-9);
+  const absl::StatusOr<QatReport> report =
+      RunQat(teacher, student, *hooks, train, options, torch::kCPU);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_LT(report->last_loss, report->first_loss);
+  ASSERT_EQ(report->rounding.size(), 3u);
+  EXPECT_TRUE(report->oscillations.empty());  // Rounding replaced tracking.
+  int64_t away = 0;
+  int64_t soft = 0;
+  for (const auto& layer : report->rounding) {
+    away += layer.counts.away_from_nearest;
+    soft += layer.counts.undecided;
+  }
+  EXPECT_GT(away, 0);
+  for (const auto* layer : hooks->layers()) {
+    EXPECT_EQ(layer->rounding, nullptr);
+    ASSERT_TRUE(layer->frozen_weight_params.has_value());
+  }
+  // Every latent weight lies on its stored grid.
+  auto parameters = student.named_parameters();
+  for (const char* name : {"conv1", "conv2", "fc"}) {
+    const torch::Tensor weight = parameters[std::string(name) + ".weight"];
+    const AffineParams& grid = *hooks->mutable_layer(name)->frozen_weight_params;
+    EXPECT_TRUE(torch::allclose(
+        torch::fake_quantize_per_channel_affine(weight, grid.scale, grid.zero_point, 0, 0, 7),
+        weight, 0, 1e-6))
+        << name;
+  }
+  const nlohmann::json json = RoundingToJson(report->rounding);
+  EXPECT_EQ(json["all"]["away_from_nearest"], away);
+  EXPECT_EQ(json["all"]["soft_when_decided"], soft);
+  // 131 against 821 of the 920 choices when written.
+  EXPECT_LT(2 * SoftWhenDecided(teacher, 1.0), SoftWhenDecided(teacher, 0.0));
+  EXPECT_FALSE(json.contains("depthwise"));
+  EXPECT_EQ(QatOptionsToJson(options)["learned_rounding"]["layers"], "all");
+}
+
+// With a share under 1 the choices are decided part way, and the remaining
+// steps train the whole student against them: the decided layers' latent
+// weights move on, quantized on their kept grids.
+TEST_F(ThreeBitStudentTest, LearnedRoundingDecidesPartWayAndTrainsOn) {
+  synth::NoiseSource train(teacher.spec().input, 8);
+  const QatOptions options = LearnedRoundingRun(/*regularization=*/1.0, /*share=*/0.5);
+  EXPECT_EQ(RoundingEndStep(options), 5 + 18);  // 0.5 * 35 rounds to 18.
+  EXPECT_DOUBLE_EQ(RoundingBetaAt(options, RoundingEndStep(options)), 0.0);
+  torch::Tensor decided;
+  const absl::StatusOr<QatReport> report =
+      RunQat(teacher, student, *hooks, train, options, torch::kCPU, [&](const QatProgress& p) {
+        if (p.step == RoundingEndStep(options) + 1) {
+          decided = student.named_parameters()["conv2.weight"].detach().clone();
+        }
+      });
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->rounding.size(), 3u);
+  for (const auto* layer : hooks->layers()) {
+    EXPECT_EQ(layer->rounding, nullptr);
+    EXPECT_TRUE(layer->frozen_weight_params.has_value());
+  }
+  ASSERT_TRUE(decided.defined());
+  EXPECT_FALSE(torch::equal(decided, student.named_parameters()["conv2.weight"]));
+  EXPECT_EQ(QatOptionsToJson(options)["learned_rounding"]["decided_at_step"], 23);
+}
+
+TEST_F(ThreeBitStudentTest, LearnedRoundingRefusesWhatItCannotDo) {
+  synth::NoiseSource train(teacher.spec().input, 8);
+  QatOptions options = ShortRun();
+  options.learned_rounding = RoundingLayers::kDepthwise;  // TinyBackbone has none.
+  EXPECT_EQ(RunQat(teacher, student, *hooks, train, options, torch::kCPU).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  options.learned_rounding = RoundingLayers::kAll;
+  options.checkpoint_path = ::testing::TempDir() + "/rounding.ckpt";
+  options.checkpoint_every = 10;
+  EXPECT_EQ(RunQat(teacher, student, *hooks, train, options, torch::kCPU).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.checkpoint_path.clear();
+  options.rounding_share = 0;
+  EXPECT_EQ(RunQat(teacher, student, *hooks, train, options, torch::kCPU).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.rounding_share = 0.75;
+  options.warmup_steps = options.steps;
+  EXPECT_EQ(RunQat(teacher, student, *hooks, train, options, torch::kCPU).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseRoundingLayers("depthwise").value(), RoundingLayers::kDepthwise);
+  EXPECT_STREQ(RoundingLayersName(RoundingLayers::kNone), "none");
+  EXPECT_EQ(ParseRoundingLayers("some").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(RunQatTest, RejectsMismatchedModels) {

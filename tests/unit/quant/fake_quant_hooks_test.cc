@@ -341,6 +341,80 @@ TEST(FakeQuantHooksTest, LearnedWeightScalesStartOnTheWeightsGridAndTakeGradient
   EXPECT_FALSE(torch::equal(model.forward(x), before));
 }
 
+// Learned rounding takes over the layers under 8 bits: the forward follows
+// the logits (soft and differentiable with grad mode on, decided without),
+// the latent weights get no gradient, and finishing writes the decisions
+// into the latent weights and keeps the grid, so the plain forward after it
+// is the decided one.
+TEST(FakeQuantHooksTest, LearnedRoundingDecidesTheWeightsAndBakesThemIn) {
+  torch::manual_seed(13);
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {4, 8};
+  options.keep_first_last_8bit = true;  // Leaves conv2 alone under 8 bits.
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  const torch::Tensor x = torch::randn({4, 3, 16, 16});
+  torch::Tensor nearest;
+  {
+    torch::NoGradGuard no_grad;
+    model.forward(x);  // Observes the activation ranges.
+    (*hooks)->set_observing(false);
+    nearest = model.forward(x);
+  }
+  (*hooks)->TrackOscillations();
+  const std::vector<torch::Tensor> logits = (*hooks)->StartLearningRounding(false);
+  ASSERT_EQ(logits.size(), 1u);
+  const auto layers = (*hooks)->layers();
+  ASSERT_NE(layers[1]->rounding, nullptr);
+  EXPECT_EQ(layers[1]->oscillations, nullptr);
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::allclose(model.forward(x), nearest, 1e-5, 1e-6));
+  }
+  model.forward(x).square().sum().backward();
+  auto parameters = model.named_parameters();
+  EXPECT_FALSE(parameters["conv2.weight"].grad().defined());
+  EXPECT_TRUE(parameters["conv1.weight"].grad().defined());
+  ASSERT_TRUE(logits[0].grad().defined());
+  EXPECT_GT(logits[0].grad().abs().sum().item<double>(), 0.0);
+
+  {
+    torch::NoGradGuard no_grad;
+    logits[0].fill_(10.0);  // Every conv2 weight rounds up.
+  }
+  torch::Tensor up;
+  {
+    torch::NoGradGuard no_grad;
+    up = model.forward(x);
+  }
+  EXPECT_FALSE(torch::allclose(up, nearest, 1e-3, 1e-4));
+  EXPECT_DOUBLE_EQ((*hooks)->RoundingRegularizer(2.0).item<double>(), 0.0);
+  const auto decided = (*hooks)->FinishLearningRounding();
+  ASSERT_EQ(decided.size(), 1u);
+  EXPECT_EQ(decided[0].name, "conv2");
+  EXPECT_EQ(decided[0].counts.weights, 8 * 8 * 9);
+  EXPECT_EQ(decided[0].counts.undecided, 0);
+  EXPECT_GT(decided[0].counts.away_from_nearest, 0);
+  EXPECT_EQ(layers[1]->rounding, nullptr);
+  ASSERT_TRUE(layers[1]->frozen_weight_params.has_value());
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(model.forward(x), up, 1e-5, 1e-6));
+}
+
+// Only the depthwise convs when asked: faceres has 13 of them.
+TEST(FakeQuantHooksTest, LearnedRoundingOfDepthwiseConvsOnly) {
+  nn::FaceRes faceres;
+  FakeQuantOptions options;
+  options.bits = {4, 4};
+  const auto hooks = FakeQuantHooks::Attach(faceres, options);
+  ASSERT_TRUE(hooks.ok());
+  EXPECT_EQ((*hooks)->StartLearningRounding(/*depthwise_only=*/true).size(), 13u);
+  for (const auto* layer : (*hooks)->layers()) {
+    EXPECT_EQ(layer->rounding != nullptr, layer->depthwise) << layer->name;
+  }
+}
+
 // One conv2 weight flips between two adjacent levels in training forwards
 // until it freezes at its mean level: from then on the forward holds it there
 // whatever its latent value, it takes no gradient, and finishing writes it
