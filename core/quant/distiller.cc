@@ -242,59 +242,52 @@ nlohmann::json QatOptionsToJson(const QatOptions& options) {
   return json;
 }
 
-nlohmann::json OscillationsToJson(
-    const std::vector<FakeQuantHooks::LayerOscillations>& oscillations) {
-  const auto counts_json = [](const OscillationCounts& counts) {
-    return nlohmann::json{{"weights", counts.weights},
-                          {"oscillating", counts.oscillating},
-                          {"frozen", counts.frozen},
-                          {"reversals", counts.reversals}};
-  };
-  OscillationCounts all;
-  OscillationCounts depthwise;
-  nlohmann::json layers = nlohmann::json::array();
-  for (const FakeQuantHooks::LayerOscillations& layer : oscillations) {
+namespace {
+
+// `layers`' counts as a report's JSON: summed over every layer ("all"), over
+// the depthwise convs when there are any, and per layer with its name, bits
+// and kind; `counts_json` writes one Counts.
+template <typename Counts, typename CountsJson>
+nlohmann::json PerLayerCountsToJson(const std::vector<FakeQuantHooks::LayerCounts<Counts>>& layers,
+                                    CountsJson counts_json) {
+  Counts all;
+  Counts depthwise;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const FakeQuantHooks::LayerCounts<Counts>& layer : layers) {
     all += layer.counts;
     if (layer.depthwise) depthwise += layer.counts;
     nlohmann::json row = counts_json(layer.counts);
     row["name"] = layer.name;
     row["weight_bits"] = layer.weight_bits;
     row["depthwise"] = layer.depthwise;
-    layers.push_back(std::move(row));
+    rows.push_back(std::move(row));
   }
-  nlohmann::json json = {{"oscillating_above_frequency", kOscillatingFrequency},
-                         {"momentum", kDefaultOscillationMomentum},
-                         {"all", counts_json(all)},
-                         {"layers", std::move(layers)}};
+  nlohmann::json json = {{"all", counts_json(all)}, {"layers", std::move(rows)}};
   if (depthwise.weights > 0) json["depthwise"] = counts_json(depthwise);
   return json;
 }
 
+}  // namespace
+
+nlohmann::json OscillationsToJson(
+    const std::vector<FakeQuantHooks::LayerOscillations>& oscillations) {
+  nlohmann::json json = PerLayerCountsToJson(oscillations, [](const OscillationCounts& counts) {
+    return nlohmann::json{{"weights", counts.weights},
+                          {"oscillating", counts.oscillating},
+                          {"frozen", counts.frozen},
+                          {"reversals", counts.reversals}};
+  });
+  json["oscillating_above_frequency"] = kOscillatingFrequency;
+  json["momentum"] = kDefaultOscillationMomentum;
+  return json;
+}
+
 nlohmann::json RoundingToJson(const std::vector<FakeQuantHooks::LayerRounding>& rounding) {
-  const auto counts_json = [](const RoundingCounts& counts) {
+  return PerLayerCountsToJson(rounding, [](const RoundingCounts& counts) {
     return nlohmann::json{{"weights", counts.weights},
                           {"away_from_nearest", counts.away_from_nearest},
                           {"soft_when_decided", counts.undecided}};
-  };
-  RoundingCounts all;
-  RoundingCounts depthwise;
-  bool any_depthwise = false;
-  nlohmann::json layers = nlohmann::json::array();
-  for (const FakeQuantHooks::LayerRounding& layer : rounding) {
-    all += layer.counts;
-    if (layer.depthwise) {
-      depthwise += layer.counts;
-      any_depthwise = true;
-    }
-    nlohmann::json row = counts_json(layer.counts);
-    row["name"] = layer.name;
-    row["weight_bits"] = layer.weight_bits;
-    row["depthwise"] = layer.depthwise;
-    layers.push_back(std::move(row));
-  }
-  nlohmann::json json = {{"all", counts_json(all)}, {"layers", std::move(layers)}};
-  if (any_depthwise) json["depthwise"] = counts_json(depthwise);
-  return json;
+  });
 }
 
 torch::Tensor PairSimilarityLoss(const torch::Tensor& student, const torch::Tensor& teacher) {

@@ -160,21 +160,19 @@ class FakeQuantHooks : public nn::LayerHooks {
     std::unique_ptr<LearnedRounding> rounding;
   };
 
-  // One layer's learned rounding at its end (FinishLearningRounding).
-  struct LayerRounding {
+  // One layer's counts of some per-weight process at its end, with what a
+  // report needs to group them.
+  template <typename Counts>
+  struct LayerCounts {
     std::string name;
     bool depthwise = false;
     int weight_bits = 0;
-    RoundingCounts counts;
+    Counts counts;
   };
-
+  // One layer's learned rounding (FinishLearningRounding).
+  using LayerRounding = LayerCounts<RoundingCounts>;
   // One tracked layer's oscillation counts (FinishOscillationTracking).
-  struct LayerOscillations {
-    std::string name;
-    bool depthwise = false;
-    int weight_bits = 0;
-    OscillationCounts counts;
-  };
+  using LayerOscillations = LayerCounts<OscillationCounts>;
 
   // FailedPreconditionError if `backbone` is not Hookable, has no
   // conv/linear layer, or has no depthwise conv to keep at 8 bits when
