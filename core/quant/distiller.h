@@ -130,13 +130,14 @@ struct QatOptions {
   // student trained was not the student served (docs/BENCHMARKS.md,
   // session 31).
   // Measured on faceres w4a4 it served worse than nearest rounding (drops
-  // 1.60 at share 0.75 and 2.35 at share 1, against 1.26), choosing nearest
-  // rounding for all but 4-26 of 44,640 depthwise weights (sessions 31-32).
+  // 1.48, 1.60 and 2.35 at shares 0.25, 0.75 and 1, against 1.26), choosing
+  // nearest rounding for all but 0-26 of 44,640 depthwise weights (sessions
+  // 31-32); the default share is the least harmful of the three.
   // Offline only (quant_bench quantize --learn-rounding), not in the job
   // API, and not checkpointed (refused with a checkpoint path).
   RoundingLayers learned_rounding = RoundingLayers::kNone;
   double rounding_learning_rate = 1e-2;
-  double rounding_share = 0.75;
+  double rounding_share = 0.25;
   // The regularizer's gradient on a logit is about 0.1 to 0.5 times this
   // weight, and it must be of the order of the loss's own gradient there
   // for the loss to have a say: on faceres w4a4 (embedding loss plus 0.01

@@ -547,7 +547,7 @@ TEST_F(ThreeBitStudentTest, LearnedRoundingRefusesWhatItCannotDo) {
   options.rounding_share = 0;
   EXPECT_EQ(RunQat(teacher, student, *hooks, train, options, torch::kCPU).status().code(),
             absl::StatusCode::kInvalidArgument);
-  options.rounding_share = 0.75;
+  options.rounding_share = 0.25;
   options.warmup_steps = options.steps;
   EXPECT_EQ(RunQat(teacher, student, *hooks, train, options, torch::kCPU).status().code(),
             absl::StatusCode::kInvalidArgument);
