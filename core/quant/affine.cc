@@ -40,6 +40,11 @@ WeightScheme ResolveWeightScheme(WeightScheme scheme, int bits) {
   return bits >= 8 ? WeightScheme::kSymmetric : WeightScheme::kAsymmetric;
 }
 
+int64_t WeightCodeMax(int bits, WeightScheme scheme) {
+  const int64_t top = QuantMax(bits);
+  return ResolveWeightScheme(scheme, bits) == WeightScheme::kSymmetric ? top - 1 : top;
+}
+
 AffineParams PerChannelWeightParams(const torch::Tensor& weight, int bits, WeightScheme scheme) {
   return PerChannelWeightParams(weight, bits, scheme, torch::Tensor());
 }
@@ -82,7 +87,7 @@ AffineParams ClippedRangeParams(const ChannelRange& range, int bits, WeightSchem
 torch::Tensor FakeQuantizeWeight(const torch::Tensor& weight, int bits, WeightScheme scheme) {
   const AffineParams params = PerChannelWeightParams(weight, bits, scheme);
   return torch::fake_quantize_per_channel_affine(weight, params.scale, params.zero_point,
-                                                 /*axis=*/0, 0, QuantMax(bits));
+                                                 /*axis=*/0, 0, WeightCodeMax(bits, scheme));
 }
 
 torch::Tensor FakeQuantizePerTensor(const torch::Tensor& x, const AffineParams& params, int bits) {

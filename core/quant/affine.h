@@ -65,6 +65,14 @@ std::string WeightSchemeName(WeightScheme scheme);
 // resolved as above, the other two unchanged.
 WeightScheme ResolveWeightScheme(WeightScheme scheme, int bits);
 
+// The largest code of a `bits`-bit weight grid: 2^b - 1, or 2^b - 2 on the
+// symmetric grid (`scheme` is resolved first). Fake quantizers of weights
+// clamp to it: a weight clipped by a range narrower than its channel (a clip
+// factor, a learned step) then lands on the symmetric grid's last code,
+// not one past it, where q - zero_point = 2^(b-1) would not fit oneDNN's
+// int8 at b = 8 and sent the whole model to QNNPACK.
+int64_t WeightCodeMax(int bits, WeightScheme scheme);
+
 // Per-output-channel (dim 0) parameters of a conv/linear weight. The
 // functions below that take both `bits` and a scheme resolve kAuto
 // themselves.

@@ -50,6 +50,11 @@ void KeepLayerAt8Bits(FakeQuantHooks::Layer& layer, double ema_beta) {
   layer.input = std::make_unique<ActivationQuantizer>(8, ema_beta);
 }
 
+// A learned weight grid's per-channel scale, differentiable in its log.
+torch::Tensor LearnedWeightScale(const FakeQuantHooks::Layer& layer) {
+  return layer.learned_weight_log_scale.exp().clamp_min(kMinScale);
+}
+
 }  // namespace
 
 bool HasDepthwiseConv(const torch::nn::Module& model) {
@@ -150,10 +155,9 @@ AffineParams FakeQuantHooks::WeightParams(const Layer& layer, const torch::Tenso
     const AffineParams& p = *layer.frozen_weight_params;
     return {p.scale.to(weight.device()), p.zero_point.to(weight.device())};
   }
-  if (layer.learned_weight_scale.defined()) {
+  if (layer.learned_weight_log_scale.defined()) {
     torch::NoGradGuard no_grad;
-    return {layer.learned_weight_scale.detach().clamp_min(kMinScale),
-            layer.learned_weight_zero_point.to(torch::kInt)};
+    return {LearnedWeightScale(layer).detach(), layer.learned_weight_zero_point.to(torch::kInt)};
   }
   // Min/max ranges need no factors (an undefined clip is 1 everywhere).
   const torch::Tensor clip =
@@ -166,11 +170,11 @@ AffineParams FakeQuantHooks::WeightParams(const Layer& layer, const torch::Tenso
 
 torch::Tensor FakeQuantHooks::QuantizeWeight(Layer& layer, const torch::Tensor& weight) {
   if (layer.rounding) return layer.rounding->Quantized(torch::GradMode::is_enabled());
-  if (layer.learned_weight_scale.defined()) {
-    const int64_t qmax = QuantMax(layer.weight_bits);
+  if (layer.learned_weight_log_scale.defined()) {
+    const int64_t qmax = WeightCodeMax(layer.weight_bits, layer.weight_scheme);
     const double per_channel = static_cast<double>(weight.numel() / weight.size(0));
     const torch::Tensor quantized = at::_fake_quantize_learnable_per_channel_affine(
-        weight, layer.learned_weight_scale.clamp_min(kMinScale), layer.learned_weight_zero_point,
+        weight, LearnedWeightScale(layer), layer.learned_weight_zero_point,
         /*axis=*/0, 0, qmax, 1.0 / std::sqrt(per_channel * static_cast<double>(qmax)));
     return layer.oscillations
                ? ApplyOscillationTracking(layer, weight, WeightParams(layer, weight), quantized)
@@ -183,7 +187,8 @@ torch::Tensor FakeQuantHooks::QuantizeWeight(Layer& layer, const torch::Tensor& 
   }
   const AffineParams p = WeightParams(layer, weight);
   const torch::Tensor quantized = torch::fake_quantize_per_channel_affine(
-      weight, p.scale, p.zero_point, /*axis=*/0, 0, QuantMax(layer.weight_bits));
+      weight, p.scale, p.zero_point, /*axis=*/0, 0,
+      WeightCodeMax(layer.weight_bits, layer.weight_scheme));
   return layer.oscillations ? ApplyOscillationTracking(layer, weight, p, quantized) : quantized;
 }
 
@@ -199,10 +204,11 @@ torch::Tensor FakeQuantHooks::ApplyOscillationTracking(Layer& layer, const torch
   const torch::Tensor zero_point = p.zero_point.to(weight.dtype()).view(per_channel);
   if (training) {
     torch::NoGradGuard no_grad;
-    torch::Tensor integers = (weight.detach() / scale)
-                                 .round()
-                                 .add(zero_point)
-                                 .clamp(0, static_cast<double>(QuantMax(layer.weight_bits)));
+    torch::Tensor integers =
+        (weight.detach() / scale)
+            .round()
+            .add(zero_point)
+            .clamp(0, static_cast<double>(WeightCodeMax(layer.weight_bits, layer.weight_scheme)));
     if (tracker.has_frozen()) {
       integers = torch::where(tracker.frozen(), tracker.frozen_integers(), integers);
     }
@@ -260,13 +266,14 @@ std::vector<torch::Tensor> FakeQuantHooks::StartLearningRounding(bool depthwise_
   std::vector<torch::Tensor> logits;
   for (auto& layer : ordered_) {
     if (layer->weight_bits >= 8 || layer->frozen_weight_params.has_value() ||
-        layer->learned_weight_scale.defined() || (depthwise_only && !layer->depthwise)) {
+        layer->learned_weight_log_scale.defined() || (depthwise_only && !layer->depthwise)) {
       continue;
     }
     if (!layer->rounding) {
       const torch::Tensor weight = WeightOf(*layer);
-      layer->rounding = std::make_unique<LearnedRounding>(weight, WeightParams(*layer, weight),
-                                                          layer->weight_bits);
+      layer->rounding = std::make_unique<LearnedRounding>(
+          weight, WeightParams(*layer, weight),
+          WeightCodeMax(layer->weight_bits, layer->weight_scheme));
       // Rounding is now a choice, not where the latent weight lies.
       layer->oscillations.reset();
     }
@@ -375,12 +382,12 @@ std::vector<torch::Tensor> FakeQuantHooks::StartLearningWeightRanges() {
   std::vector<torch::Tensor> scales;  // In layer order, for reproducible optimizer state.
   for (const auto& layer : ordered_) {
     if (layer->frozen_weight_params.has_value() || layer->rounding) continue;
-    if (!layer->learned_weight_scale.defined()) {
+    if (!layer->learned_weight_log_scale.defined()) {
       const AffineParams p = WeightParams(*layer, WeightOf(*layer));
-      layer->learned_weight_scale = p.scale.detach().clone().set_requires_grad(true);
+      layer->learned_weight_log_scale = p.scale.detach().log().set_requires_grad(true);
       layer->learned_weight_zero_point = p.zero_point.to(torch::kFloat);
     }
-    scales.push_back(layer->learned_weight_scale);
+    scales.push_back(layer->learned_weight_log_scale);
   }
   return scales;
 }

@@ -148,9 +148,12 @@ class FakeQuantHooks : public nn::LayerHooks {
     // weight_ranges is kMse).
     torch::Tensor weight_clip;
     // Defined while the weight grid is learned (StartLearningWeightRanges):
-    // the per-channel scale (float32 [C], trainable) and zero point (float32
-    // [C], fixed) that replace the ranges above.
-    torch::Tensor learned_weight_scale;
+    // the log of the per-channel scale (float32 [C], trainable) and the zero
+    // point (float32 [C], fixed) that replace the ranges above. The scale is
+    // learned as its log so that an optimizer step moves it by a fraction of
+    // itself: Adam's steps have the same size for every element, and on a
+    // plain scale they walked the smallest 4-bit steps to zero.
+    torch::Tensor learned_weight_log_scale;
     torch::Tensor learned_weight_zero_point;
     // Set while oscillations are tracked (TrackOscillations); null for
     // layers with 8-bit or frozen weights.
@@ -213,7 +216,8 @@ class FakeQuantHooks : public nn::LayerHooks {
   std::vector<torch::Tensor> StartLearningRanges();
   // Stops observing and makes each conv/linear layer's per-channel weight
   // scale trainable, starting from its current grid (WeightParams), with the
-  // zero point fixed; returns the scales. The fake quantizer is then ATen's
+  // zero point fixed; returns the trainable log scales (Layer::
+  // learned_weight_log_scale; the scale is their exp). The fake quantizer is then ATen's
   // learnable per-channel one, whose scale gradient is LSQ's, scaled by
   // 1 / sqrt(weights per channel * qmax). The grid stops following the
   // weights' min/max: at 4 bits a channel's extreme weights otherwise set its

@@ -21,8 +21,9 @@ RoundingCounts& RoundingCounts::operator+=(const RoundingCounts& other) {
   return *this;
 }
 
-LearnedRounding::LearnedRounding(const torch::Tensor& weight, const AffineParams& grid, int bits)
-    : grid_(grid), qmax_(static_cast<double>(QuantMax(bits))) {
+LearnedRounding::LearnedRounding(const torch::Tensor& weight, const AffineParams& grid,
+                                 int64_t code_max)
+    : grid_(grid), qmax_(static_cast<double>(code_max)) {
   torch::NoGradGuard no_grad;
   const torch::Tensor w = weight.detach();
   std::vector<int64_t> per_channel(static_cast<size_t>(w.dim()), 1);

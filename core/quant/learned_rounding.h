@@ -46,8 +46,9 @@ struct RoundingCounts {
 
 class LearnedRounding {
  public:
-  // `grid`: per-channel params for `weight`'s dim 0 on `bits` bits.
-  LearnedRounding(const torch::Tensor& weight, const AffineParams& grid, int bits);
+  // `grid`: per-channel params for `weight`'s dim 0, with codes 0..code_max
+  // (WeightCodeMax).
+  LearnedRounding(const torch::Tensor& weight, const AffineParams& grid, int64_t code_max);
 
   // The trainable logits, shape of the weight.
   const torch::Tensor& logits() const { return logits_; }

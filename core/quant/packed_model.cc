@@ -130,7 +130,7 @@ absl::Status WritePackedModel(const std::string& path, nn::Backbone& student,
       // file holds exactly the weights the student ran with: it rounds
       // w * float(1 / scale), and round(w / scale) differs from that for
       // weights within an ulp of a rounding boundary (about 4 in 10^7).
-      const int64_t qmax = QuantMax(layer->weight_bits);
+      const int64_t qmax = WeightCodeMax(layer->weight_bits, layer->weight_scheme);
       const torch::Tensor scale = p.scale.to(torch::kCPU).to(torch::kFloat);
       const torch::Tensor fake_quantized = torch::fake_quantize_per_channel_affine(
           weight->detach().to(torch::kCPU).to(torch::kFloat), scale,

@@ -59,9 +59,9 @@ absl::Status SaveQatCheckpoint(const std::string& path, int64_t steps_done,
       if (layer->weight_clip.defined()) {
         archive.write(WeightClipKey(layer->name), layer->weight_clip.to(torch::kCPU));
       }
-      if (layer->learned_weight_scale.defined()) {
-        archive.write(LearnedWeightKey(layer->name, "scale"),
-                      layer->learned_weight_scale.detach().to(torch::kCPU));
+      if (layer->learned_weight_log_scale.defined()) {
+        archive.write(LearnedWeightKey(layer->name, "log_scale"),
+                      layer->learned_weight_log_scale.detach().to(torch::kCPU));
         archive.write(LearnedWeightKey(layer->name, "zero_point"),
                       layer->learned_weight_zero_point.to(torch::kCPU));
       }
@@ -118,11 +118,13 @@ absl::StatusOr<int64_t> LoadQatCheckpoint(const std::string& path, nn::Backbone&
       }
       torch::Tensor clip;
       if (archive.try_read(WeightClipKey(layer->name), clip)) layer->weight_clip = clip;
-      torch::Tensor scale, zero_point;
-      if (archive.try_read(LearnedWeightKey(layer->name, "scale"), scale) &&
+      // Under its own key: an older checkpoint's plain "scale" is not read
+      // as a log, and that run's grid restarts from its weights.
+      torch::Tensor log_scale, zero_point;
+      if (archive.try_read(LearnedWeightKey(layer->name, "log_scale"), log_scale) &&
           archive.try_read(LearnedWeightKey(layer->name, "zero_point"), zero_point)) {
         // Learning goes on from here (StartLearningWeightRanges keeps it).
-        layer->learned_weight_scale = scale.clone().set_requires_grad(true);
+        layer->learned_weight_log_scale = log_scale.clone().set_requires_grad(true);
         layer->learned_weight_zero_point = zero_point;
       }
     }

@@ -76,7 +76,7 @@ torch::Tensor EstimateWeightClip(const torch::Tensor& weight, int bits, WeightSc
     const AffineParams params = ClippedRangeParams(range, bits, resolved, clip);
     const torch::Tensor error =
         (torch::fake_quantize_per_channel_affine(flat, params.scale, params.zero_point,
-                                                 /*axis=*/0, 0, QuantMax(bits)) -
+                                                 /*axis=*/0, 0, WeightCodeMax(bits, resolved)) -
          flat)
             .square()
             .sum(1);

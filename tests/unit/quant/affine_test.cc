@@ -86,6 +86,27 @@ TEST(FakeQuantizeWeightTest, SymmetricEightBitIntegersFitInt8) {
   EXPECT_GT(asym_ints.abs().max().item<float>(), 127.f);
 }
 
+// A weight beyond a narrowed symmetric range stops at the grid's last code,
+// 2^b - 2: at 8 bits round(w / scale) stays within int8 instead of reaching
+// +128 (one code past the grid, which oneDNN cannot hold).
+TEST(FakeQuantizeWeightTest, ClippedSymmetricWeightsStopAtTheGridsLastCode) {
+  EXPECT_EQ(WeightCodeMax(8, WeightScheme::kSymmetric), 254);
+  EXPECT_EQ(WeightCodeMax(8, WeightScheme::kAuto), 254);
+  EXPECT_EQ(WeightCodeMax(8, WeightScheme::kAsymmetric), 255);
+  EXPECT_EQ(WeightCodeMax(4, WeightScheme::kSymmetric), 14);
+  EXPECT_EQ(WeightCodeMax(4, WeightScheme::kAuto), 15);
+  torch::manual_seed(2);
+  const torch::Tensor w = torch::randn({4, 32});
+  const ChannelRange range = WeightChannelRange(w, WeightScheme::kSymmetric);
+  const AffineParams half =
+      ClippedRangeParams(range, 8, WeightScheme::kSymmetric, torch::full({4}, 0.5f));
+  const torch::Tensor q = torch::fake_quantize_per_channel_affine(
+      w, half.scale, half.zero_point, 0, 0, WeightCodeMax(8, WeightScheme::kSymmetric));
+  const torch::Tensor ints = torch::round(q / half.scale.view({-1, 1}));
+  EXPECT_EQ(ints.max().item<float>(), 127.f);  // Clipped on both sides, symmetrically.
+  EXPECT_EQ(ints.min().item<float>(), -127.f);
+}
+
 TEST(WeightSchemeTest, ParsesNamesAndRejectsOthers) {
   EXPECT_EQ(*ParseWeightScheme("symmetric"), WeightScheme::kSymmetric);
   EXPECT_EQ(*ParseWeightScheme("asymmetric"), WeightScheme::kAsymmetric);

@@ -179,7 +179,7 @@ TEST_F(ThreeBitStudentTest, QatLearnsWeightScalesAfterWarmup) {
              [&](const QatProgress& p) {
                if (p.step != options.warmup_steps) return;
                for (const auto* layer : hooks->layers()) {
-                 EXPECT_FALSE(layer->learned_weight_scale.defined()) << layer->name;
+                 EXPECT_FALSE(layer->learned_weight_log_scale.defined()) << layer->name;
                  at_warmup_end.push_back(hooks->WeightParams(*layer, weight_of(*layer)));
                }
              });
@@ -189,7 +189,7 @@ TEST_F(ThreeBitStudentTest, QatLearnsWeightScalesAfterWarmup) {
   int moved = 0;
   for (size_t i = 0; i < at_warmup_end.size(); ++i) {
     const FakeQuantHooks::Layer& layer = *hooks->layers()[i];
-    ASSERT_TRUE(layer.learned_weight_scale.defined()) << layer.name;
+    ASSERT_TRUE(layer.learned_weight_log_scale.defined()) << layer.name;
     const AffineParams now = hooks->WeightParams(layer, weight_of(layer));
     EXPECT_TRUE(torch::equal(now.zero_point, at_warmup_end[i].zero_point)) << layer.name;
     if (!torch::allclose(now.scale, at_warmup_end[i].scale, /*rtol=*/1e-3, /*atol=*/0)) ++moved;
@@ -219,7 +219,7 @@ TEST_F(ThreeBitStudentTest, LearnedWeightScalesResumeFromTheCheckpoint) {
       RunQat(teacher, student, *hooks, train, options, torch::kCPU, [&](const QatProgress& p) {
         if (p.step != 5) return;
         for (const auto* layer : hooks->layers()) {
-          checkpointed.push_back(layer->learned_weight_scale.detach().clone());
+          checkpointed.push_back(layer->learned_weight_log_scale.detach().clone());
         }
       });
   EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled);
@@ -238,9 +238,10 @@ TEST_F(ThreeBitStudentTest, LearnedWeightScalesResumeFromTheCheckpoint) {
   EXPECT_EQ(resumed->resumed_from_step, 5);
   for (size_t i = 0; i < checkpointed.size(); ++i) {
     const FakeQuantHooks::Layer& layer = *(*fresh_hooks)->layers()[i];
-    ASSERT_TRUE(layer.learned_weight_scale.defined()) << layer.name;
-    EXPECT_TRUE(layer.learned_weight_scale.requires_grad()) << layer.name;
-    EXPECT_TRUE(torch::equal(layer.learned_weight_scale.detach(), checkpointed[i])) << layer.name;
+    ASSERT_TRUE(layer.learned_weight_log_scale.defined()) << layer.name;
+    EXPECT_TRUE(layer.learned_weight_log_scale.requires_grad()) << layer.name;
+    EXPECT_TRUE(torch::equal(layer.learned_weight_log_scale.detach(), checkpointed[i]))
+        << layer.name;
   }
   std::filesystem::remove(path);
 }

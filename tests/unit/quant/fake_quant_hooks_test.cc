@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/nn/dlib_resnet.h"
 #include "core/nn/faceres.h"
 #include "tests/unit/quant/tiny_backbone.h"
@@ -318,27 +320,80 @@ TEST(FakeQuantHooksTest, LearnedWeightScalesStartOnTheWeightsGridAndTakeGradient
   for (size_t i = 0; i < layers.size(); ++i) {
     minmax.push_back((*hooks)->WeightParams(*layers[i], weight_of(i)));
   }
-  const std::vector<torch::Tensor> scales = (*hooks)->StartLearningWeightRanges();
-  ASSERT_EQ(scales.size(), layers.size());
+  const std::vector<torch::Tensor> log_scales = (*hooks)->StartLearningWeightRanges();
+  ASSERT_EQ(log_scales.size(), layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
-    EXPECT_TRUE(scales[i].requires_grad());
-    EXPECT_TRUE(torch::equal(scales[i].detach(), minmax[i].scale)) << layers[i]->name;
+    EXPECT_TRUE(log_scales[i].requires_grad());
+    EXPECT_TRUE(torch::allclose(log_scales[i].detach().exp(), minmax[i].scale, /*rtol=*/1e-6,
+                                /*atol=*/0))
+        << layers[i]->name;
   }
+  // exp(log(scale)) may differ from the scale in its last bit, which moves
+  // a weight lying exactly halfway between two grid points.
   const torch::Tensor after = model.forward(x);
-  EXPECT_TRUE(torch::equal(after.detach(), before));
+  EXPECT_GT(MeanCosine(after.detach(), before), 0.99999);
   after.square().sum().backward();
-  for (const torch::Tensor& scale : scales) {
-    ASSERT_TRUE(scale.grad().defined());
-    EXPECT_GT(scale.grad().abs().sum().item<double>(), 0.0);
+  for (const torch::Tensor& log_scale : log_scales) {
+    ASSERT_TRUE(log_scale.grad().defined());
+    EXPECT_GT(log_scale.grad().abs().sum().item<double>(), 0.0);
   }
-  EXPECT_TRUE((*hooks)->StartLearningWeightRanges()[1].is_same(scales[1]));  // Idempotent.
+  EXPECT_TRUE((*hooks)->StartLearningWeightRanges()[1].is_same(log_scales[1]));  // Idempotent.
 
   torch::NoGradGuard no_grad;
-  scales[1].mul_(0.5);
+  log_scales[1].sub_(std::log(2.0));
   const AffineParams halved = (*hooks)->WeightParams(*layers[1], weight_of(1));
   EXPECT_TRUE(torch::allclose(halved.scale, minmax[1].scale * 0.5));
   EXPECT_TRUE(torch::equal(halved.zero_point, minmax[1].zero_point));
   EXPECT_FALSE(torch::equal(model.forward(x), before));
+}
+
+// Adam's steps have one size for every element, whatever its gradient's.
+// On a plain scale they walked a layer's small 4-bit steps to zero; on the
+// log scale each step moves a scale by at most about lr of itself.
+TEST(FakeQuantHooksTest, AdamMovesALearnedWeightScaleByAFractionOfItself) {
+  torch::manual_seed(12);
+  TinyBackbone model;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& item : model.named_parameters()) {
+      if (item.key().find("weight") != std::string::npos) item.value().mul_(1e-3);
+    }
+  }
+  FakeQuantOptions options;
+  options.bits = {4, 8};
+  const auto hooks = FakeQuantHooks::Attach(model, options);
+  ASSERT_TRUE(hooks.ok());
+  const torch::Tensor x = torch::randn({4, 3, 16, 16});
+  {
+    torch::NoGradGuard no_grad;
+    model.forward(x);  // Observes the activation ranges.
+  }
+  const auto layers = (*hooks)->layers();
+  const auto weight_of = [&](size_t i) {
+    return model.named_parameters()[layers[i]->name + ".weight"];
+  };
+  std::vector<torch::Tensor> initial;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    initial.push_back((*hooks)->WeightParams(*layers[i], weight_of(i)).scale);
+    ASSERT_LT(initial.back().max().item<double>(), 1e-3) << layers[i]->name;
+  }
+  constexpr double kLearningRate = 1e-3;
+  constexpr int kSteps = 50;
+  torch::optim::Adam adam((*hooks)->StartLearningWeightRanges(),
+                          torch::optim::AdamOptions(kLearningRate));
+  for (int step = 0; step < kSteps; ++step) {
+    adam.zero_grad();
+    const torch::Tensor out = model.forward(x);
+    (out * torch::randn_like(out)).sum().backward();  // A gradient of noise.
+    adam.step();
+  }
+  const double bound = kLearningRate * kSteps * 1.1;  // Adam's first steps run a bit over lr.
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const torch::Tensor log_ratio =
+        ((*hooks)->WeightParams(*layers[i], weight_of(i)).scale / initial[i]).log();
+    EXPECT_LT(log_ratio.abs().max().item<double>(), bound) << layers[i]->name;
+    EXPECT_GT(log_ratio.abs().max().item<double>(), 0.0) << layers[i]->name;  // It learned.
+  }
 }
 
 // Learned rounding takes over the layers under 8 bits: the forward follows

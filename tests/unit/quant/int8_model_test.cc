@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -29,14 +30,17 @@ namespace fs = std::filesystem;
 // Calibrates `model` at `bits` on noise, packs and reloads it: the fake-quant
 // reference the integer model must reproduce.
 // `edit` may change the hooks' layers before calibration.
+// `after_calibration` may change them before packing.
 PackedModel PackAndLoad(nn::Backbone& model, const FakeQuantOptions& options,
                         const std::string& name,
-                        const std::function<void(FakeQuantHooks&)>& edit = {}) {
+                        const std::function<void(FakeQuantHooks&)>& edit = {},
+                        const std::function<void(FakeQuantHooks&)>& after_calibration = {}) {
   auto hooks = FakeQuantHooks::Attach(model, options);
   EXPECT_TRUE(hooks.ok());
   if (edit) edit(**hooks);
   synth::NoiseSource noise(model.spec().input, 1);
   EXPECT_TRUE(CalibratePtq(model, **hooks, noise, {4, 2, {}, {}}, torch::kCPU).ok());
+  if (after_calibration) after_calibration(**hooks);
   const std::string path =
       (fs::temp_directory_path() / (name + std::to_string(::getpid()) + ".qfp")).string();
   EXPECT_TRUE(WritePackedModel(path, model, **hooks, {}).ok());
@@ -171,6 +175,28 @@ TEST(Int8ModelTest, AsymmetricFirstAndLastAt8BitsStayOnOneDnn) {
   FakeQuantOptions options = Bits(4, 4);
   options.keep_first_last_8bit = true;
   EXPECT_EQ(ExpectIntegerMatchesFakeQuant(model, options, "dlib44a8", 0.99), "onednn");
+}
+
+// Learned weight steps narrower than the weights (here every step halved)
+// clip the 8-bit first and last layers on their symmetric grid, at its last
+// code: the student stays on oneDNN. (It went to QNNPACK while the fake
+// quantizers allowed one code more, q - zero_point = 128.)
+TEST(Int8ModelTest, NarrowedSymmetricFirstAndLastStepsStayOnOneDnn) {
+  torch::manual_seed(17);
+  nn::DlibResnet model;
+  model.eval();
+  FakeQuantOptions options = Bits(4, 4);
+  options.keep_first_last_8bit = true;
+  const PackedModel packed =
+      PackAndLoad(model, options, "dlib44narrow", {}, [](FakeQuantHooks& hooks) {
+        torch::NoGradGuard no_grad;
+        for (const torch::Tensor& log_scale : hooks.StartLearningWeightRanges()) {
+          log_scale.sub_(std::log(2.0));
+        }
+      });
+  const Agreement agreement = Compare(packed);
+  EXPECT_EQ(agreement.engine, "onednn");
+  EXPECT_GE(agreement.min_cosine, 0.99);
 }
 
 // Files written before that rule hold 8-bit asymmetric first/last weights:

@@ -19,7 +19,7 @@ class LearnedRoundingTest : public ::testing::Test {
 };
 
 TEST_F(LearnedRoundingTest, StartsAtTheWeightsAndDecidesLikeNearestRounding) {
-  const LearnedRounding rounding(weight, grid, 4);
+  const LearnedRounding rounding(weight, grid, QuantMax(4));
   ASSERT_EQ(rounding.logits().sizes(), weight.sizes());
   EXPECT_TRUE(rounding.logits().requires_grad());
   const torch::Tensor soft = rounding.Quantized(/*soft=*/true);
@@ -38,7 +38,7 @@ TEST_F(LearnedRoundingTest, StartsAtTheWeightsAndDecidesLikeNearestRounding) {
 }
 
 TEST_F(LearnedRoundingTest, LogitsChooseUpOrDownAndTheGridClampsBoth) {
-  LearnedRounding rounding(weight, grid, 4);
+  LearnedRounding rounding(weight, grid, QuantMax(4));
   {
     torch::NoGradGuard no_grad;
     rounding.logits().fill_(10.0);  // h = 1: every weight rounds up.
@@ -65,7 +65,7 @@ TEST_F(LearnedRoundingTest, LogitsChooseUpOrDownAndTheGridClampsBoth) {
 }
 
 TEST_F(LearnedRoundingTest, RegularizerVanishesWhenDecidedAndPushesTowardsTheNearerEnd) {
-  LearnedRounding rounding(weight, grid, 4);
+  LearnedRounding rounding(weight, grid, QuantMax(4));
   const torch::Tensor undecided = rounding.Regularizer(2.0);
   EXPECT_GT(undecided.item<double>(), 0.0);
   undecided.backward();
@@ -85,7 +85,7 @@ TEST_F(LearnedRoundingTest, RegularizerVanishesWhenDecidedAndPushesTowardsTheNea
 
 TEST_F(LearnedRoundingTest, SoftWeightsPassGradientToTheLogitsOnly) {
   const torch::Tensor latent = weight.clone().set_requires_grad(true);
-  const LearnedRounding rounding(latent, grid, 4);
+  const LearnedRounding rounding(latent, grid, QuantMax(4));
   rounding.Quantized(/*soft=*/true).sum().backward();
   EXPECT_FALSE(latent.grad().defined());
   const torch::Tensor gradient = rounding.logits().grad();

@@ -329,7 +329,9 @@ TEST(PackedModelCodesTest, LearnedWeightScalesRoundTripExactly) {
   ASSERT_TRUE(CalibratePackAndLoad(*student, options, "qf_learned_grid_test", &hooks).ok());
   {
     torch::NoGradGuard no_grad;
-    for (const torch::Tensor& scale : hooks->StartLearningWeightRanges()) scale.mul_(0.8);
+    for (const torch::Tensor& log_scale : hooks->StartLearningWeightRanges()) {
+      log_scale.add_(std::log(0.8));
+    }
   }
   const absl::StatusOr<PackedModel> loaded = PackAndLoad(*student, *hooks, "qf_learned_grid_test");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
