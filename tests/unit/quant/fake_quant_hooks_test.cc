@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 
 #include "core/nn/dlib_resnet.h"
 #include "core/nn/faceres.h"
@@ -15,6 +16,20 @@ using testing::TinyBackbone;
 
 double MeanCosine(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::nn::functional::cosine_similarity(a, b).mean().item<double>();
+}
+
+// Attaches hooks with `options` to `model` and observes the activation
+// ranges on `x`; `observed`, when given, receives that forward's output.
+absl::StatusOr<std::shared_ptr<FakeQuantHooks>> AttachAndObserve(
+    TinyBackbone& model, const FakeQuantOptions& options, const torch::Tensor& x,
+    torch::Tensor* observed = nullptr) {
+  absl::StatusOr<std::shared_ptr<FakeQuantHooks>> hooks = FakeQuantHooks::Attach(model, options);
+  if (hooks.ok()) {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor out = model.forward(x);
+    if (observed != nullptr) *observed = out;
+  }
+  return hooks;
 }
 
 TEST(FakeQuantHooksTest, RefusesBackboneWithoutHooks) {
@@ -304,14 +319,10 @@ TEST(FakeQuantHooksTest, LearnedWeightScalesStartOnTheWeightsGridAndTakeGradient
   TinyBackbone model;
   FakeQuantOptions options;
   options.bits = {3, 8};
-  const auto hooks = FakeQuantHooks::Attach(model, options);
-  ASSERT_TRUE(hooks.ok());
   const torch::Tensor x = torch::randn({4, 3, 16, 16});
   torch::Tensor before;
-  {
-    torch::NoGradGuard no_grad;
-    before = model.forward(x);  // Observes the activation ranges.
-  }
+  const auto hooks = AttachAndObserve(model, options, x, &before);
+  ASSERT_TRUE(hooks.ok());
   const auto layers = (*hooks)->layers();
   const auto weight_of = [&](size_t i) {
     return model.named_parameters()[layers[i]->name + ".weight"];
@@ -361,13 +372,9 @@ TEST(FakeQuantHooksTest, AdamMovesALearnedWeightScaleByAFractionOfItself) {
   }
   FakeQuantOptions options;
   options.bits = {4, 8};
-  const auto hooks = FakeQuantHooks::Attach(model, options);
-  ASSERT_TRUE(hooks.ok());
   const torch::Tensor x = torch::randn({4, 3, 16, 16});
-  {
-    torch::NoGradGuard no_grad;
-    model.forward(x);  // Observes the activation ranges.
-  }
+  const auto hooks = AttachAndObserve(model, options, x);
+  ASSERT_TRUE(hooks.ok());
   const auto layers = (*hooks)->layers();
   const auto weight_of = [&](size_t i) {
     return model.named_parameters()[layers[i]->name + ".weight"];
@@ -407,13 +414,12 @@ TEST(FakeQuantHooksTest, LearnedRoundingDecidesTheWeightsAndBakesThemIn) {
   FakeQuantOptions options;
   options.bits = {4, 8};
   options.keep_first_last_8bit = true;  // Leaves conv2 alone under 8 bits.
-  const auto hooks = FakeQuantHooks::Attach(model, options);
-  ASSERT_TRUE(hooks.ok());
   const torch::Tensor x = torch::randn({4, 3, 16, 16});
+  const auto hooks = AttachAndObserve(model, options, x);
+  ASSERT_TRUE(hooks.ok());
   torch::Tensor nearest;
   {
     torch::NoGradGuard no_grad;
-    model.forward(x);  // Observes the activation ranges.
     (*hooks)->set_observing(false);
     nearest = model.forward(x);
   }
@@ -479,13 +485,9 @@ TEST(FakeQuantHooksTest, OscillatingWeightFreezesAndBakesIntoTheLatentWeight) {
   TinyBackbone model;
   FakeQuantOptions options;
   options.bits = {4, 8};
-  const auto hooks = FakeQuantHooks::Attach(model, options);
-  ASSERT_TRUE(hooks.ok());
   const torch::Tensor x = torch::randn({4, 3, 16, 16});
-  {
-    torch::NoGradGuard no_grad;
-    model.forward(x);  // Observes the activation ranges.
-  }
+  const auto hooks = AttachAndObserve(model, options, x);
+  ASSERT_TRUE(hooks.ok());
   (*hooks)->set_observing(false);
   (*hooks)->TrackOscillations(/*momentum=*/0.5);
   (*hooks)->set_oscillation_freeze_threshold(0.6);
