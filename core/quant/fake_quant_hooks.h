@@ -151,8 +151,9 @@ class FakeQuantHooks : public nn::LayerHooks {
     // the log of the per-channel scale (float32 [C], trainable) and the zero
     // point (float32 [C], fixed) that replace the ranges above. The scale is
     // learned as its log so that an optimizer step moves it by a fraction of
-    // itself: Adam's steps have the same size for every element, and on a
-    // plain scale they walked the smallest 4-bit steps to zero.
+    // itself: Adam's steps have about the same size for every element, and
+    // on a plain scale a rate of 1e-4 could move faceres' smallest 4-bit
+    // steps (about 1e-3) by many times themselves over a run.
     torch::Tensor learned_weight_log_scale;
     torch::Tensor learned_weight_zero_point;
     // Set while oscillations are tracked (TrackOscillations); null for
@@ -216,9 +217,10 @@ class FakeQuantHooks : public nn::LayerHooks {
   std::vector<torch::Tensor> StartLearningRanges();
   // Stops observing and makes each conv/linear layer's per-channel weight
   // scale trainable, starting from its current grid (WeightParams), with the
-  // zero point fixed; returns the trainable log scales (Layer::
-  // learned_weight_log_scale; the scale is their exp). The fake quantizer is then ATen's
-  // learnable per-channel one, whose scale gradient is LSQ's, scaled by
+  // zero point fixed; returns the trainable log scales
+  // (Layer::learned_weight_log_scale; the scale is their exp). The fake
+  // quantizer is then ATen's learnable per-channel one, whose scale
+  // gradient is LSQ's (through the exp), scaled by
   // 1 / sqrt(weights per channel * qmax). The grid stops following the
   // weights' min/max: at 4 bits a channel's extreme weights otherwise set its
   // step, and the step LSQ learns trades their clipping against the
