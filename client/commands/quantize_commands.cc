@@ -387,9 +387,20 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                 "real person)");
   cmd->add_flag_function(
       "--augment",
-      [flags](std::int64_t) { flags->job.augmentation = synth::FaceViewAugmentation(); },
+      [flags](std::int64_t) {
+        // The view bounds only: --blend is its own option.
+        const double max_blend = flags->job.augmentation.max_blend;
+        flags->job.augmentation = synth::FaceViewAugmentation();
+        flags->job.augmentation.max_blend = max_blend;
+      },
       "Builtin, inverted-faces and folder sets: show each image from a random nearby view "
       "(+-6 % shift, +-8 % zoom, +-8 degrees; not the paper's method)");
+  cmd->add_option("--blend", job.augmentation.max_blend,
+                  "Builtin, inverted-faces and folder sets: blend each image with another of its "
+                  "batch, the other's weight uniform in [0, B] (face morphs: more inputs to "
+                  "distill on; not the paper's method); 0 = off")
+      ->check(CLI::Range(0.0, 0.5))
+      ->capture_default_str();
   cmd->add_option("--init-student", job.init_student_path,
                   "Start from the weights of this packed student (.qfp) of the same teacher "
                   "instead of the teacher's, e.g. w4a4 from a w4a8 student (not the paper's "

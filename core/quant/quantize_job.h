@@ -84,9 +84,10 @@ struct QuantizeJobConfig {
   bool generator_declared_synthetic = false;
   nlohmann::json generator_description = nlohmann::json::object();  // Into the source's spec.
   synth::InversionOptions inversion;
-  // Random views of a materialized set's images (sources builtin,
-  // inverted-faces and folder; refused for the others, which make new images
-  // every batch). Not the paper's method; off by default.
+  // Random views and blends of a materialized set's images (sources
+  // builtin, inverted-faces and folder; refused for the others, which make
+  // new images every batch; a blend bound outside [0, 0.5] is refused). Not
+  // the paper's method; off by default.
   synth::SetAugmentation augmentation;
   std::string cache_dir;  // Generated synthetic sets; empty: no caching.
   QatOptions qat;

@@ -19,9 +19,12 @@ nlohmann::json WithAugmentation(nlohmann::json spec, const SetAugmentation& augm
 }  // namespace
 
 nlohmann::json SetAugmentation::ToJson() const {
-  return {{"max_shift", max_shift},
-          {"max_zoom", max_zoom},
-          {"max_rotation_degrees", max_rotation_degrees}};
+  nlohmann::json json = {{"max_shift", max_shift},
+                         {"max_zoom", max_zoom},
+                         {"max_rotation_degrees", max_rotation_degrees}};
+  // Written only when set, so that the specs of earlier sets stay as they were.
+  if (blends()) json["max_blend"] = max_blend;
+  return json;
 }
 
 SetAugmentation FaceViewAugmentation() {
@@ -60,10 +63,22 @@ torch::Tensor TensorSetSource::NextBatch(int64_t batch_size) {
         torch::rand({batch_size}, generator_, torch::TensorOptions(torch::kFloat)) < 0.5;
     batch = torch::where(flip.view({-1, 1, 1, 1}), batch.flip({3}), batch);
   }
-  return augmentation_.enabled() ? Augment(batch) : batch;
+  if (augmentation_.moves()) batch = Move(batch);
+  if (augmentation_.blends()) batch = Blend(batch);
+  return batch;
 }
 
-torch::Tensor TensorSetSource::Augment(const torch::Tensor& batch) {
+torch::Tensor TensorSetSource::Blend(const torch::Tensor& batch) {
+  const int64_t n = batch.size(0);
+  const torch::Tensor partner = torch::randperm(n, generator_, torch::kLong);
+  const torch::Tensor weight =
+      (torch::rand({n}, generator_, torch::TensorOptions(torch::kFloat)) * augmentation_.max_blend)
+          .to(batch.dtype())
+          .view({-1, 1, 1, 1});
+  return torch::lerp(batch, batch.index_select(0, partner), weight);
+}
+
+torch::Tensor TensorSetSource::Move(const torch::Tensor& batch) {
   const int64_t n = batch.size(0);
   const auto uniform = [&](double bound) {  // n values in [-bound, bound].
     return (torch::rand({n}, generator_, torch::TensorOptions(torch::kFloat)) * 2 - 1) * bound;

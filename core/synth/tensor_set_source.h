@@ -2,8 +2,8 @@
 // images (the built-in generator's output or a declared-synthetic folder), in
 // a fresh random order each epoch, each image mirrored with probability 1/2
 // (faces are symmetric enough that a mirror is another valid view) and, with
-// a SetAugmentation, seen from a random nearby viewpoint.
-// Deterministic for a given seed.
+// a SetAugmentation, seen from a random nearby viewpoint and/or blended with
+// another image of its batch. Deterministic for a given seed.
 #ifndef QUANTFACE_CORE_SYNTH_TENSOR_SET_SOURCE_H_
 #define QUANTFACE_CORE_SYNTH_TENSOR_SET_SOURCE_H_
 
@@ -22,12 +22,23 @@ namespace qf::synth {
 // visit a new input whose teacher embedding is computed afresh. Each image
 // gets its own shift, zoom and rotation, uniform within the bounds, resampled
 // bilinearly with the border pixels extended. All bounds 0: no resampling.
+//
+// Blending (max_blend > 0) then mixes each image with another image of the
+// same batch (a random pairing), (1 - t) x + t y with t uniform in
+// [0, max_blend]. Why: distillation needs no labels, so a blend of two
+// aligned synthetic faces, a face morph whose teacher embedding lies
+// between theirs, is one more input to match, and a set of N faces offers
+// N^2 pairs of them; blends of synthetic faces stay synthetic. Not the
+// paper's method.
 struct SetAugmentation {
   double max_shift = 0;             // Fraction of the side, per axis.
   double max_zoom = 0;              // Scale factor in [1 - z, 1 + z].
   double max_rotation_degrees = 0;  // Either way.
+  double max_blend = 0;             // Partner's weight, in [0, 0.5].
 
-  bool enabled() const { return max_shift > 0 || max_zoom > 0 || max_rotation_degrees > 0; }
+  bool moves() const { return max_shift > 0 || max_zoom > 0 || max_rotation_degrees > 0; }
+  bool blends() const { return max_blend > 0; }
+  bool enabled() const { return moves() || blends(); }
   nlohmann::json ToJson() const;
 };
 
@@ -47,7 +58,8 @@ class TensorSetSource : public ImageSource {
   int64_t size() const { return images_.size(0); }
 
  private:
-  torch::Tensor Augment(const torch::Tensor& batch);
+  torch::Tensor Move(const torch::Tensor& batch);
+  torch::Tensor Blend(const torch::Tensor& batch);
 
   const torch::Tensor images_;
   const nlohmann::json spec_;

@@ -56,6 +56,20 @@ TEST(QuantizeJobTest, AugmentationIsRefusedForSourcesThatMakeNewImagesEveryBatch
   }
 }
 
+TEST(QuantizeJobTest, BlendBoundOutsideZeroToHalfIsRefused) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  for (const double bound : {-0.1, 0.6}) {
+    QuantizeJobConfig config = DlibResnetJob("inverted-faces");
+    config.augmentation.max_blend = bound;
+    const auto result = RunQuantizeJob(config, nullptr);
+    ASSERT_FALSE(result.ok()) << bound;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << bound;
+    EXPECT_NE(result.status().message().find("blend weight bound must be in [0, 0.5]"),
+              std::string::npos)
+        << result.status();
+  }
+}
+
 TEST(QuantizeJobTest, AugmentationPassesTheSourceCheckForAnImageSet) {
   QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
   // A folder that is not declared synthetic: the job fails on that, after the
