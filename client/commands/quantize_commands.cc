@@ -399,7 +399,7 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "Builtin, inverted-faces and folder sets: blend each image with another of its "
                   "batch, the other's weight uniform in [0, B] (face morphs: more inputs to "
                   "distill on; not the paper's method); 0 = off")
-      ->check(CLI::Range(0.0, 0.5))
+      ->check(CLI::Range(0.0, synth::SetAugmentation::kMaxBlend))
       ->capture_default_str();
   cmd->add_option("--init-student", job.init_student_path,
                   "Start from the weights of this packed student (.qfp) of the same teacher "

@@ -251,10 +251,11 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   QF_RETURN_IF_ERROR(equalize(*result.student));
 
   QF_ASSIGN_OR_RETURN(const SourceKind source_kind, ParseSourceKind(config.source));
-  if (!(config.augmentation.max_blend >= 0.0 && config.augmentation.max_blend <= 0.5)) {
+  if (!(config.augmentation.max_blend >= 0.0 &&
+        config.augmentation.max_blend <= synth::SetAugmentation::kMaxBlend)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("augmentation: the blend weight bound must be in [0, 0.5], got ",
-                     config.augmentation.max_blend));
+        absl::StrCat("augmentation: the blend weight bound must be in [0, ",
+                     synth::SetAugmentation::kMaxBlend, "], got ", config.augmentation.max_blend));
   }
   if (config.augmentation.enabled() && !IsImageSet(source_kind)) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -34,7 +34,10 @@ struct SetAugmentation {
   double max_shift = 0;             // Fraction of the side, per axis.
   double max_zoom = 0;              // Scale factor in [1 - z, 1 + z].
   double max_rotation_degrees = 0;  // Either way.
-  double max_blend = 0;             // Partner's weight, in [0, 0.5].
+  double max_blend = 0;             // Partner's weight, in [0, kMaxBlend].
+
+  // Past half the partner would be the image and the image its partner.
+  static constexpr double kMaxBlend = 0.5;
 
   bool moves() const { return max_shift > 0 || max_zoom > 0 || max_rotation_degrees > 0; }
   bool blends() const { return max_blend > 0; }
