@@ -188,6 +188,12 @@ int RunQuantize(QuantizeFlags flags) {
       report["seconds"].get<double>(), report["synthetic"]["seconds"].get<double>(),
       report["synthetic"]["cache_hit"].get<bool>() ? ", cached" : "",
       report["training"]["seconds"].get<double>());
+  if (report["training"].contains("quantization_drop")) {
+    std::cout << absl::StrFormat(
+        "quantization drop: each activation element kept in full precision with probability "
+        "%.2f in training steps\n",
+        report["training"]["quantization_drop"]["probability"].get<double>());
+  }
   if (report["training"].contains("oscillations")) {
     const nlohmann::json& oscillations = report["training"]["oscillations"];
     const auto counts = [](const nlohmann::json& c) {
@@ -210,6 +216,24 @@ int RunQuantize(QuantizeFlags flags) {
         "level; %d were still between levels when decided\n",
         rounding["decided_at_step"].get<int64_t>(), all["away_from_nearest"].get<int64_t>(),
         all["weights"].get<int64_t>(), all["soft_when_decided"].get<int64_t>());
+  }
+  if (report.contains("synthetic_eval")) {
+    const nlohmann::json& eval = report["synthetic_eval"];
+    std::cout << absl::StrFormat(
+        "mean teacher-student cosine on synthetic images (fake quant): %.4f on %d %s",
+        eval["training"]["mean_teacher_student_cosine"].get<double>(),
+        eval["training"]["images"].get<int64_t>(),
+        eval["training"].contains("new_images") ? "new images of the training source"
+                                                : "training images");
+    if (eval.contains("held_out")) {
+      std::cout << absl::StrFormat(", %.4f on %d held-out images (seed %d, %.1f s%s)",
+                                   eval["held_out"]["mean_teacher_student_cosine"].get<double>(),
+                                   eval["held_out"]["images"].get<int64_t>(),
+                                   eval["held_out"]["seed"].get<uint64_t>(),
+                                   eval["held_out"]["seconds"].get<double>(),
+                                   eval["held_out"]["cache_hit"].get<bool>() ? ", cached" : "");
+    }
+    std::cout << "\n";
   }
   if (result->lfw.has_value()) {
     const quant::StudentLfwReport& lfw = *result->lfw;
@@ -388,10 +412,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_flag_function(
       "--augment",
       [flags](std::int64_t) {
-        // The view bounds only: --blend is its own option.
-        const double max_blend = flags->job.augmentation.max_blend;
-        flags->job.augmentation = synth::FaceViewAugmentation();
-        flags->job.augmentation.max_blend = max_blend;
+        // The view bounds only: --blend and --color-jitter are options of their own.
+        const synth::SetAugmentation views = synth::FaceViewAugmentation();
+        synth::SetAugmentation& augmentation = flags->job.augmentation;
+        augmentation.max_shift = views.max_shift;
+        augmentation.max_zoom = views.max_zoom;
+        augmentation.max_rotation_degrees = views.max_rotation_degrees;
       },
       "Builtin, inverted-faces and folder sets: show each image from a random nearby view "
       "(+-6 % shift, +-8 % zoom, +-8 degrees; not the paper's method)");
@@ -400,6 +426,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "batch, the other's weight uniform in [0, B] (face morphs: more inputs to "
                   "distill on; not the paper's method); 0 = off")
       ->check(CLI::Range(0.0, synth::SetAugmentation::kMaxBlend))
+      ->capture_default_str();
+  cmd->add_option("--color-jitter", job.augmentation.max_color_jitter,
+                  "Builtin, inverted-faces and folder sets: recolour each image, each channel's "
+                  "contrast scaled by [1 - J, 1 + J] and its mean moved by [-J, J] of its spread "
+                  "(not the paper's method); 0 = off")
+      ->check(CLI::Range(0.0, synth::SetAugmentation::kMaxColorJitter))
       ->capture_default_str();
   cmd->add_option("--init-student", job.init_student_path,
                   "Start from the weights of this packed student (.qfp) of the same teacher "
@@ -443,6 +475,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "freezing, Nagel et al. 2022; not the paper's method); 0 = off")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.0999));
+  cmd->add_option("--quantization-drop", job.qat.quantization_drop,
+                  "QAT: in each training step, keep each activation element in full precision "
+                  "with this probability instead of quantizing it (QDrop, Wei et al. 2022; not "
+                  "the paper's method); 0 = off")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.95));
   cmd->add_option("--learn-rounding", flags->learned_rounding,
                   "QAT: learn whether each weight rounds up or down (AdaRound's soft rounding, "
                   "trained by the QAT loss; not the paper's method) in these layers under 8 bits: "
@@ -479,6 +517,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   auto* eval_lfw =
       cmd->add_option("--eval-lfw", job.lfw_dir, "LFW directory: evaluate teacher, student, cross");
   cmd->add_flag("--lfw-flip", job.lfw_flip, "Flip-averaged embeddings in the LFW evaluation");
+  cmd->add_option("--eval-synthetic", job.synthetic_eval_images,
+                  "After training: mean teacher-student embedding cosine on this many synthetic "
+                  "images, of the training set and (builtin, inverted-faces) of a held-out set "
+                  "generated alike with seed + 1000, to set next to LFW's (0: none)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--eval-all-pairs", job.lfw_all_pairs,
                 "With --eval-lfw: also score every pair of LFW images on the student as served "
                 "(thresholds down to FAR 1e-6)")

@@ -61,6 +61,22 @@ class OscillationTracking {
   bool finished_ = false;
 };
 
+// For the length of a QAT run: the hooks drop the quantization of some
+// activation elements in training forwards, and quantize every element
+// again on every exit path.
+class QuantizationDropScope {
+ public:
+  QuantizationDropScope(FakeQuantHooks& hooks, double probability) : hooks_(hooks) {
+    hooks_.set_quantization_drop(probability);
+  }
+  ~QuantizationDropScope() { hooks_.set_quantization_drop(0); }
+  QuantizationDropScope(const QuantizationDropScope&) = delete;
+  QuantizationDropScope& operator=(const QuantizationDropScope&) = delete;
+
+ private:
+  FakeQuantHooks& hooks_;
+};
+
 absl::Status CheckSameSpec(const nn::Backbone& teacher, const nn::Backbone& student) {
   if (teacher.spec().architecture != student.spec().architecture ||
       teacher.spec().embedding_dim != student.spec().embedding_dim) {
@@ -223,6 +239,13 @@ nlohmann::json QatOptionsToJson(const QatOptions& options) {
         {"momentum", kDefaultOscillationMomentum},
         {"method", "iterative weight freezing, Nagel et al. 2022 (not the paper's)"}};
   }
+  if (options.quantization_drop > 0) {
+    json["quantization_drop"] = {
+        {"probability", options.quantization_drop},
+        {"method",
+         "QDrop, Wei et al. 2022: each activation element kept in full precision with this "
+         "probability in training steps (not the paper's)"}};
+  }
   if (options.learned_rounding != RoundingLayers::kNone) {
     json["learned_rounding"] = {
         {"layers", RoundingLayersName(options.learned_rounding)},
@@ -360,6 +383,12 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
                      "a frequency never exceeds 1), got ",
                      options.oscillation_freeze_threshold));
   }
+  if (!(options.quantization_drop >= 0 && options.quantization_drop < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("quantization drop probability must be in [0, 1) (1 would train a "
+                     "full-precision student), got ",
+                     options.quantization_drop));
+  }
   const bool learns_rounding = options.learned_rounding != RoundingLayers::kNone;
   if (learns_rounding && !options.checkpoint_path.empty() && options.checkpoint_every > 0) {
     return absl::InvalidArgumentError(
@@ -399,6 +428,7 @@ absl::StatusOr<QatReport> RunQat(nn::Backbone& teacher, nn::Backbone& student,
     teacher.eval();
     student.train();
     OscillationTracking oscillations(hooks);
+    const QuantizationDropScope quantization_drop(hooks, options.quantization_drop);
     std::vector<torch::Tensor> params = student.parameters();
     const std::unique_ptr<torch::optim::Optimizer> optimizer_owner =
         MakeOptimizer(options, params, base_lr);
@@ -566,6 +596,33 @@ absl::StatusOr<double> MeasureDistillationLoss(nn::Backbone& teacher, nn::Backbo
     return sum / static_cast<double>(std::max<int64_t>(num_batches, 1));
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("measuring loss: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<double> MeasureEmbeddingCosine(nn::Backbone& teacher, nn::Backbone& student,
+                                              synth::ImageSource& source, int64_t num_images,
+                                              int64_t batch_size, torch::Device device) {
+  if (num_images <= 0 || batch_size <= 0) {
+    return absl::InvalidArgumentError("measuring the embedding cosine needs images and a batch");
+  }
+  try {
+    torch::NoGradGuard no_grad;
+    teacher.eval();
+    student.eval();
+    double sum = 0;
+    for (int64_t done = 0; done < num_images; done += batch_size) {
+      const int64_t n = std::min(batch_size, num_images - done);
+      const torch::Tensor batch = source.NextBatch(n).to(device);
+      sum += torch::nn::functional::cosine_similarity(
+                 student.forward(batch), teacher.forward(batch),
+                 torch::nn::functional::CosineSimilarityFuncOptions().dim(1))
+                 .sum()
+                 .item<double>();
+    }
+    return sum / static_cast<double>(num_images);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("measuring the embedding cosine: ", e.what_without_backtrace()));
   }
 }
 

@@ -111,6 +111,13 @@ struct QatOptions {
   // checkpointed: a resumed run tracks afresh. Offline only (quant_bench
   // quantize --freeze-oscillations), not in the job API.
   double oscillation_freeze_threshold = 0;
+  // Not the paper's method: in every training step, each element of each
+  // quantized activation keeps its full-precision value with this
+  // probability, in [0, 1) (QDrop, Wei et al., ICLR 2022; FakeQuantHooks::
+  // set_quantization_drop). The student is evaluated, saved and served
+  // with every element quantized. 0: the paper's QAT. Offline only
+  // (quant_bench quantize --quantization-drop), not in the job API.
+  double quantization_drop = 0;
   // Not the paper's method: after the warm-up, the chosen layers' weights
   // stop being rounded to the nearest level; each weight's up-or-down choice
   // is learned instead (FakeQuantHooks::StartLearningRounding, AdaRound's
@@ -240,6 +247,14 @@ struct PtqOptions {
 // then freezes the ranges. Weights are untouched.
 absl::Status CalibratePtq(nn::Backbone& student, FakeQuantHooks& hooks, synth::ImageSource& source,
                           const PtqOptions& options, torch::Device device);
+
+// Mean cosine between the student's and the teacher's embeddings of
+// `num_images` images from `source` (in batches of at most `batch_size`), in
+// eval mode with no gradients. InvalidArgument for num_images or
+// batch_size <= 0.
+absl::StatusOr<double> MeasureEmbeddingCosine(nn::Backbone& teacher, nn::Backbone& student,
+                                              synth::ImageSource& source, int64_t num_images,
+                                              int64_t batch_size, torch::Device device);
 
 // Mean distillation loss of the student over `num_batches` batches of
 // `source` (no training, ranges unchanged if frozen).

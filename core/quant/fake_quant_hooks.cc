@@ -312,7 +312,7 @@ std::vector<FakeQuantHooks::LayerRounding> FakeQuantHooks::FinishLearningRoundin
 
 torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::Tensor& input) {
   Layer& layer = Find(&conv, "conv");
-  const torch::Tensor x = layer.input->Apply(input);
+  const torch::Tensor x = QuantizeActivation(*layer.input, input);
   if (tap_) tap_(layer.name, x);
   const torch::Tensor w = QuantizeWeight(layer, conv.weight);
   const auto& o = conv.options;
@@ -327,15 +327,24 @@ torch::Tensor FakeQuantHooks::Conv2d(torch::nn::Conv2dImpl& conv, const torch::T
 
 torch::Tensor FakeQuantHooks::Linear(torch::nn::LinearImpl& linear, const torch::Tensor& input) {
   Layer& layer = Find(&linear, "linear");
-  const torch::Tensor x = layer.input->Apply(input);
+  const torch::Tensor x = QuantizeActivation(*layer.input, input);
   if (tap_) tap_(layer.name, x);
   return F::linear(x, QuantizeWeight(layer, linear.weight), linear.bias);
 }
 
 torch::Tensor FakeQuantHooks::AddOperand(const std::string& site, const torch::Tensor& x) {
-  const torch::Tensor quantized = add_operand(site).Apply(x);
+  const torch::Tensor quantized = QuantizeActivation(add_operand(site), x);
   if (tap_) tap_(site, quantized);
   return quantized;
+}
+
+torch::Tensor FakeQuantHooks::QuantizeActivation(ActivationQuantizer& quantizer,
+                                                 const torch::Tensor& x) const {
+  const torch::Tensor quantized = quantizer.Apply(x);
+  if (drop_probability_ <= 0 || observing_ || !torch::GradMode::is_enabled()) return quantized;
+  // The kept elements' gradient flows to x directly, the others' through
+  // the quantizer's straight-through estimator.
+  return torch::where(torch::rand_like(x) < drop_probability_, x, quantized);
 }
 
 ActivationQuantizer& FakeQuantHooks::add_operand(const std::string& site) {

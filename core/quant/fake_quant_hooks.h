@@ -241,6 +241,18 @@ class FakeQuantHooks : public nn::LayerHooks {
   // frozen integer on the layer's current grid in every forward, training
   // or not, and get no gradient.
   void set_oscillation_freeze_threshold(double threshold) { freeze_threshold_ = threshold; }
+  // Random quantization drop (QDrop, Wei et al., ICLR 2022): in a training
+  // forward (grad mode on, not observing), each element of each quantized
+  // activation (conv/linear inputs and add operands) keeps its
+  // full-precision value with this probability instead of its value on the
+  // grid; the others are quantized as usual. Every other forward (no grad,
+  // observing, or 0, the default) quantizes every element. Why: QDrop's
+  // finding is that training with part of the activation noise makes the
+  // student flatter with respect to that noise, and so better on inputs
+  // unlike the calibration set, which is this product's case (synthetic
+  // faces in training, real ones served). Not the paper's method.
+  void set_quantization_drop(double probability) { drop_probability_ = probability; }
+  double quantization_drop() const { return drop_probability_; }
   // Writes each frozen weight's value on its layer's current grid into the
   // latent weight, so that the plain fake-quant forward, the packed file and
   // the integer forward all hold the frozen integers; then stops tracking and
@@ -295,10 +307,14 @@ class FakeQuantHooks : public nn::LayerHooks {
                                          const AffineParams& p, const torch::Tensor& quantized);
   // The weight parameter of `layer`'s module (sharing its storage).
   torch::Tensor WeightOf(const Layer& layer) const;
+  // `quantizer` applied to `x`, with the quantization of some elements
+  // dropped in a training forward (set_quantization_drop).
+  torch::Tensor QuantizeActivation(ActivationQuantizer& quantizer, const torch::Tensor& x) const;
 
   const FakeQuantOptions options_;
   bool observing_ = true;
   double freeze_threshold_ = 0.0;
+  double drop_probability_ = 0.0;
   std::vector<std::unique_ptr<Layer>> ordered_;
   std::unordered_map<const torch::nn::Module*, Layer*> by_module_;
   std::map<std::string, std::unique_ptr<ActivationQuantizer>> add_operands_;

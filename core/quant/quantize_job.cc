@@ -178,6 +178,59 @@ absl::StatusOr<GeneratedSet> GetOrGenerateSet(
   return set;
 }
 
+namespace {
+
+// report["synthetic_eval"] (QuantizeJobConfig::synthetic_eval_images):
+// the mean teacher-student embedding cosine on the training data and, for
+// a generated set, on a held-out set generated alike with another seed.
+// `training_images` is the training set (undefined for sources that make
+// new images every batch: then `source` itself is measured, whose images
+// are new ones).
+absl::StatusOr<nlohmann::json> EvaluateOnSyntheticData(
+    const QuantizeJobConfig& config, nn::Backbone& teacher, nn::Backbone& student,
+    const torch::Tensor& training_images, synth::ImageSource& source, torch::Device device,
+    const std::function<void(const JobProgress&)>& progress) {
+  constexpr int64_t kBatch = 32;
+  const int64_t wanted = config.synthetic_eval_images;
+  // Each image once, as generated: no mirror, views or blends.
+  const auto measure_set = [&](const torch::Tensor& images) {
+    const int64_t n = std::min(wanted, images.size(0));
+    synth::TensorSetSource plain(images.slice(0, 0, n), nlohmann::json::object(), config.seed,
+                                 /*mirror=*/false);
+    return MeasureEmbeddingCosine(teacher, student, plain, n, kBatch, device);
+  };
+  nlohmann::json json;
+  if (training_images.defined()) {
+    QF_ASSIGN_OR_RETURN(const double cosine, measure_set(training_images));
+    json["training"] = {{"images", std::min(wanted, training_images.size(0))},
+                        {"mean_teacher_student_cosine", cosine}};
+  } else {
+    QF_ASSIGN_OR_RETURN(const double cosine,
+                        MeasureEmbeddingCosine(teacher, student, source, wanted, kBatch, device));
+    json["training"] = {
+        {"images", wanted}, {"new_images", true}, {"mean_teacher_student_cosine", cosine}};
+  }
+  QF_ASSIGN_OR_RETURN(const SourceKind kind, ParseSourceKind(config.source));
+  if (kind == SourceKind::kBuiltin || kind == SourceKind::kInvertedFaces) {
+    QuantizeJobConfig held_out_config = config;
+    held_out_config.inversion.seed = config.inversion.seed + kHeldOutSeedOffset;
+    held_out_config.inversion.num_images = wanted;
+    const auto start = std::chrono::steady_clock::now();
+    QF_ASSIGN_OR_RETURN(const GeneratedSet held_out,
+                        GetOrGenerateSet(held_out_config, teacher, device, progress));
+    const double seconds = SecondsSince(start);
+    QF_ASSIGN_OR_RETURN(const double cosine, measure_set(held_out.images));
+    json["held_out"] = {{"images", held_out.images.size(0)},
+                        {"seed", held_out_config.inversion.seed},
+                        {"cache_hit", held_out.cache_hit},
+                        {"seconds", seconds},
+                        {"mean_teacher_student_cosine", cosine}};
+  }
+  return json;
+}
+
+}  // namespace
+
 absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     const QuantizeJobConfig& config, const std::function<void(const JobProgress&)>& progress) {
   const auto job_start = std::chrono::steady_clock::now();
@@ -257,6 +310,16 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
         absl::StrCat("augmentation: the blend weight bound must be in [0, ",
                      synth::SetAugmentation::kMaxBlend, "], got ", config.augmentation.max_blend));
   }
+  if (config.synthetic_eval_images < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "synthetic_eval_images must be >= 0 (0: none), got ", config.synthetic_eval_images));
+  }
+  if (!(config.augmentation.max_color_jitter >= 0.0 &&
+        config.augmentation.max_color_jitter <= synth::SetAugmentation::kMaxColorJitter)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "augmentation: the colour jitter bound must be in [0, ",
+        synth::SetAugmentation::kMaxColorJitter, "], got ", config.augmentation.max_color_jitter));
+  }
   if (config.augmentation.enabled() && !IsImageSet(source_kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "augmentation applies to the sources builtin, inverted-faces and folder, not '",
@@ -266,6 +329,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   // The training/calibration source: synthetic only.
   const auto synth_start = std::chrono::steady_clock::now();
   std::unique_ptr<synth::ImageSource> source;
+  torch::Tensor training_images;  // Sources that are one set of images: the set.
   bool cache_hit = false;
   switch (source_kind) {
     case SourceKind::kNoise:
@@ -289,6 +353,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
       QF_ASSIGN_OR_RETURN(GeneratedSet set,
                           GetOrGenerateSet(config, *result.teacher, device, progress));
       cache_hit = set.cache_hit;
+      training_images = set.images;
       source = std::make_unique<synth::TensorSetSource>(std::move(set.images), std::move(set.spec),
                                                         config.seed, /*mirror=*/true,
                                                         config.augmentation);
@@ -299,6 +364,7 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
       folder_options.declared_synthetic = config.folder_declared_synthetic;
       QF_ASSIGN_OR_RETURN(torch::Tensor images,
                           synth::LoadSyntheticFolder(config.folder, input, folder_options));
+      training_images = images;
       source = std::make_unique<synth::TensorSetSource>(
           images, synth::FolderSpec(config.folder, input, folder_options), config.seed,
           /*mirror=*/true, config.augmentation);
@@ -416,6 +482,12 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
                           {"restored_from_checkpoint", restored}};
   }
   report["training"]["seconds"] = SecondsSince(train_start);
+  if (config.synthetic_eval_images > 0) {
+    QF_RETURN_IF_ERROR(check_stop("evaluation"));
+    QF_ASSIGN_OR_RETURN(report["synthetic_eval"],
+                        EvaluateOnSyntheticData(config, *result.teacher, *result.student,
+                                                training_images, *source, device, progress));
+  }
   report["quantization"] = LayersToJson(*result.hooks);
 
   if (!config.lfw_dir.empty()) {

@@ -39,6 +39,10 @@ enum class QuantMethod { kQat, kPtq };
 // Rendered faces that residual stream equalization measures channels on.
 inline constexpr int64_t kEqualizationImages = 64;
 
+// The held-out synthetic set of QuantizeJobConfig::synthetic_eval_images
+// is generated with the training set's seed plus this.
+inline constexpr uint64_t kHeldOutSeedOffset = 1000;
+
 struct QuantizeJobConfig {
   std::string teacher = "dlib-resnet";
   std::string asset_dir;
@@ -84,10 +88,11 @@ struct QuantizeJobConfig {
   bool generator_declared_synthetic = false;
   nlohmann::json generator_description = nlohmann::json::object();  // Into the source's spec.
   synth::InversionOptions inversion;
-  // Random views and blends of a materialized set's images (sources
-  // builtin, inverted-faces and folder; refused for the others, which make
-  // new images every batch; a blend bound outside [0, 0.5] is refused). Not
-  // the paper's method; off by default.
+  // Random views, recolourings and blends of a materialized set's images
+  // (sources builtin, inverted-faces and folder; refused for the others,
+  // which make new images every batch; a blend bound outside [0, 0.5] or a
+  // colour jitter bound outside [0, 0.9] is refused). Not the paper's
+  // method; off by default.
   synth::SetAugmentation augmentation;
   std::string cache_dir;  // Generated synthetic sets; empty: no caching.
   QatOptions qat;
@@ -98,6 +103,19 @@ struct QuantizeJobConfig {
   // Empty: not saved.
   std::string ptq_checkpoint_path;
   uint64_t seed = 1;
+  // > 0: after training, report["synthetic_eval"]: the mean cosine between
+  // the teacher's and the (fake-quant) student's embeddings on synthetic
+  // images. "training": up to this many of the training set's images, each
+  // once as generated (no mirror, views or blends), or this many new images
+  // from a source that makes new ones every batch. "held_out", for the
+  // generated sources builtin and inverted-faces: this many images
+  // generated alike with seed inversion.seed + kHeldOutSeedOffset (cached
+  // like a training set). Why: set next to the same cosine on LFW, they
+  // tell whether a student's error on real faces is already there on
+  // synthetic faces it never saw (a limit of the low-bit student) or only on
+  // real ones (a gap between the two kinds of data), and how much it fits
+  // its own training images better than new ones. Negative is refused.
+  int64_t synthetic_eval_images = 0;
   std::string lfw_dir;  // Empty: no LFW evaluation.
   bool lfw_flip = false;
   // With lfw_dir: also score every pair of LFW images on the student as

@@ -24,6 +24,7 @@ nlohmann::json SetAugmentation::ToJson() const {
                          {"max_rotation_degrees", max_rotation_degrees}};
   // Written only when set, so that the specs of earlier sets stay as they were.
   if (blends()) json["max_blend"] = max_blend;
+  if (recolors()) json["max_color_jitter"] = max_color_jitter;
   return json;
 }
 
@@ -64,6 +65,7 @@ torch::Tensor TensorSetSource::NextBatch(int64_t batch_size) {
     batch = torch::where(flip.view({-1, 1, 1, 1}), batch.flip({3}), batch);
   }
   if (augmentation_.moves()) batch = Move(batch);
+  if (augmentation_.recolors()) batch = Recolor(batch);
   if (augmentation_.blends()) batch = Blend(batch);
   return batch;
 }
@@ -76,6 +78,23 @@ torch::Tensor TensorSetSource::Blend(const torch::Tensor& batch) {
           .to(batch.dtype())
           .view({-1, 1, 1, 1});
   return torch::lerp(batch, batch.index_select(0, partner), weight);
+}
+
+torch::Tensor TensorSetSource::Recolor(const torch::Tensor& batch) {
+  const int64_t n = batch.size(0);
+  const int64_t channels = batch.size(1);
+  const double bound = augmentation_.max_color_jitter;
+  const auto uniform = [&]() {  // n x C x 1 x 1 values in [-bound, bound].
+    return ((torch::rand({n, channels, 1, 1}, generator_, torch::TensorOptions(torch::kFloat)) * 2 -
+             1) *
+            bound)
+        .to(batch.dtype());
+  };
+  const torch::Tensor contrast = 1.0 + uniform();
+  const torch::Tensor shift = uniform();
+  const torch::Tensor mean = batch.mean({2, 3}, /*keepdim=*/true);
+  const torch::Tensor deviation = batch.std({2, 3}, /*unbiased=*/false, /*keepdim=*/true);
+  return mean + contrast * (batch - mean) + shift * deviation;
 }
 
 torch::Tensor TensorSetSource::Move(const torch::Tensor& batch) {

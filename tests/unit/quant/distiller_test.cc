@@ -442,6 +442,65 @@ TEST_F(ThreeBitStudentTest, QatReportsOscillationsAndFreezesWhenAsked) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A run with a quantization drop trains on forwards in which part of each
+// activation is in full precision, says so in its options' JSON, and leaves
+// the hooks quantizing every element; a probability outside [0, 1) is
+// refused.
+TEST_F(ThreeBitStudentTest, QuantizationDropIsActiveOnlyDuringTheRun) {
+  const std::string site = "block/residual";
+  double largest_off_grid_share = 0;
+  hooks->set_tap([&](const std::string& name, const torch::Tensor& values) {
+    if (name != site || hooks->add_operands().at(site)->observing()) return;
+    torch::NoGradGuard no_grad;
+    const ActivationQuantizer& quantizer = *hooks->add_operands().at(site);
+    const torch::Tensor on_grid =
+        FakeQuantizePerTensor(values, quantizer.Params(), quantizer.bits());
+    largest_off_grid_share =
+        std::max(largest_off_grid_share,
+                 (on_grid - values).abs().gt(1e-6).to(torch::kFloat).mean().item<double>());
+  });
+  synth::NoiseSource train(teacher.spec().input, 8);
+  QatOptions options = ShortRun();
+  options.quantization_drop = 0.3;
+  ASSERT_TRUE(RunQat(teacher, student, *hooks, train, options, torch::kCPU).ok());
+  EXPECT_GT(largest_off_grid_share, 0.2);
+  EXPECT_EQ(hooks->quantization_drop(), 0.0);
+  EXPECT_EQ(QatOptionsToJson(options)["quantization_drop"]["probability"], 0.3);
+  EXPECT_FALSE(QatOptionsToJson(ShortRun()).contains("quantization_drop"));
+
+  largest_off_grid_share = 0;
+  student.forward(train.NextBatch(4)).sum().backward();  // A training forward.
+  EXPECT_EQ(largest_off_grid_share, 0.0);
+
+  for (double probability : {-0.1, 1.0}) {
+    options.quantization_drop = probability;
+    const absl::Status status =
+        RunQat(teacher, student, *hooks, train, options, torch::kCPU).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << probability;
+    EXPECT_NE(status.message().find("quantization drop"), std::string::npos);
+  }
+}
+
+// A student with the teacher's weights and no hooks is the teacher:
+// cosine 1; quantized to 3 bits it is not; a count or batch of 0 is refused.
+TEST_F(ThreeBitStudentTest, EmbeddingCosineIsOneForTheTeacherAndLowerForItsStudent) {
+  synth::NoiseSource source(teacher.spec().input, 5);
+  const torch::Device cpu(torch::kCPU);
+  ASSERT_TRUE(CalibratePtq(student, *hooks, source, {16, 8, {}, {}}, cpu).ok());
+  const absl::StatusOr<double> quantized =
+      MeasureEmbeddingCosine(teacher, student, source, 10, 4, cpu);
+  ASSERT_TRUE(quantized.ok()) << quantized.status();
+  EXPECT_LT(*quantized, 0.9999);
+  EXPECT_GT(*quantized, 0.0);
+  const absl::StatusOr<double> same = MeasureEmbeddingCosine(teacher, teacher, source, 10, 4, cpu);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_NEAR(*same, 1.0, 1e-5);
+  EXPECT_EQ(MeasureEmbeddingCosine(teacher, student, source, 0, 4, cpu).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MeasureEmbeddingCosine(teacher, student, source, 4, 0, cpu).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // The rounding choices LearnedRoundingRun(regularization, 1) leaves
 // between levels when it decides them, for a fresh 3-bit student of
 // `teacher`.

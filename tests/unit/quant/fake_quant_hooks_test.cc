@@ -569,6 +569,54 @@ TEST(FakeQuantHooksTest, TracksOnlyTrainingForwardsOfLayersUnder8Bits) {
   EXPECT_EQ(report[0].weight_bits, 4);
 }
 
+// The share of `values` that is not on `quantizer`'s current grid.
+double OffGridShare(const ActivationQuantizer& quantizer, const torch::Tensor& values) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor on_grid = FakeQuantizePerTensor(values, quantizer.Params(), quantizer.bits());
+  return (on_grid - values).abs().gt(1e-6).to(torch::kFloat).mean().item<double>();
+}
+
+// With a drop probability, a training forward keeps about that share of an
+// activation's elements in full precision; forwards without grad mode, or
+// while observing, quantize every element, and so does every forward at 0.
+TEST(FakeQuantHooksTest, QuantizationDropKeepsElementsInFullPrecisionInTrainingForwardsOnly) {
+  torch::manual_seed(17);
+  TinyBackbone model;
+  FakeQuantOptions options;
+  options.bits = {4, 4};
+  const torch::Tensor x = torch::randn({4, 3, 16, 16});
+  const auto hooks = AttachAndObserve(model, options, x);
+  ASSERT_TRUE(hooks.ok()) << hooks.status();
+  // The residual operand is a conv's output: continuous values, none of
+  // which lies on the grid by chance (a ReLU's zeros would).
+  const std::string site = "block/residual";
+  torch::Tensor seen;
+  (*hooks)->set_tap([&](const std::string& name, const torch::Tensor& values) {
+    if (name == site) seen = values.detach().clone();
+  });
+  const ActivationQuantizer& quantizer = *(*hooks)->add_operands().at(site);
+  (*hooks)->set_observing(false);
+  (*hooks)->set_quantization_drop(0.5);
+  EXPECT_DOUBLE_EQ((*hooks)->quantization_drop(), 0.5);
+
+  model.forward(x).sum().backward();
+  const double trained_share = OffGridShare(quantizer, seen);
+  EXPECT_GT(trained_share, 0.4);  // 8,192 elements: the share's sd is 0.006.
+  EXPECT_LT(trained_share, 0.6);
+  {
+    torch::NoGradGuard no_grad;
+    model.forward(x);
+  }
+  EXPECT_EQ(OffGridShare(quantizer, seen), 0.0);
+  (*hooks)->set_observing(true);
+  model.forward(x);
+  EXPECT_EQ(OffGridShare(quantizer, seen), 0.0);
+  (*hooks)->set_observing(false);
+  (*hooks)->set_quantization_drop(0);
+  model.forward(x);
+  EXPECT_EQ(OffGridShare(quantizer, seen), 0.0);
+}
+
 TEST(FakeQuantHooksTest, ErrorGrowsAsBitsShrinkAndDetachRestoresFullPrecision) {
   torch::manual_seed(1);
   TinyBackbone model;

@@ -70,6 +70,82 @@ TEST(QuantizeJobTest, BlendBoundOutsideZeroToHalfIsRefused) {
   }
 }
 
+TEST(QuantizeJobTest, NegativeSyntheticEvalImagesAreRefused) {
+  QuantizeJobConfig config = DlibResnetJob("noise");
+  config.synthetic_eval_images = -1;
+  const auto result = RunQuantizeJob(config, nullptr);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << result.status();
+  EXPECT_NE(result.status().message().find("synthetic_eval_images"), std::string::npos);
+}
+
+// A job asked to measure its student on the training source reports the
+// mean cosine over that many images; a 4-bit student is close to its
+// teacher there but not equal.
+TEST(QuantizeJobTest, AJobMeasuresItsStudentOnTheTrainingSourceWhenAsked) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  QuantizeJobConfig config = DlibResnetJob("procedural");
+  config.synthetic_eval_images = 6;  // One batch of 32 would do; 6 checks the count.
+  const auto job = RunQuantizeJob(config, nullptr);
+  ASSERT_TRUE(job.ok()) << job.status();
+  const nlohmann::json& eval = job->report["synthetic_eval"];
+  EXPECT_EQ(eval["training"]["images"], 6);
+  EXPECT_EQ(eval["training"]["new_images"], true);  // Rendered faces are new every batch.
+  const double cosine = eval["training"]["mean_teacher_student_cosine"].get<double>();
+  EXPECT_GT(cosine, 0.5);
+  EXPECT_LT(cosine, 0.9999);
+  EXPECT_FALSE(eval.contains("held_out"));  // Only generated sets have one.
+  config.synthetic_eval_images = 0;
+  const auto without = RunQuantizeJob(config, nullptr);
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_FALSE(without->report.contains("synthetic_eval"));
+}
+
+// A generated set is measured on its own images, at most as many as it
+// has, and on a held-out set generated alike with another seed (cached).
+TEST(QuantizeJobTest, AGeneratedSetIsMeasuredOnItsImagesAndOnAHeldOutSet) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  const std::string cache = ::testing::TempDir() + "/qf-synthetic-eval-cache";
+  std::filesystem::remove_all(cache);
+  QuantizeJobConfig config = DlibResnetJob("builtin");
+  config.cache_dir = cache;
+  config.inversion.num_images = 4;
+  config.inversion.batch_size = 4;
+  config.inversion.steps = 1;
+  config.synthetic_eval_images = 8;
+  const auto job = RunQuantizeJob(config, nullptr);
+  ASSERT_TRUE(job.ok()) << job.status();
+  const nlohmann::json& eval = job->report["synthetic_eval"];
+  EXPECT_EQ(eval["training"]["images"], 4);
+  EXPECT_FALSE(eval["training"].contains("new_images"));
+  ASSERT_TRUE(eval.contains("held_out"));
+  EXPECT_EQ(eval["held_out"]["images"], 8);
+  EXPECT_EQ(eval["held_out"]["seed"], config.seed + kHeldOutSeedOffset);
+  EXPECT_EQ(eval["held_out"]["cache_hit"], false);
+  for (const char* part : {"training", "held_out"}) {
+    const double cosine = eval[part]["mean_teacher_student_cosine"].get<double>();
+    EXPECT_GT(cosine, 0.5) << part;
+    EXPECT_LT(cosine, 0.9999) << part;
+  }
+  const auto again = RunQuantizeJob(config, nullptr);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->report["synthetic_eval"]["held_out"]["cache_hit"], true);
+  std::filesystem::remove_all(cache);
+}
+
+TEST(QuantizeJobTest, ColorJitterBoundOutsideItsRangeIsRefused) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  for (const double bound : {-0.1, 0.95}) {
+    QuantizeJobConfig config = DlibResnetJob("inverted-faces");
+    config.augmentation.max_color_jitter = bound;
+    const auto result = RunQuantizeJob(config, nullptr);
+    ASSERT_FALSE(result.ok()) << bound;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << bound;
+    EXPECT_NE(result.status().message().find("colour jitter bound must be in [0, 0.9]"),
+              std::string::npos)
+        << result.status();
+  }
+}
+
 TEST(QuantizeJobTest, AugmentationPassesTheSourceCheckForAnImageSet) {
   QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
   // A folder that is not declared synthetic: the job fails on that, after the

@@ -253,6 +253,45 @@ TEST(TensorSetSourceTest, BlendingMixesEachImageWithAnotherOfItsBatch) {
   EXPECT_FALSE(views.spec()["augmentation"].contains("max_blend"));
 }
 
+TEST(TensorSetSourceTest, RecoloringScalesAndMovesEachChannelWithinItsBounds) {
+  torch::manual_seed(3);
+  constexpr int64_t kImages = 16;
+  constexpr double kJitter = 0.4;
+  const torch::Tensor images = torch::randn({kImages, 3, 8, 8}) * 0.7 + 0.2;
+  SetAugmentation recolor_only;
+  recolor_only.max_color_jitter = kJitter;
+  TensorSetSource source(images, {{"kind", "test"}}, 5, /*mirror=*/false, recolor_only);
+  const torch::Tensor batch = source.NextBatch(kImages);  // One epoch: every image once.
+  ASSERT_EQ(batch.sizes(), images.sizes());
+  // The served images are the stored ones in some order: match them by
+  // their pixels' correlation, which recolouring (a positive affine map
+  // per channel) leaves at 1.
+  const auto standardized = [](const torch::Tensor& x) {
+    const torch::Tensor mean = x.mean({2, 3}, true);
+    const torch::Tensor sd = x.std({2, 3}, false, true);
+    return ((x - mean) / sd).flatten(1);
+  };
+  const torch::Tensor correlation =
+      torch::matmul(standardized(batch), standardized(images).t()) / (3 * 8 * 8);
+  const torch::Tensor stored = correlation.argmax(1);
+  EXPECT_GT(std::get<0>(correlation.max(1)).min().item<double>(), 0.999);
+  EXPECT_TRUE(torch::equal(std::get<0>(stored.sort()), torch::arange(kImages)));
+  const torch::Tensor original = images.index_select(0, stored);
+  const torch::Tensor sd = original.std({2, 3}, false);
+  const torch::Tensor contrast = batch.std({2, 3}, false) / sd;
+  const torch::Tensor shift = (batch.mean({2, 3}) - original.mean({2, 3})) / sd;
+  EXPECT_GE(contrast.min().item<double>(), 1 - kJitter - 1e-4);
+  EXPECT_LE(contrast.max().item<double>(), 1 + kJitter + 1e-4);
+  EXPECT_LE(shift.abs().max().item<double>(), kJitter + 1e-4);
+  // Each channel of each image drawn apart: far from the identity somewhere.
+  EXPECT_GT((contrast - 1).abs().max().item<double>(), kJitter / 2);
+  EXPECT_GT(shift.abs().max().item<double>(), kJitter / 2);
+  EXPECT_GT((contrast.select(1, 0) - contrast.select(1, 1)).abs().max().item<double>(), 0.05);
+  EXPECT_EQ(source.spec()["augmentation"]["max_color_jitter"], kJitter);
+  TensorSetSource views(images, {{"kind", "test"}}, 5, /*mirror=*/false, FaceViewAugmentation());
+  EXPECT_FALSE(views.spec()["augmentation"].contains("max_color_jitter"));
+}
+
 TEST(InversionGeneratorTest, PullsImagesTowardsTheirIdentities) {
   torch::manual_seed(0);
   testing::TinyBackbone teacher;
