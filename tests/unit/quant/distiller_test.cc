@@ -12,6 +12,7 @@
 
 #include "core/quant/feature_recorder.h"
 #include "core/synth/noise_source.h"
+#include "tests/unit/quant/off_grid_share.h"
 #include "tests/unit/quant/tiny_backbone.h"
 
 namespace qf::quant {
@@ -450,14 +451,11 @@ TEST_F(ThreeBitStudentTest, QuantizationDropIsActiveOnlyDuringTheRun) {
   const std::string site = "block/residual";
   double largest_off_grid_share = 0;
   hooks->set_tap([&](const std::string& name, const torch::Tensor& values) {
-    if (name != site || hooks->add_operands().at(site)->observing()) return;
-    torch::NoGradGuard no_grad;
+    if (name != site) return;  // The site exists once its operand was seen.
     const ActivationQuantizer& quantizer = *hooks->add_operands().at(site);
-    const torch::Tensor on_grid =
-        FakeQuantizePerTensor(values, quantizer.Params(), quantizer.bits());
+    if (quantizer.observing()) return;
     largest_off_grid_share =
-        std::max(largest_off_grid_share,
-                 (on_grid - values).abs().gt(1e-6).to(torch::kFloat).mean().item<double>());
+        std::max(largest_off_grid_share, testing::OffGridShare(quantizer, values));
   });
   synth::NoiseSource train(teacher.spec().input, 8);
   QatOptions options = ShortRun();

@@ -7,11 +7,13 @@
 
 #include "core/nn/dlib_resnet.h"
 #include "core/nn/faceres.h"
+#include "tests/unit/quant/off_grid_share.h"
 #include "tests/unit/quant/tiny_backbone.h"
 
 namespace qf::quant {
 namespace {
 
+using testing::OffGridShare;
 using testing::TinyBackbone;
 
 double MeanCosine(const torch::Tensor& a, const torch::Tensor& b) {
@@ -567,13 +569,6 @@ TEST(FakeQuantHooksTest, TracksOnlyTrainingForwardsOfLayersUnder8Bits) {
   ASSERT_EQ(report.size(), 1u);
   EXPECT_EQ(report[0].name, "conv2");
   EXPECT_EQ(report[0].weight_bits, 4);
-}
-
-// The share of `values` that is not on `quantizer`'s current grid.
-double OffGridShare(const ActivationQuantizer& quantizer, const torch::Tensor& values) {
-  torch::NoGradGuard no_grad;
-  const torch::Tensor on_grid = FakeQuantizePerTensor(values, quantizer.Params(), quantizer.bits());
-  return (on_grid - values).abs().gt(1e-6).to(torch::kFloat).mean().item<double>();
 }
 
 // With a drop probability, a training forward keeps about that share of an
