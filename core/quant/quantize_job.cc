@@ -180,6 +180,13 @@ absl::StatusOr<GeneratedSet> GetOrGenerateSet(
 
 namespace {
 
+// InvalidArgument, naming the bound, unless 0 <= value <= max (a NaN fails).
+absl::Status CheckAugmentationBound(const char* what, double value, double max) {
+  if (value >= 0.0 && value <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("augmentation: the ", what, " bound must be in [0, ", max, "], got ", value));
+}
+
 // report["synthetic_eval"] (QuantizeJobConfig::synthetic_eval_images):
 // the mean teacher-student embedding cosine on the training data and, for
 // a generated set, on a held-out set generated alike with another seed.
@@ -304,22 +311,14 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
   QF_RETURN_IF_ERROR(equalize(*result.student));
 
   QF_ASSIGN_OR_RETURN(const SourceKind source_kind, ParseSourceKind(config.source));
-  if (!(config.augmentation.max_blend >= 0.0 &&
-        config.augmentation.max_blend <= synth::SetAugmentation::kMaxBlend)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("augmentation: the blend weight bound must be in [0, ",
-                     synth::SetAugmentation::kMaxBlend, "], got ", config.augmentation.max_blend));
-  }
   if (config.synthetic_eval_images < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "synthetic_eval_images must be >= 0 (0: none), got ", config.synthetic_eval_images));
   }
-  if (!(config.augmentation.max_color_jitter >= 0.0 &&
-        config.augmentation.max_color_jitter <= synth::SetAugmentation::kMaxColorJitter)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "augmentation: the colour jitter bound must be in [0, ",
-        synth::SetAugmentation::kMaxColorJitter, "], got ", config.augmentation.max_color_jitter));
-  }
+  QF_RETURN_IF_ERROR(CheckAugmentationBound("blend weight", config.augmentation.max_blend,
+                                            synth::SetAugmentation::kMaxBlend));
+  QF_RETURN_IF_ERROR(CheckAugmentationBound("colour jitter", config.augmentation.max_color_jitter,
+                                            synth::SetAugmentation::kMaxColorJitter));
   if (config.augmentation.enabled() && !IsImageSet(source_kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "augmentation applies to the sources builtin, inverted-faces and folder, not '",
