@@ -40,6 +40,7 @@
 #include "bench/quant/sensitivity.h"
 #include "client/cli_context.h"
 #include "client/commands/commands.h"
+#include "core/eval/embedding_spread.h"
 #include "core/eval/lfw_dataset.h"
 #include "core/eval/verification_report.h"
 #include "core/image/tensor_conversion.h"
@@ -278,12 +279,11 @@ int SynthPreview(const std::string& teacher_name, const std::string& source_name
   }
   torch::NoGradGuard no_grad;
   (*teacher)->eval();
-  const torch::Tensor embeddings = torch::nn::functional::normalize(
-      (*teacher)->forward(batch), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  const torch::Tensor cosines = embeddings.matmul(embeddings.t());
-  const double mean_cos =
-      ((cosines.sum() - cosines.diagonal().sum()) / static_cast<double>(count * (count - 1)))
-          .item<double>();
+  const absl::StatusOr<double> mean_cos = qf::eval::MeanPairwiseCosine((*teacher)->forward(batch));
+  if (!mean_cos.ok()) {
+    std::cerr << mean_cos.status().message() << "\n";
+    return qf::cli::kExitUsage;
+  }
   const absl::StatusOr<std::vector<cv::Mat>> crops = qf::image::TensorToCrops(batch, input);
   if (!crops.ok()) {
     std::cerr << crops.status().message() << "\n";
@@ -302,7 +302,7 @@ int SynthPreview(const std::string& teacher_name, const std::string& source_name
   }
   std::cout << absl::StrFormat(
       "%s: %d images -> %s; teacher embeddings: mean pairwise cosine %.4f\n", source_name, count,
-      out, mean_cos);
+      out, *mean_cos);
   return qf::cli::kExitOk;
 }
 

@@ -412,7 +412,8 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
   cmd->add_flag_function(
       "--augment",
       [flags](std::int64_t) {
-        // The view bounds only: --blend and --color-jitter are options of their own.
+        // The view bounds only: --blend, --color-jitter and --downscale are options of
+        // their own.
         const synth::SetAugmentation views = synth::FaceViewAugmentation();
         synth::SetAugmentation& augmentation = flags->job.augmentation;
         augmentation.max_shift = views.max_shift;
@@ -432,6 +433,12 @@ void AddQuantizeCommands(CLI::App& app, CliContext& /*context*/, int& exit_statu
                   "contrast scaled by [1 - J, 1 + J] and its mean moved by [-J, J] of its spread "
                   "(not the paper's method); 0 = off")
       ->check(CLI::Range(0.0, synth::SetAugmentation::kMaxColorJitter))
+      ->capture_default_str();
+  cmd->add_option("--downscale", job.augmentation.max_downscale,
+                  "Builtin, inverted-faces and folder sets: show each image at a lower "
+                  "resolution, shrunk by a factor uniform in [1, D] and enlarged back (real "
+                  "crops are often enlarged from small faces; not the paper's method); 1 = off")
+      ->check(CLI::Range(1.0, synth::SetAugmentation::kMaxDownscale))
       ->capture_default_str();
   cmd->add_option("--init-student", job.init_student_path,
                   "Start from the weights of this packed student (.qfp) of the same teacher "

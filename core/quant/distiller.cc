@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/eval/embedding_spread.h"
 #include "core/nn/scoped_layer_hooks.h"
 #include "core/quant/feature_recorder.h"
 #include "core/quant/qat_checkpoint.h"
@@ -599,12 +600,16 @@ absl::StatusOr<double> MeasureDistillationLoss(nn::Backbone& teacher, nn::Backbo
   }
 }
 
-absl::StatusOr<double> MeasureEmbeddingCosine(nn::Backbone& teacher, nn::Backbone& student,
-                                              synth::ImageSource& source, int64_t num_images,
-                                              int64_t batch_size, torch::Device device) {
+absl::StatusOr<EmbeddingAgreement> MeasureEmbeddingAgreement(nn::Backbone& teacher,
+                                                             nn::Backbone& student,
+                                                             synth::ImageSource& source,
+                                                             int64_t num_images, int64_t batch_size,
+                                                             torch::Device device) {
   if (num_images <= 0 || batch_size <= 0) {
     return absl::InvalidArgumentError("measuring the embedding cosine needs images and a batch");
   }
+  EmbeddingAgreement agreement;
+  std::vector<torch::Tensor> teacher_rows;
   try {
     torch::NoGradGuard no_grad;
     teacher.eval();
@@ -613,17 +618,26 @@ absl::StatusOr<double> MeasureEmbeddingCosine(nn::Backbone& teacher, nn::Backbon
     for (int64_t done = 0; done < num_images; done += batch_size) {
       const int64_t n = std::min(batch_size, num_images - done);
       const torch::Tensor batch = source.NextBatch(n).to(device);
+      const torch::Tensor teacher_embeddings = teacher.forward(batch);
       sum += torch::nn::functional::cosine_similarity(
-                 student.forward(batch), teacher.forward(batch),
+                 student.forward(batch), teacher_embeddings,
                  torch::nn::functional::CosineSimilarityFuncOptions().dim(1))
                  .sum()
                  .item<double>();
+      teacher_rows.push_back(teacher_embeddings.to(torch::kCPU));
     }
-    return sum / static_cast<double>(num_images);
+    agreement.mean_cosine = sum / static_cast<double>(num_images);
   } catch (const c10::Error& e) {
     return absl::InternalError(
         absl::StrCat("measuring the embedding cosine: ", e.what_without_backtrace()));
   }
+  if (num_images < 2) {
+    agreement.teacher_mean_pairwise_cosine = std::nan("");
+  } else {
+    QF_ASSIGN_OR_RETURN(agreement.teacher_mean_pairwise_cosine,
+                        eval::MeanPairwiseCosine(torch::cat(teacher_rows)));
+  }
+  return agreement;
 }
 
 }  // namespace qf::quant

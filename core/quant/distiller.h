@@ -248,13 +248,22 @@ struct PtqOptions {
 absl::Status CalibratePtq(nn::Backbone& student, FakeQuantHooks& hooks, synth::ImageSource& source,
                           const PtqOptions& options, torch::Device device);
 
-// Mean cosine between the student's and the teacher's embeddings of
-// `num_images` images from `source` (in batches of at most `batch_size`), in
-// eval mode with no gradients. InvalidArgument for num_images or
-// batch_size <= 0.
-absl::StatusOr<double> MeasureEmbeddingCosine(nn::Backbone& teacher, nn::Backbone& student,
-                                              synth::ImageSource& source, int64_t num_images,
-                                              int64_t batch_size, torch::Device device);
+// How closely a student follows its teacher on a set of images, and how
+// far apart the teacher places those images.
+struct EmbeddingAgreement {
+  double mean_cosine = 0;  // Student vs teacher, per image.
+  // eval::MeanPairwiseCosine of the teacher's embeddings; NaN for one image.
+  double teacher_mean_pairwise_cosine = 0;
+};
+
+// EmbeddingAgreement on `num_images` images from `source` (in batches of at
+// most `batch_size`), in eval mode with no gradients. InvalidArgument for
+// num_images or batch_size <= 0.
+absl::StatusOr<EmbeddingAgreement> MeasureEmbeddingAgreement(nn::Backbone& teacher,
+                                                             nn::Backbone& student,
+                                                             synth::ImageSource& source,
+                                                             int64_t num_images, int64_t batch_size,
+                                                             torch::Device device);
 
 // Mean distillation loss of the student over `num_batches` batches of
 // `source` (no training, ranges unchanged if frozen).

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/eval/embedding_spread.h"
 #include "core/eval/lfw_all_pairs.h"
 #include "core/eval/lfw_dataset.h"
 #include "core/eval/verification_report.h"
@@ -180,11 +182,11 @@ absl::StatusOr<GeneratedSet> GetOrGenerateSet(
 
 namespace {
 
-// InvalidArgument, naming the bound, unless 0 <= value <= max (a NaN fails).
-absl::Status CheckAugmentationBound(const char* what, double value, double max) {
-  if (value >= 0.0 && value <= max) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("augmentation: the ", what, " bound must be in [0, ", max, "], got ", value));
+// InvalidArgument, naming the bound, unless min <= value <= max (a NaN fails).
+absl::Status CheckAugmentationBound(const char* what, double value, double min, double max) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("augmentation: the ", what, " bound must be in [",
+                                                 min, ", ", max, "], got ", value));
 }
 
 // report["synthetic_eval"] (QuantizeJobConfig::synthetic_eval_images):
@@ -204,18 +206,23 @@ absl::StatusOr<nlohmann::json> EvaluateOnSyntheticData(
     const int64_t n = std::min(wanted, images.size(0));
     synth::TensorSetSource plain(images.slice(0, 0, n), nlohmann::json::object(), config.seed,
                                  /*mirror=*/false);
-    return MeasureEmbeddingCosine(teacher, student, plain, n, kBatch, device);
+    return MeasureEmbeddingAgreement(teacher, student, plain, n, kBatch, device);
+  };
+  const auto to_json = [](int64_t images, const EmbeddingAgreement& agreement) {
+    return nlohmann::json{{"images", images},
+                          {"mean_teacher_student_cosine", agreement.mean_cosine},
+                          {"teacher_mean_pairwise_cosine", agreement.teacher_mean_pairwise_cosine}};
   };
   nlohmann::json json;
   if (training_images.defined()) {
-    QF_ASSIGN_OR_RETURN(const double cosine, measure_set(training_images));
-    json["training"] = {{"images", std::min(wanted, training_images.size(0))},
-                        {"mean_teacher_student_cosine", cosine}};
+    QF_ASSIGN_OR_RETURN(const EmbeddingAgreement agreement, measure_set(training_images));
+    json["training"] = to_json(std::min(wanted, training_images.size(0)), agreement);
   } else {
-    QF_ASSIGN_OR_RETURN(const double cosine,
-                        MeasureEmbeddingCosine(teacher, student, source, wanted, kBatch, device));
-    json["training"] = {
-        {"images", wanted}, {"new_images", true}, {"mean_teacher_student_cosine", cosine}};
+    QF_ASSIGN_OR_RETURN(
+        const EmbeddingAgreement agreement,
+        MeasureEmbeddingAgreement(teacher, student, source, wanted, kBatch, device));
+    json["training"] = to_json(wanted, agreement);
+    json["training"]["new_images"] = true;
   }
   QF_ASSIGN_OR_RETURN(const SourceKind kind, ParseSourceKind(config.source));
   if (kind == SourceKind::kBuiltin || kind == SourceKind::kInvertedFaces) {
@@ -226,14 +233,37 @@ absl::StatusOr<nlohmann::json> EvaluateOnSyntheticData(
     QF_ASSIGN_OR_RETURN(const GeneratedSet held_out,
                         GetOrGenerateSet(held_out_config, teacher, device, progress));
     const double seconds = SecondsSince(start);
-    QF_ASSIGN_OR_RETURN(const double cosine, measure_set(held_out.images));
-    json["held_out"] = {{"images", held_out.images.size(0)},
-                        {"seed", held_out_config.inversion.seed},
-                        {"cache_hit", held_out.cache_hit},
-                        {"seconds", seconds},
-                        {"mean_teacher_student_cosine", cosine}};
+    QF_ASSIGN_OR_RETURN(const EmbeddingAgreement agreement, measure_set(held_out.images));
+    json["held_out"] = to_json(held_out.images.size(0), agreement);
+    json["held_out"]["seed"] = held_out_config.inversion.seed;
+    json["held_out"]["cache_hit"] = held_out.cache_hit;
+    json["held_out"]["seconds"] = seconds;
   }
   return json;
+}
+
+// How far apart the teacher places View 2's distinct images
+// (eval::MeanPairwiseCosine of their embeddings in `teacher_rows`, keyed by
+// image path), to set next to the spread of the synthetic training faces.
+absl::StatusOr<double> TeacherSpreadOnLfw(
+    const eval::LfwDataset& dataset,
+    const std::unordered_map<std::string, torch::Tensor>& teacher_rows) {
+  std::set<std::string> paths;
+  for (const eval::LfwPair& pair : dataset.pairs) {
+    paths.insert(dataset.ImagePath(pair.name_a, pair.number_a));
+    paths.insert(dataset.ImagePath(pair.name_b, pair.number_b));
+  }
+  std::vector<torch::Tensor> rows;
+  rows.reserve(paths.size());
+  for (const std::string& path : paths) {
+    const auto row = teacher_rows.find(path);
+    if (row == teacher_rows.end()) {
+      return absl::InternalError(absl::StrCat("no teacher embedding of ", path));
+    }
+    rows.push_back(row->second);
+  }
+  if (rows.empty()) return absl::InvalidArgumentError("LFW has no pairs");
+  return eval::MeanPairwiseCosine(torch::stack(rows));
 }
 
 }  // namespace
@@ -315,10 +345,12 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     return absl::InvalidArgumentError(absl::StrCat(
         "synthetic_eval_images must be >= 0 (0: none), got ", config.synthetic_eval_images));
   }
-  QF_RETURN_IF_ERROR(CheckAugmentationBound("blend weight", config.augmentation.max_blend,
+  QF_RETURN_IF_ERROR(CheckAugmentationBound("blend weight", config.augmentation.max_blend, 0.0,
                                             synth::SetAugmentation::kMaxBlend));
   QF_RETURN_IF_ERROR(CheckAugmentationBound("colour jitter", config.augmentation.max_color_jitter,
-                                            synth::SetAugmentation::kMaxColorJitter));
+                                            0.0, synth::SetAugmentation::kMaxColorJitter));
+  QF_RETURN_IF_ERROR(CheckAugmentationBound("downscale factor", config.augmentation.max_downscale,
+                                            1.0, synth::SetAugmentation::kMaxDownscale));
   if (config.augmentation.enabled() && !IsImageSet(source_kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "augmentation applies to the sources builtin, inverted-faces and folder, not '",
@@ -539,6 +571,8 @@ absl::StatusOr<QuantizeJobResult> RunQuantizeJob(
     if (!teacher_cache.empty() && !had_teacher) SaveEmbeddingCache(teacher_cache, teacher_rows);
     report["lfw"] = StudentLfwReportToJson(lfw);
     report["lfw"]["teacher_embeddings_cached"] = had_teacher;
+    QF_ASSIGN_OR_RETURN(report["lfw"]["teacher_mean_pairwise_cosine"],
+                        TeacherSpreadOnLfw(dataset, teacher_rows));
     // Thresholds of mirror-averaged embeddings are not Match's (the
     // registry keeps such evaluations out of Match).
     report["lfw"]["flip"] = config.lfw_flip;

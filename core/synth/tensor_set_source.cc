@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -25,6 +26,7 @@ nlohmann::json SetAugmentation::ToJson() const {
   // Written only when set, so that the specs of earlier sets stay as they were.
   if (blends()) json["max_blend"] = max_blend;
   if (recolors()) json["max_color_jitter"] = max_color_jitter;
+  if (downscales()) json["max_downscale"] = max_downscale;
   return json;
 }
 
@@ -65,6 +67,7 @@ torch::Tensor TensorSetSource::NextBatch(int64_t batch_size) {
     batch = torch::where(flip.view({-1, 1, 1, 1}), batch.flip({3}), batch);
   }
   if (augmentation_.moves()) batch = Move(batch);
+  if (augmentation_.downscales()) batch = Downscale(batch);
   if (augmentation_.recolors()) batch = Recolor(batch);
   if (augmentation_.blends()) batch = Blend(batch);
   return batch;
@@ -95,6 +98,37 @@ torch::Tensor TensorSetSource::Recolor(const torch::Tensor& batch) {
   const torch::Tensor mean = batch.mean({2, 3}, /*keepdim=*/true);
   const torch::Tensor deviation = batch.std({2, 3}, /*unbiased=*/false, /*keepdim=*/true);
   return mean + contrast * (batch - mean) + shift * deviation;
+}
+
+torch::Tensor TensorSetSource::Downscale(const torch::Tensor& batch) {
+  const int64_t n = batch.size(0);
+  const int64_t height = batch.size(2);
+  const int64_t width = batch.size(3);
+  const torch::Tensor factors =
+      1.0 + torch::rand({n}, generator_, torch::TensorOptions(torch::kDouble)) *
+                (augmentation_.max_downscale - 1.0);
+  std::vector<torch::Tensor> images;
+  images.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    // One image at a time: each has its own small size.
+    const double factor = factors[i].item<double>();
+    const auto shrunk = [factor](int64_t side) {
+      return std::max<int64_t>(1, std::lround(static_cast<double>(side) / factor));
+    };
+    torch::Tensor image = batch.slice(0, i, i + 1);
+    if (shrunk(height) < height || shrunk(width) < width) {
+      const torch::Tensor small =
+          F::interpolate(image, F::InterpolateFuncOptions()
+                                    .size(std::vector<int64_t>{shrunk(height), shrunk(width)})
+                                    .mode(torch::kArea));
+      image = F::interpolate(small, F::InterpolateFuncOptions()
+                                        .size(std::vector<int64_t>{height, width})
+                                        .mode(torch::kBilinear)
+                                        .align_corners(false));
+    }
+    images.push_back(image);
+  }
+  return torch::cat(images);
 }
 
 torch::Tensor TensorSetSource::Move(const torch::Tensor& batch) {

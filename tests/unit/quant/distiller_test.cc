@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "core/eval/embedding_spread.h"
 #include "core/quant/feature_recorder.h"
 #include "core/synth/noise_source.h"
+#include "core/synth/tensor_set_source.h"
 #include "tests/unit/quant/off_grid_share.h"
 #include "tests/unit/quant/tiny_backbone.h"
 
@@ -480,22 +482,38 @@ TEST_F(ThreeBitStudentTest, QuantizationDropIsActiveOnlyDuringTheRun) {
 }
 
 // A student with the teacher's weights and no hooks is the teacher:
-// cosine 1; quantized to 3 bits it is not; a count or batch of 0 is refused.
+// cosine 1; quantized to 3 bits it is not; the teacher's spread is that of
+// its own embeddings; a count or batch of 0 is refused.
 TEST_F(ThreeBitStudentTest, EmbeddingCosineIsOneForTheTeacherAndLowerForItsStudent) {
   synth::NoiseSource source(teacher.spec().input, 5);
   const torch::Device cpu(torch::kCPU);
   ASSERT_TRUE(CalibratePtq(student, *hooks, source, {16, 8, {}, {}}, cpu).ok());
-  const absl::StatusOr<double> quantized =
-      MeasureEmbeddingCosine(teacher, student, source, 10, 4, cpu);
+  const absl::StatusOr<EmbeddingAgreement> quantized =
+      MeasureEmbeddingAgreement(teacher, student, source, 10, 4, cpu);
   ASSERT_TRUE(quantized.ok()) << quantized.status();
-  EXPECT_LT(*quantized, 0.9999);
-  EXPECT_GT(*quantized, 0.0);
-  const absl::StatusOr<double> same = MeasureEmbeddingCosine(teacher, teacher, source, 10, 4, cpu);
+  EXPECT_LT(quantized->mean_cosine, 0.9999);
+  EXPECT_GT(quantized->mean_cosine, 0.0);
+  const absl::StatusOr<EmbeddingAgreement> same =
+      MeasureEmbeddingAgreement(teacher, teacher, source, 10, 4, cpu);
   ASSERT_TRUE(same.ok()) << same.status();
-  EXPECT_NEAR(*same, 1.0, 1e-5);
-  EXPECT_EQ(MeasureEmbeddingCosine(teacher, student, source, 0, 4, cpu).status().code(),
+  EXPECT_NEAR(same->mean_cosine, 1.0, 1e-5);
+  // Over one epoch of a set, in whatever order, the spread is that of the
+  // teacher's embeddings of the set.
+  const torch::Tensor images = synth::NoiseSource(teacher.spec().input, 9).NextBatch(10);
+  synth::TensorSetSource set(images, nlohmann::json::object(), 1, /*mirror=*/false);
+  const absl::StatusOr<EmbeddingAgreement> on_set =
+      MeasureEmbeddingAgreement(teacher, student, set, 10, 4, cpu);
+  ASSERT_TRUE(on_set.ok()) << on_set.status();
+  torch::NoGradGuard no_grad;
+  const absl::StatusOr<double> spread = eval::MeanPairwiseCosine(teacher.forward(images));
+  ASSERT_TRUE(spread.ok()) << spread.status();
+  EXPECT_NEAR(on_set->teacher_mean_pairwise_cosine, *spread, 1e-6);
+  EXPECT_LT(*spread, 0.9999);  // Not one direction: the check can tell.
+  EXPECT_TRUE(std::isnan(MeasureEmbeddingAgreement(teacher, student, source, 1, 4, cpu)
+                             ->teacher_mean_pairwise_cosine));
+  EXPECT_EQ(MeasureEmbeddingAgreement(teacher, student, source, 0, 4, cpu).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(MeasureEmbeddingCosine(teacher, student, source, 4, 0, cpu).status().code(),
+  EXPECT_EQ(MeasureEmbeddingAgreement(teacher, student, source, 4, 0, cpu).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

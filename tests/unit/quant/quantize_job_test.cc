@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -93,6 +94,10 @@ TEST(QuantizeJobTest, AJobMeasuresItsStudentOnTheTrainingSourceWhenAsked) {
   const double cosine = eval["training"]["mean_teacher_student_cosine"].get<double>();
   EXPECT_GT(cosine, 0.5);
   EXPECT_LT(cosine, 0.9999);
+  // dlib-resnet sees rendered faces as much alike (0.93 over 16), not as one.
+  const double spread = eval["training"]["teacher_mean_pairwise_cosine"].get<double>();
+  EXPECT_GT(spread, 0.5);
+  EXPECT_LT(spread, 0.999);
   EXPECT_FALSE(eval.contains("held_out"));  // Only generated sets have one.
   config.synthetic_eval_images = 0;
   const auto without = RunQuantizeJob(config, nullptr);
@@ -125,6 +130,9 @@ TEST(QuantizeJobTest, AGeneratedSetIsMeasuredOnItsImagesAndOnAHeldOutSet) {
     const double cosine = eval[part]["mean_teacher_student_cosine"].get<double>();
     EXPECT_GT(cosine, 0.5) << part;
     EXPECT_LT(cosine, 0.9999) << part;
+    const double spread = eval[part]["teacher_mean_pairwise_cosine"].get<double>();
+    EXPECT_GT(spread, -1.0) << part;
+    EXPECT_LT(spread, 0.999) << part;
   }
   const auto again = RunQuantizeJob(config, nullptr);
   ASSERT_TRUE(again.ok()) << again.status();
@@ -141,6 +149,21 @@ TEST(QuantizeJobTest, ColorJitterBoundOutsideItsRangeIsRefused) {
     ASSERT_FALSE(result.ok()) << bound;
     EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << bound;
     EXPECT_NE(result.status().message().find("colour jitter bound must be in [0, 0.9]"),
+              std::string::npos)
+        << result.status();
+  }
+}
+
+TEST(QuantizeJobTest, DownscaleBoundOutsideItsRangeIsRefused) {
+  QF_REQUIRE_ASSETS(false, nn::DlibResnet::kManifestPath);
+  // Below 1 would enlarge, 0 would divide by zero, past 8 no face is left.
+  for (const double bound : {0.0, 0.5, 9.0, std::nan("")}) {
+    QuantizeJobConfig config = DlibResnetJob("inverted-faces");
+    config.augmentation.max_downscale = bound;
+    const auto result = RunQuantizeJob(config, nullptr);
+    ASSERT_FALSE(result.ok()) << bound;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << bound;
+    EXPECT_NE(result.status().message().find("downscale factor bound must be in [1, 8]"),
               std::string::npos)
         << result.status();
   }

@@ -292,6 +292,47 @@ TEST(TensorSetSourceTest, RecoloringScalesAndMovesEachChannelWithinItsBounds) {
   EXPECT_FALSE(views.spec()["augmentation"].contains("max_color_jitter"));
 }
 
+TEST(TensorSetSourceTest, DownscalingRemovesFineDetailAndKeepsWhatIsCoarse) {
+  // Each image: vertical stripes with a period of 4 pixels (half the finest
+  // detail a grid holds) on top of a smooth vertical ramp, in the three
+  // channels. Shrinking by 2 or more leaves no grid fine enough for the
+  // stripes; the ramp survives at any size.
+  constexpr int64_t kImages = 32;
+  constexpr int64_t kSide = 32;
+  const torch::Tensor column = torch::arange(kSide).to(torch::kFloat);
+  const torch::Tensor stripes =
+      torch::cos(column * (M_PI / 2)).view({1, kSide}).expand({kSide, kSide});
+  const torch::Tensor ramp = torch::linspace(-1, 1, kSide).view({kSide, 1}).expand({kSide, kSide});
+  const torch::Tensor image = (0.5 * stripes + ramp).expand({3, kSide, kSide});
+  const torch::Tensor images = image.unsqueeze(0).expand({kImages, 3, kSide, kSide}).contiguous();
+  SetAugmentation downscale_only;
+  downscale_only.max_downscale = 4;
+  TensorSetSource source(images, {{"kind", "test"}}, 7, /*mirror=*/false, downscale_only);
+  const torch::Tensor batch = source.NextBatch(kImages);
+  ASSERT_EQ(batch.sizes(), images.sizes());
+  // The share of the stripes left in each served image: 1 as stored.
+  const torch::Tensor kept = (batch * stripes).mean({1, 2, 3}) / (image * stripes).mean();
+  // Factors uniform in [1, 4]: every image is resampled and loses some;
+  // about two thirds are shrunk by 2 or more and lose nearly all; the few
+  // shrunk by little keep much of it.
+  EXPECT_LT(kept.max().item<double>(), 1 - 1e-3);
+  EXPECT_GT((kept.abs() < 0.1).sum().item<int64_t>(), kImages / 2);
+  EXPECT_GT(kept.max().item<double>(), 0.3);
+  // The coarse content stays: each row's mean follows the ramp (within
+  // two rows' steps of it: the edge rows are resampled from one side).
+  const torch::Tensor row_means = batch.mean({1, 3});  // Per image and row.
+  EXPECT_LT((row_means - ramp.select(1, 0)).abs().max().item<double>(), 2 * 2.0 / (kSide - 1));
+  // Deterministic for a seed; recorded in the spec, and only when on.
+  TensorSetSource same(images, {{"kind", "test"}}, 7, /*mirror=*/false, downscale_only);
+  EXPECT_TRUE(torch::equal(same.NextBatch(kImages), batch));
+  EXPECT_EQ(source.spec()["augmentation"]["max_downscale"], 4);
+  TensorSetSource views(images, {{"kind", "test"}}, 7, /*mirror=*/false, FaceViewAugmentation());
+  EXPECT_FALSE(views.spec()["augmentation"].contains("max_downscale"));
+  SetAugmentation off;
+  off.max_downscale = 1;
+  EXPECT_FALSE(off.enabled());
+}
+
 TEST(InversionGeneratorTest, PullsImagesTowardsTheirIdentities) {
   torch::manual_seed(0);
   testing::TinyBackbone teacher;
